@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# gomm - the Go runtime's memory allocator as a Linux kernel module.
+#
+#   make                  build gomm.ko (and the KUnit module) against the
+#                         cached debug test kernel, in .build/debug/
+#   make KDIR=/path/build build gomm.ko in place against any kernel build dir
+#   make check            the test suite (see README)
+#   make demo             boot the test VM and exercise gomm
+#   make lint             checkpatch --strict, sparse, W=1
+#   make gen              regenerate gomm/sizeclasses.h from Go's formulas
+#   make clean
+
+ifneq ($(KDIR),)
+all:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules
+clean:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+else
+all: deps
+	scripts/build debug
+	@echo "built: .build/debug/gomm/gomm.ko"
+clean:
+	rm -rf .build
+endif
+
+deps:
+	@scripts/deps
+
+check: deps
+	scripts/check
+
+demo: deps
+	scripts/demo
+
+lint: deps
+	scripts/lint
+
+gen:
+	scripts/mksizeclasses.py gomm/sizeclasses.h
+	scripts/mksizeclasses.py --check ../shared/reference/go/sizeclasses.tsv
+
+.PHONY: all clean deps check demo lint gen

@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gomm's mheap: chunks of physical memory taken from the buddy allocator,
+ * Go's page allocator (pagealloc.c) over them, spans, and the scavenger
+ * that gives wholly free chunks back.
+ *
+ * The heap is indexed by physical address: chunk index = phys >> 22, gomm
+ * page number = phys >> 13.  It grows by order-10 (4 MiB) alloc_pages()
+ * blocks, which are exactly one chunk; when memory is too fragmented for
+ * that it falls back to smaller blocks, and the pages of a chunk that gomm
+ * does not own stay marked in use in its bitmap.  Blocks are split into
+ * order-0 pages so that any of them can go back on its own.
+ *
+ * Locking: gomm_heap.lock guards everything here except the lockless
+ * readers of the chunk table and the page->span map (see gomm.h).
+ */
+#include <linux/bitmap.h>
+#include <linux/fault-inject.h>
+#include <linux/gfp.h>
+#include <linux/io.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+
+#include "gomm.h"
+
+#define GOMM_CHUNK_KORDER	(GOMM_CHUNK_SHIFT - PAGE_SHIFT)
+#define GOMM_KPAGES		(GOMM_PAGE_SIZE / PAGE_SIZE)
+
+struct gomm_heap gomm_heap;
+static struct kmem_cache *gomm_span_cache;
+static struct kmem_cache *gomm_chunk_cache;
+
+#ifdef CONFIG_FAULT_INJECTION
+/* debugfs gomm/fail_grow: make heap growth fail */
+DECLARE_FAULT_ATTR(gomm_fail_grow);
+
+static bool gomm_grow_should_fail(unsigned long npages)
+{
+	return should_fail(&gomm_fail_grow, npages * GOMM_PAGE_SIZE);
+}
+#else
+static bool gomm_grow_should_fail(unsigned long npages)
+{
+	return false;
+}
+#endif
+
+static struct gomm_chunk *gomm_chunk_of(unsigned long ci)
+{
+	struct gomm_pchunk *pc = READ_ONCE(gomm_heap.pa.chunks[ci]);
+
+	return pc ? container_of(pc, struct gomm_chunk, palloc) : NULL;
+}
+
+/**
+ * gomm_span_of - find the span that holds an address
+ * @p: any pointer
+ * @free_page: if not NULL, set to true when @p is in a gomm page that
+ *	belongs to no span (a page that was freed: likely a double free)
+ *
+ * Context: any; lockless.
+ * Return: the span whose pages contain @p, or NULL.
+ */
+struct gomm_span *gomm_span_of(const void *p, bool *free_page)
+{
+	unsigned long addr = (unsigned long)p;
+	struct gomm_chunk *c;
+	struct gomm_span *s;
+	unsigned long g;
+
+	/* only the direct map can hold gomm memory */
+	if (addr - PAGE_OFFSET >= (unsigned long)high_memory - PAGE_OFFSET)
+		return NULL;
+	g = __pa(addr) >> GOMM_PAGE_SHIFT;
+	if (g / GOMM_CHUNK_PAGES >= gomm_heap.pa.nchunks)
+		return NULL;
+	c = gomm_chunk_of(g / GOMM_CHUNK_PAGES);
+	if (!c)
+		return NULL;
+	s = READ_ONCE(c->spans[g % GOMM_CHUNK_PAGES]);
+	if (!s && free_page)
+		*free_page = test_bit(g % GOMM_CHUNK_PAGES, c->owned);
+	return s;
+}
+
+static void gomm_heap_map(unsigned long page, unsigned long npages,
+			  struct gomm_span *s)
+{
+	unsigned long g;
+
+	lockdep_assert_held(&gomm_heap.lock);
+	for (g = page; g < page + npages; g++)
+		WRITE_ONCE(gomm_chunk_of(g / GOMM_CHUNK_PAGES)->spans[g % GOMM_CHUNK_PAGES], s);
+}
+
+/*
+ * Take a block from the buddy allocator big enough for @npages gomm pages,
+ * preferring a whole chunk, and add its pages to the heap as free pages
+ * (Go's mheap.grow + pageAlloc.grow).  May sleep if @gfp allows.
+ */
+static bool gomm_heap_grow(unsigned long npages, gfp_t gfp)
+{
+	unsigned int min_order = order_base_2(npages * GOMM_KPAGES);
+	struct gomm_chunk *c, *fresh = NULL;
+	struct page *page = NULL;
+	unsigned long flags, g, ci, n, i;
+	int order;
+
+	gfp = (gfp & GOMM_GFP_MASK) | __GFP_NOWARN;
+	if (!gomm_grow_should_fail(npages)) {
+		for (order = GOMM_CHUNK_KORDER; order >= (int)min_order; order--) {
+			page = alloc_pages(order > min_order ? gfp | __GFP_NORETRY : gfp,
+					   order);
+			if (page)
+				break;
+		}
+	}
+	if (!page)
+		goto fail;
+
+	g = page_to_phys(page) >> GOMM_PAGE_SHIFT;
+	n = (1UL << order) / GOMM_KPAGES;
+	ci = g / GOMM_CHUNK_PAGES;
+	if (ci >= gomm_heap.pa.nchunks) {
+		/* hot-added memory above the range sized at load time */
+		__free_pages(page, order);
+		goto fail;
+	}
+	split_page(page, order);
+	if (!gomm_chunk_of(ci)) {
+		fresh = kmem_cache_zalloc(gomm_chunk_cache, gfp);
+		if (!fresh) {
+			for (i = 0; i < (1UL << order); i++)
+				__free_page(page + i);
+			goto fail;
+		}
+	}
+
+	spin_lock_irqsave(&gomm_heap.lock, flags);
+	c = gomm_chunk_of(ci);
+	if (!c) {
+		c = fresh;
+		fresh = NULL;
+		gomm_pa_grow(&gomm_heap.pa, ci, &c->palloc);
+		gomm_heap.chunks++;
+	}
+	bitmap_set(c->owned, g % GOMM_CHUNK_PAGES, n);
+	gomm_pa_free(&gomm_heap.pa, g, n);
+	gomm_heap.pages_owned += n;
+	gomm_heap.grows++;
+	spin_unlock_irqrestore(&gomm_heap.lock, flags);
+
+	if (fresh)
+		kmem_cache_free(gomm_chunk_cache, fresh);
+	return true;
+fail:
+	atomic_long_inc(&gomm_errors.failed_grow);
+	return false;
+}
+
+/**
+ * gomm_heap_alloc_span - allocate a span of @npages pages (Go's allocSpan)
+ * @npages: gomm pages wanted
+ * @class: size class of the span, 0 for a large object
+ * @gfp: GFP flags of the allocation that needs the span
+ *
+ * The span comes back initialised for @class: GOMM_SPAN_CACHED with every
+ * object free for a small class, GOMM_SPAN_LARGE (and on the heap's list
+ * of large spans) for class 0.  Grows the heap if needed.
+ *
+ * Context: any but NMI; sleeps only if @gfp allows.  No gomm lock held.
+ * Return: the span, or NULL if memory cannot be had.
+ */
+struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
+				       unsigned int class, gfp_t gfp)
+{
+	struct gomm_span *s;
+	unsigned long flags, page;
+	int tries;
+
+	s = kmem_cache_zalloc(gomm_span_cache, gfp & GOMM_GFP_MASK);
+	if (!s)
+		return NULL;
+	s->npages = npages;
+	s->sizeclass = class;
+	if (class) {
+		s->elemsize = gomm_class_to_size[class];
+		s->nelems = gomm_class_to_nelems[class];
+		s->divmagic = gomm_class_to_divmagic[class];
+		s->alloc_cache = ~0ULL;
+		s->state = GOMM_SPAN_CACHED;
+	} else {
+		s->elemsize = npages * GOMM_PAGE_SIZE;
+		s->nelems = 1;
+		s->state = GOMM_SPAN_LARGE;
+	}
+
+	/* a grow's pages may be taken by another CPU before we retry */
+	for (tries = 0; tries < 4; tries++) {
+		spin_lock_irqsave(&gomm_heap.lock, flags);
+		page = gomm_pa_alloc(&gomm_heap.pa, npages);
+		if (page != GOMM_PA_FAIL) {
+			s->page = page;
+			s->start = (unsigned long)phys_to_virt((phys_addr_t)page <<
+							       GOMM_PAGE_SHIFT);
+			gomm_heap.pages_in_use += npages;
+			if (!class) {
+				list_add(&s->list, &gomm_heap.large);
+				gomm_heap.large_pages += npages;
+			}
+			gomm_heap_map(page, npages, s);
+			spin_unlock_irqrestore(&gomm_heap.lock, flags);
+			return s;
+		}
+		spin_unlock_irqrestore(&gomm_heap.lock, flags);
+		if (!gomm_heap_grow(npages, gfp))
+			break;
+	}
+	kmem_cache_free(gomm_span_cache, s);
+	return NULL;
+}
+
+/**
+ * gomm_heap_free_span - return a span's pages to the heap (Go's freeSpan)
+ * @s: a span no one allocates from any more
+ *
+ * Context: any but NMI; no gomm lock held.
+ */
+void gomm_heap_free_span(struct gomm_span *s)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&gomm_heap.lock, flags);
+	gomm_heap_map(s->page, s->npages, NULL);
+	if (s->state == GOMM_SPAN_LARGE) {
+		list_del(&s->list);
+		gomm_heap.large_pages -= s->npages;
+	}
+	WRITE_ONCE(s->state, GOMM_SPAN_DEAD);
+	gomm_pa_free(&gomm_heap.pa, s->page, s->npages);
+	gomm_heap.pages_in_use -= s->npages;
+	spin_unlock_irqrestore(&gomm_heap.lock, flags);
+	kfree(s->tiny);
+	kmem_cache_free(gomm_span_cache, s);
+}
+
+/* Pages of chunk @c that gomm owns, if every one of them is free, else 0. */
+static unsigned long gomm_chunk_free_owned(const struct gomm_chunk *c)
+{
+	unsigned long n = 0;
+	unsigned int w;
+
+	for (w = 0; w < ARRAY_SIZE(c->owned); w++) {
+		if (c->owned[w] & c->palloc.bits[w])
+			return 0;
+		n += hweight_long(c->owned[w]);
+	}
+	return n;
+}
+
+static void gomm_free_kpages(unsigned long ci, const unsigned long *owned)
+{
+	unsigned long pi, k;
+	struct page *page;
+
+	for_each_set_bit(pi, owned, GOMM_CHUNK_PAGES) {
+		page = pfn_to_page(PHYS_PFN(((phys_addr_t)ci * GOMM_CHUNK_PAGES + pi)
+					    << GOMM_PAGE_SHIFT));
+		for (k = 0; k < GOMM_KPAGES; k++)
+			__free_page(page + k);
+	}
+}
+
+/**
+ * gomm_heap_scavenge - give wholly free chunks back to the buddy allocator
+ * @retain_pages: free gomm pages to keep in the heap
+ * @max_pages: release at most about this many gomm pages
+ *
+ * Walks the chunks upward and releases every chunk whose owned pages are
+ * all free while the heap would still keep @retain_pages free pages.
+ * Released pages are marked in use in the page allocator (they are no
+ * longer gomm's) and their ownership bits cleared.
+ *
+ * Context: process; takes the heap lock for each chunk.
+ * Return: gomm pages released.
+ */
+unsigned long gomm_heap_scavenge(unsigned long retain_pages,
+				 unsigned long max_pages)
+{
+	unsigned long owned[GOMM_CHUNK_PAGES / BITS_PER_LONG];
+	unsigned long ci, n, rs, re, flags, released = 0;
+	struct gomm_chunk *c;
+
+	for (ci = gomm_heap.pa.start; ci < gomm_heap.pa.end &&
+	     released < max_pages; ci++) {
+		c = gomm_chunk_of(ci);
+		if (!c)
+			continue;
+		spin_lock_irqsave(&gomm_heap.lock, flags);
+		n = gomm_chunk_free_owned(c);
+		if (!n || gomm_heap.pages_owned - gomm_heap.pages_in_use <
+			  retain_pages + n) {
+			spin_unlock_irqrestore(&gomm_heap.lock, flags);
+			continue;
+		}
+		for_each_set_bitrange(rs, re, c->owned, GOMM_CHUNK_PAGES)
+			gomm_pa_alloc_range(&gomm_heap.pa,
+					    ci * GOMM_CHUNK_PAGES + rs, re - rs);
+		bitmap_copy(owned, c->owned, GOMM_CHUNK_PAGES);
+		bitmap_zero(c->owned, GOMM_CHUNK_PAGES);
+		gomm_heap.pages_owned -= n;
+		gomm_heap.released += n;
+		spin_unlock_irqrestore(&gomm_heap.lock, flags);
+
+		gomm_free_kpages(ci, owned);
+		released += n;
+		cond_resched();
+	}
+	return released;
+}
+
+/**
+ * gomm_heap_releasable - free gomm pages held beyond a retain target
+ * @retain_pages: free pages the heap keeps
+ *
+ * Context: any; racy read, good enough for a shrinker's count.
+ */
+unsigned long gomm_heap_releasable(unsigned long retain_pages)
+{
+	unsigned long free = READ_ONCE(gomm_heap.pages_owned) -
+			     READ_ONCE(gomm_heap.pages_in_use);
+
+	return free > retain_pages ? free - retain_pages : 0;
+}
+
+/**
+ * gomm_heap_init - set up the heap for the machine's physical range
+ *
+ * Context: module init.
+ * Return: 0 or -ENOMEM.
+ */
+int gomm_heap_init(void)
+{
+	unsigned long nchunks = (__pa((unsigned long)high_memory - 1) >>
+				 GOMM_CHUNK_SHIFT) + 1;
+	int ret;
+
+	spin_lock_init(&gomm_heap.lock);
+	INIT_LIST_HEAD(&gomm_heap.large);
+	gomm_span_cache = KMEM_CACHE(gomm_span, 0);
+	gomm_chunk_cache = KMEM_CACHE(gomm_chunk, 0);
+	if (!gomm_span_cache || !gomm_chunk_cache)
+		goto nomem;
+	ret = gomm_pa_init(&gomm_heap.pa, nchunks, &gomm_heap.lock);
+	if (ret)
+		goto nomem;
+	return 0;
+nomem:
+	kmem_cache_destroy(gomm_chunk_cache);
+	kmem_cache_destroy(gomm_span_cache);
+	return -ENOMEM;
+}
+
+/**
+ * gomm_heap_exit - report live large objects and return every page
+ *
+ * Context: module exit, after the mcaches and mcentrals are empty.
+ * Return: large objects that were still live.
+ */
+unsigned long gomm_heap_exit(void)
+{
+	unsigned long ci, nlarge = 0, bytes = 0;
+	struct gomm_span *s, *tmp;
+	struct gomm_chunk *c;
+
+	list_for_each_entry_safe(s, tmp, &gomm_heap.large, list) {
+		nlarge++;
+		bytes += s->elemsize;
+		list_del(&s->list);
+		kmem_cache_free(gomm_span_cache, s);
+	}
+	if (nlarge)
+		pr_err("gomm: unload: %lu large objects (%lu bytes) still live\n",
+		       nlarge, bytes);
+	for (ci = gomm_heap.pa.start; ci < gomm_heap.pa.end; ci++) {
+		c = gomm_chunk_of(ci);
+		if (!c)
+			continue;
+		gomm_free_kpages(ci, c->owned);
+		kmem_cache_free(gomm_chunk_cache, c);
+	}
+	gomm_pa_destroy(&gomm_heap.pa);
+	kmem_cache_destroy(gomm_chunk_cache);
+	kmem_cache_destroy(gomm_span_cache);
+	return nlarge;
+}

@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gomm's mcentral: per size class, the spans no CPU is allocating from.
+ *
+ * Each class has a spinlock (IRQ-safe), a partial list (spans with free
+ * objects, or with frees not yet swept) and a full list.  The lock holder
+ * owns the allocation state of every span on the lists, so it may sweep
+ * them: fold the frees that gomm_free() recorded in free_bits into
+ * alloc_bits, the way Go's sweeper turns mark bits into alloc bits.
+ */
+#include <linux/bitops.h>
+#include <linux/slab.h>
+
+#include "gomm.h"
+
+struct gomm_mcentral gomm_central[GOMM_NUM_CLASSES];
+
+/* Bits of word @w of a span's bitmap that lie below @freeindex. */
+static unsigned long gomm_below(unsigned int freeindex, unsigned int w)
+{
+	unsigned int lo = w * BITS_PER_LONG;
+
+	if (freeindex >= lo + BITS_PER_LONG)
+		return ~0UL;
+	if (freeindex <= lo)
+		return 0;
+	return BIT(freeindex - lo) - 1;
+}
+
+/**
+ * gomm_span_sweep - fold a span's recorded frees into its alloc state
+ * @s: the span; the caller owns its allocation state
+ *
+ * Takes every set free bit (xchg, so frees racing with the sweep are kept
+ * for the next one), clears those objects in alloc_bits, and restarts
+ * allocation from index 0 as Go's sweep does.  A free bit for an object
+ * that is not allocated is a double free that slipped past gomm_free()'s
+ * own check: it is reported and ignored.
+ *
+ * Context: owner of @s (its mcache with IRQs off, or the mcentral lock).
+ * Return: objects freed.
+ */
+unsigned int gomm_span_sweep(struct gomm_span *s)
+{
+	unsigned long freed[GOMM_SPAN_WORDS], alloc, bogus;
+	unsigned int w, nw = BITS_TO_LONGS(s->nelems), n = 0;
+	bool any = false;
+
+	for (w = 0; w < nw; w++) {
+		freed[w] = READ_ONCE(s->free_bits[w]) ?
+			   xchg(&s->free_bits[w], 0) : 0;
+		any |= freed[w] != 0;
+	}
+	if (!any)
+		return 0;
+	for (w = 0; w < nw; w++) {
+		alloc = s->alloc_bits[w] | gomm_below(s->freeindex, w);
+		bogus = freed[w] & ~alloc;
+		if (unlikely(bogus))
+			gomm_report("double free",
+				    (void *)(s->start + (w * BITS_PER_LONG +
+						__ffs(bogus)) * s->elemsize),
+				    &gomm_errors.double_free);
+		s->alloc_bits[w] = alloc & ~freed[w];
+		n += hweight_long(freed[w] & alloc);
+	}
+	s->alloc_count -= n;
+	s->freeindex = 0;
+	s->alloc_cache = ~(u64)s->alloc_bits[0];
+	return n;
+}
+
+/*
+ * Put an uncached span on the right list.  A span that looks full is
+ * published as FULL before its free bits are checked; gomm_free() sets a
+ * free bit before it reads the state.  With a full barrier on both sides
+ * at least one of them sees the other: either we see the free and use the
+ * partial list, or gomm_free() sees FULL and moves the span itself.
+ */
+static void gomm_mcentral_put(struct gomm_mcentral *c, struct gomm_span *s)
+{
+	lockdep_assert_held(&c->lock);
+	if (s->alloc_count == s->nelems) {
+		WRITE_ONCE(s->state, GOMM_SPAN_FULL);
+		smp_mb(); /* pairs with test_and_set_bit() in gomm_free() */
+		if (!gomm_span_has_frees(s)) {
+			list_add(&s->list, &c->full);
+			c->nr_full++;
+			return;
+		}
+	}
+	WRITE_ONCE(s->state, GOMM_SPAN_PARTIAL);
+	list_add_tail(&s->list, &c->partial);
+	c->nr_partial++;
+}
+
+/**
+ * gomm_mcentral_cache - take a span with free objects for an mcache
+ * @class: size class
+ *
+ * Go's mcentral.cacheSpan, without growing: the caller grows the heap
+ * with gomm_span_new() (which may sleep) when this returns NULL.
+ *
+ * Context: any but NMI.
+ * Return: a GOMM_SPAN_CACHED span with at least one free object, or NULL.
+ */
+struct gomm_span *gomm_mcentral_cache(unsigned int class)
+{
+	struct gomm_mcentral *c = &gomm_central[class];
+	struct gomm_span *s;
+	unsigned long flags;
+
+	spin_lock_irqsave(&c->lock, flags);
+	while ((s = list_first_entry_or_null(&c->partial, struct gomm_span,
+					     list))) {
+		list_del(&s->list);
+		c->nr_partial--;
+		gomm_span_sweep(s);
+		if (s->alloc_count < s->nelems) {
+			WRITE_ONCE(s->state, GOMM_SPAN_CACHED);
+			break;
+		}
+		gomm_mcentral_put(c, s);
+	}
+	spin_unlock_irqrestore(&c->lock, flags);
+	return s;
+}
+
+/**
+ * gomm_span_new - a fresh span of @class from the heap, for an mcache
+ * @class: size class (not 0)
+ * @gfp: GFP flags of the allocation that needs it
+ *
+ * Context: any but NMI; sleeps only if @gfp allows; no gomm lock held.
+ * Return: a GOMM_SPAN_CACHED span with every object free, or NULL.
+ */
+struct gomm_span *gomm_span_new(unsigned int class, gfp_t gfp)
+{
+	struct gomm_mcentral *c = &gomm_central[class];
+	struct gomm_span *s;
+	unsigned long flags;
+	void *tiny = NULL;
+
+	if (class == GOMM_TINY_CLASS && gomm_tiny_enabled) {
+		tiny = kcalloc(gomm_class_to_nelems[class],
+			       sizeof(atomic_t) + sizeof(u16),
+			       gfp & GOMM_GFP_MASK);
+		if (!tiny)
+			return NULL;
+	}
+	s = gomm_heap_alloc_span(gomm_class_to_npages[class], class, gfp);
+	if (!s) {
+		kfree(tiny);
+		return NULL;
+	}
+	if (tiny) {
+		s->tiny = tiny;
+		s->tiny_ends = (u16 *)(s->tiny + s->nelems);
+	}
+	spin_lock_irqsave(&c->lock, flags);
+	c->nr_spans++;
+	spin_unlock_irqrestore(&c->lock, flags);
+	return s;
+}
+
+/**
+ * gomm_mcentral_uncache - take back a span an mcache is done with
+ * @s: a GOMM_SPAN_CACHED span; its mcache no longer points at it
+ *
+ * Context: any but NMI.
+ */
+void gomm_mcentral_uncache(struct gomm_span *s)
+{
+	struct gomm_mcentral *c = &gomm_central[s->sizeclass];
+	unsigned long flags;
+
+	spin_lock_irqsave(&c->lock, flags);
+	gomm_mcentral_put(c, s);
+	spin_unlock_irqrestore(&c->lock, flags);
+}
+
+/**
+ * gomm_mcentral_freed - a FULL span received a free: make it partial
+ * @s: the span gomm_free() saw as GOMM_SPAN_FULL
+ *
+ * One lock round trip per span per full->partial cycle, not per object.
+ *
+ * Context: any but NMI.
+ */
+void gomm_mcentral_freed(struct gomm_span *s)
+{
+	struct gomm_mcentral *c = &gomm_central[s->sizeclass];
+	unsigned long flags;
+
+	spin_lock_irqsave(&c->lock, flags);
+	if (s->state == GOMM_SPAN_FULL) {
+		list_move_tail(&s->list, &c->partial);
+		c->nr_full--;
+		c->nr_partial++;
+		WRITE_ONCE(s->state, GOMM_SPAN_PARTIAL);
+	}
+	spin_unlock_irqrestore(&c->lock, flags);
+}
+
+/**
+ * gomm_mcentral_reclaim - sweep partial spans and free the empty ones
+ * @keep: empty spans to keep per class (like SLUB's min_partial)
+ *
+ * Context: any but NMI; takes each class's lock, then the heap lock for
+ * each span it frees (never both at once).
+ * Return: spans returned to the heap.
+ */
+unsigned long gomm_mcentral_reclaim(unsigned int keep)
+{
+	struct gomm_span *s, *tmp;
+	unsigned long flags, n = 0;
+	unsigned int class, kept;
+	LIST_HEAD(empty);
+
+	for (class = 1; class < GOMM_NUM_CLASSES; class++) {
+		struct gomm_mcentral *c = &gomm_central[class];
+
+		kept = 0;
+		spin_lock_irqsave(&c->lock, flags);
+		list_for_each_entry_safe(s, tmp, &c->partial, list) {
+			gomm_span_sweep(s);
+			if (s->alloc_count || kept++ < keep)
+				continue;
+			list_move(&s->list, &empty);
+			c->nr_partial--;
+			c->nr_spans--;
+			n++;
+		}
+		spin_unlock_irqrestore(&c->lock, flags);
+		list_for_each_entry_safe(s, tmp, &empty, list) {
+			list_del(&s->list);
+			gomm_heap_free_span(s);
+		}
+	}
+	return n;
+}
+
+/**
+ * gomm_mcentral_init - set up the per-class mcentrals
+ *
+ * Context: module init.
+ */
+void gomm_mcentral_init(void)
+{
+	unsigned int class;
+
+	for (class = 0; class < GOMM_NUM_CLASSES; class++) {
+		spin_lock_init(&gomm_central[class].lock);
+		INIT_LIST_HEAD(&gomm_central[class].partial);
+		INIT_LIST_HEAD(&gomm_central[class].full);
+	}
+}
+
+/**
+ * gomm_mcentral_exit - report live objects per class and free every span
+ *
+ * Context: module exit, after every mcache was flushed.
+ * Return: objects still live.
+ */
+unsigned long gomm_mcentral_exit(void)
+{
+	unsigned long live, total = 0;
+	struct gomm_span *s, *tmp;
+	unsigned int class;
+	LIST_HEAD(all);
+
+	for (class = 1; class < GOMM_NUM_CLASSES; class++) {
+		struct gomm_mcentral *c = &gomm_central[class];
+
+		list_splice_init(&c->partial, &all);
+		list_splice_init(&c->full, &all);
+		live = 0;
+		list_for_each_entry_safe(s, tmp, &all, list) {
+			gomm_span_sweep(s);
+			live += s->alloc_count;
+			list_del(&s->list);
+			gomm_heap_free_span(s);
+		}
+		if (live)
+			pr_err("gomm: unload: %lu objects of class %u (%u bytes) still live\n",
+			       live, class, gomm_class_to_size[class]);
+		total += live;
+		c->nr_spans = 0;
+		c->nr_partial = 0;
+		c->nr_full = 0;
+	}
+	return total;
+}

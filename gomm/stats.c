@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gomm's statistics in debugfs (gomm/), in the spirit of /proc/slabinfo:
+ *
+ *   classes   per size class: object size, objects and pages per span,
+ *             spans, objects in use and free, bytes in use and held, waste
+ *   heap      chunks, pages owned / in use / free / released, largest free
+ *             run, growths
+ *   cpus      per CPU: fast-path hits, slow paths, refills, sweeps, flushes
+ *   errors    bad frees, double frees, failed growths, oversized requests
+ *   drain     (write) flush every CPU's cache, free empty spans
+ *   scavenge  (write) drain, then give free chunks back to the kernel
+ *   fail_grow fault injection for heap growth (CONFIG_FAULT_INJECTION)
+ *
+ * Counters are summed without locks: a table is a snapshot that may be off
+ * by the operations that ran while it was printed.
+ */
+#include <linux/debugfs.h>
+#include <linux/fault-inject.h>
+#include <linux/seq_file.h>
+#include <kunit/visibility.h>
+
+#include "gomm.h"
+
+static struct dentry *gomm_debugfs;
+
+/**
+ * gomm_stats_in_use - objects handed out and not freed, summed over CPUs
+ * @class: size class, 0 for large objects, GOMM_STATS_TINY for tiny ones
+ *
+ * Context: any; lockless snapshot.
+ */
+long gomm_stats_in_use(unsigned int class)
+{
+	long n = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct gomm_mcache *mc = per_cpu_ptr(&gomm_mcache, cpu);
+
+		if (class == GOMM_STATS_TINY)
+			n += READ_ONCE(mc->ntiny_alloc) - READ_ONCE(mc->ntiny_free);
+		else
+			n += READ_ONCE(mc->nalloc[class]) - READ_ONCE(mc->nfree[class]);
+	}
+	return n;
+}
+EXPORT_SYMBOL_IF_KUNIT(gomm_stats_in_use);
+
+static unsigned long gomm_pct(unsigned long part, unsigned long whole)
+{
+	return whole ? part * 100 / whole : 0;
+}
+
+static int gomm_classes_show(struct seq_file *m, void *v)
+{
+	unsigned long spans, held, in_use, total_held = 0, total_used = 0;
+	unsigned int class, size, nelems;
+	long used;
+
+	seq_puts(m, "# class  size objs/span pages/span  spans  in_use    free  bytes_in_use  bytes_held waste%\n");
+	for (class = 1; class < GOMM_NUM_CLASSES; class++) {
+		size = gomm_class_to_size[class];
+		nelems = gomm_class_to_nelems[class];
+		spans = READ_ONCE(gomm_central[class].nr_spans);
+		used = gomm_stats_in_use(class);
+		in_use = used > 0 ? used : 0;
+		held = spans * gomm_class_to_npages[class] * GOMM_PAGE_SIZE;
+		total_held += held;
+		total_used += in_use * size;
+		seq_printf(m, "%7u %5u %9u %10u %6lu %7lu %7lu %13lu %11lu %6lu\n",
+			   class, size, nelems, gomm_class_to_npages[class],
+			   spans, in_use, spans * nelems - min(in_use, spans * nelems),
+			   in_use * size, held,
+			   gomm_pct(held - min(held, in_use * size), held));
+	}
+	spans = READ_ONCE(gomm_heap.large_pages);
+	used = gomm_stats_in_use(0);
+	in_use = used > 0 ? used : 0;
+	seq_printf(m, "  large     -         1          -      %lu %7lu       0 %13lu %11lu      0\n",
+		   in_use, in_use, spans * GOMM_PAGE_SIZE, spans * GOMM_PAGE_SIZE);
+	used = gomm_stats_in_use(GOMM_STATS_TINY);
+	seq_printf(m, "# tiny sub-objects in use: %ld (inside class 2 blocks)\n", used);
+	seq_printf(m, "# small: bytes in use %lu, bytes held %lu\n", total_used, total_held);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(gomm_classes);
+
+static int gomm_heap_show(struct seq_file *m, void *v)
+{
+	unsigned long flags, owned, in_use, large, largest, chunks, grows, released;
+
+	spin_lock_irqsave(&gomm_heap.lock, flags);
+	owned = gomm_heap.pages_owned;
+	in_use = gomm_heap.pages_in_use;
+	large = gomm_heap.large_pages;
+	largest = gomm_pa_largest_free(&gomm_heap.pa);
+	chunks = gomm_heap.chunks;
+	grows = gomm_heap.grows;
+	released = gomm_heap.released;
+	spin_unlock_irqrestore(&gomm_heap.lock, flags);
+
+	seq_printf(m, "page_size          %lu\n", GOMM_PAGE_SIZE);
+	seq_printf(m, "chunks             %lu\n", chunks);
+	seq_printf(m, "pages_owned        %lu\n", owned);
+	seq_printf(m, "pages_in_use       %lu\n", in_use);
+	seq_printf(m, "pages_large        %lu\n", large);
+	seq_printf(m, "pages_free         %lu\n", owned - in_use);
+	seq_printf(m, "pages_released     %lu\n", released);
+	seq_printf(m, "largest_free_run   %lu\n", largest);
+	seq_printf(m, "grows              %lu\n", grows);
+	seq_printf(m, "bytes_held         %lu\n", owned * GOMM_PAGE_SIZE);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(gomm_heap);
+
+static int gomm_cpus_show(struct seq_file *m, void *v)
+{
+	unsigned long alloc;
+	unsigned int class;
+	int cpu;
+
+	seq_puts(m, "# cpu   fast_hits        slow     refills      sweeps     flushes  tiny_allocs\n");
+	for_each_online_cpu(cpu) {
+		struct gomm_mcache *mc = per_cpu_ptr(&gomm_mcache, cpu);
+
+		alloc = 0;
+		for (class = 1; class < GOMM_NUM_CLASSES; class++)
+			alloc += READ_ONCE(mc->nalloc[class]);
+		seq_printf(m, "%5d %11lu %11lu %11lu %11lu %11lu %12lu\n", cpu,
+			   alloc - READ_ONCE(mc->slow), READ_ONCE(mc->slow),
+			   READ_ONCE(mc->refills), READ_ONCE(mc->sweeps),
+			   READ_ONCE(mc->flushes), READ_ONCE(mc->ntiny_alloc));
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(gomm_cpus);
+
+static int gomm_errors_show(struct seq_file *m, void *v)
+{
+	seq_printf(m, "bad_free     %ld\n", atomic_long_read(&gomm_errors.bad_free));
+	seq_printf(m, "double_free  %ld\n", atomic_long_read(&gomm_errors.double_free));
+	seq_printf(m, "failed_grow  %ld\n", atomic_long_read(&gomm_errors.failed_grow));
+	seq_printf(m, "too_large    %ld\n", atomic_long_read(&gomm_errors.too_large));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(gomm_errors);
+
+static ssize_t gomm_drain_write(struct file *f, const char __user *buf,
+				size_t len, loff_t *pos)
+{
+	gomm_drain();
+	return len;
+}
+
+static const struct file_operations gomm_drain_fops = {
+	.write = gomm_drain_write,
+};
+
+static ssize_t gomm_scavenge_write(struct file *f, const char __user *buf,
+				   size_t len, loff_t *pos)
+{
+	gomm_drain();
+	gomm_scavenge();
+	return len;
+}
+
+static const struct file_operations gomm_scavenge_fops = {
+	.write = gomm_scavenge_write,
+};
+
+/**
+ * gomm_stats_init - create gomm's debugfs directory
+ *
+ * Context: module init.  Failure is not fatal (debugfs may be off).
+ */
+void gomm_stats_init(void)
+{
+	gomm_debugfs = debugfs_create_dir("gomm", NULL);
+	debugfs_create_file("classes", 0444, gomm_debugfs, NULL, &gomm_classes_fops);
+	debugfs_create_file("heap", 0444, gomm_debugfs, NULL, &gomm_heap_fops);
+	debugfs_create_file("cpus", 0444, gomm_debugfs, NULL, &gomm_cpus_fops);
+	debugfs_create_file("errors", 0444, gomm_debugfs, NULL, &gomm_errors_fops);
+	debugfs_create_file("drain", 0200, gomm_debugfs, NULL, &gomm_drain_fops);
+	debugfs_create_file("scavenge", 0200, gomm_debugfs, NULL, &gomm_scavenge_fops);
+#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
+	fault_create_debugfs_attr("fail_grow", gomm_debugfs, &gomm_fail_grow);
+#endif
+}
+
+/**
+ * gomm_stats_exit - remove gomm's debugfs directory
+ */
+void gomm_stats_exit(void)
+{
+	debugfs_remove_recursive(gomm_debugfs);
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * gomm - the Go runtime's memory allocator as a kernel module.
+ *
+ * Objects of 1..32768 bytes come from Go's size classes (spans of 8 KiB
+ * pages carved into equal objects, a lock-free per-CPU cache in front);
+ * larger objects, up to 4 MiB, are runs of whole 8 KiB pages.
+ * See Documentation/gomm.rst.
+ */
+#ifndef _LINUX_GOMM_H
+#define _LINUX_GOMM_H
+
+#include <linux/cleanup.h>
+#include <linux/gfp.h>
+#include <linux/types.h>
+
+/**
+ * gomm_alloc - allocate memory from gomm
+ * @size: bytes wanted
+ * @flags: GFP flags; %GFP_KERNEL may sleep while the heap grows,
+ *	%GFP_ATOMIC and %GFP_NOWAIT never sleep; %__GFP_ZERO zeroes the
+ *	object; %__GFP_NOWARN silences the oversized-request warning.
+ *
+ * Context: any context but NMI.  Process context only for flags that may
+ * sleep.
+ *
+ * Return: a pointer aligned to Go's minimum alignment for the size class
+ * (at least 8 bytes; power-of-two sizes are naturally aligned, large
+ * objects are 8 KiB aligned), or %NULL when @size is 0, above 4 MiB, or
+ * memory cannot be had.  gomm_size() of the result is Go's class size for
+ * @size >= 16 (1..15 may share a 16-byte tiny block) and
+ * round_up(@size, 8192) above 32768.
+ */
+void *gomm_alloc(size_t size, gfp_t flags);
+
+/**
+ * gomm_zalloc - allocate zeroed memory from gomm
+ * @size: bytes wanted
+ * @flags: GFP flags, as for gomm_alloc()
+ *
+ * Context: as gomm_alloc().
+ * Return: as gomm_alloc(); the whole usable size is zeroed.
+ */
+void *gomm_zalloc(size_t size, gfp_t flags);
+
+/**
+ * gomm_free - free memory returned by gomm_alloc() or gomm_zalloc()
+ * @ptr: the object, or %NULL (a no-op)
+ *
+ * Context: any context but NMI; never sleeps.  May be called on any CPU,
+ * whichever CPU allocated the object.
+ *
+ * A pointer gomm never returned, an interior pointer or a double free is
+ * reported once (rate-limited, with a stack trace), counted in debugfs and
+ * otherwise ignored: gomm's state is not touched.
+ */
+void gomm_free(const void *ptr);
+
+/**
+ * gomm_size - usable size of a gomm object, like ksize()
+ * @ptr: an object returned by gomm_alloc()
+ *
+ * Context: any context.
+ * Return: the bytes the caller may use at @ptr, or 0 for %NULL and for
+ * pointers gomm does not own (which are also reported as bad input).
+ */
+size_t gomm_size(const void *ptr);
+
+DEFINE_FREE(gomm, void *, if (_T) gomm_free(_T))
+
+#endif /* _LINUX_GOMM_H */
