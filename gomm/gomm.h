@@ -214,6 +214,7 @@ extern struct gomm_errors gomm_errors;
 DECLARE_PER_CPU(struct gomm_mcache, gomm_mcache);
 extern bool gomm_tiny_enabled;
 extern unsigned int gomm_keep_empty;
+extern unsigned long gomm_retain_kb;
 #ifdef CONFIG_FAULT_INJECTION
 extern struct fault_attr gomm_fail_grow;
 #endif
@@ -249,6 +250,7 @@ unsigned long gomm_scavenge(void);
 void gomm_stats_init(void);
 void gomm_stats_exit(void);
 long gomm_stats_in_use(unsigned int class);
+struct gomm_mcache *gomm_stats_mcache(int cpu);
 #define GOMM_STATS_TINY	GOMM_NUM_CLASSES	/* gomm_stats_in_use(): tiny sub-objects */
 
 /**

@@ -20,6 +20,7 @@
 #include <linux/io.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
+#include <kunit/visibility.h>
 
 #include "gomm.h"
 
@@ -27,6 +28,7 @@
 #define GOMM_KPAGES		(GOMM_PAGE_SIZE / PAGE_SIZE)
 
 struct gomm_heap gomm_heap;
+EXPORT_SYMBOL_IF_KUNIT(gomm_heap);
 static struct kmem_cache *gomm_span_cache;
 static struct kmem_cache *gomm_chunk_cache;
 
@@ -82,6 +84,7 @@ struct gomm_span *gomm_span_of(const void *p, bool *free_page)
 		*free_page = test_bit(g % GOMM_CHUNK_PAGES, c->owned);
 	return s;
 }
+EXPORT_SYMBOL_IF_KUNIT(gomm_span_of);
 
 static void gomm_heap_map(unsigned long page, unsigned long npages,
 			  struct gomm_span *s)

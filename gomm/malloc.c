@@ -19,22 +19,26 @@
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 #include <linux/gomm.h>
+#include <kunit/visibility.h>
 
 #include "gomm.h"
 
 DEFINE_PER_CPU(struct gomm_mcache, gomm_mcache);
 struct gomm_errors gomm_errors;
+EXPORT_SYMBOL_IF_KUNIT(gomm_errors);
 
 bool gomm_tiny_enabled = true;
 module_param_named(tiny, gomm_tiny_enabled, bool, 0444);
+EXPORT_SYMBOL_IF_KUNIT(gomm_tiny_enabled);
 MODULE_PARM_DESC(tiny, "Combine requests below 16 bytes in 16-byte blocks (Go's tiny allocator)");
 
 unsigned int gomm_keep_empty = 2;
 module_param_named(keep_empty, gomm_keep_empty, uint, 0644);
 MODULE_PARM_DESC(keep_empty, "Empty spans each size class keeps before returning them to the heap");
 
-static unsigned long gomm_retain_kb = 4096;
+unsigned long gomm_retain_kb = 4096;
 module_param_named(retain_kb, gomm_retain_kb, ulong, 0644);
+EXPORT_SYMBOL_IF_KUNIT(gomm_retain_kb);
 MODULE_PARM_DESC(retain_kb, "Free heap memory (KiB) the scavenger leaves in place");
 
 static unsigned int gomm_scavenge_ms = 1000;
@@ -483,6 +487,7 @@ void gomm_drain(void)
 	on_each_cpu(gomm_flush_local, NULL, 1);
 	gomm_mcentral_reclaim(0);
 }
+EXPORT_SYMBOL_IF_KUNIT(gomm_drain);
 
 static int gomm_cpu_dead(unsigned int cpu)
 {
@@ -507,14 +512,18 @@ static void gomm_scavenge_fn(struct work_struct *work)
 /**
  * gomm_scavenge - release what can be released now (debugfs "scavenge")
  *
- * Context: process.
+ * Drains every CPU's cache, frees empty spans, and gives free chunks
+ * back to the buddy allocator down to the retain target.
+ *
+ * Context: process, may sleep.
  * Return: gomm pages given back to the buddy allocator.
  */
 unsigned long gomm_scavenge(void)
 {
-	gomm_mcentral_reclaim(0);
+	gomm_drain();
 	return gomm_heap_scavenge(gomm_retain_pages(), ULONG_MAX);
 }
+EXPORT_SYMBOL_IF_KUNIT(gomm_scavenge);
 
 static void gomm_drain_fn(struct work_struct *work)
 {

@@ -10,10 +10,12 @@
  */
 #include <linux/bitops.h>
 #include <linux/slab.h>
+#include <kunit/visibility.h>
 
 #include "gomm.h"
 
 struct gomm_mcentral gomm_central[GOMM_NUM_CLASSES];
+EXPORT_SYMBOL_IF_KUNIT(gomm_central);
 
 /* Bits of word @w of a span's bitmap that lie below @freeindex. */
 static unsigned long gomm_below(unsigned int freeindex, unsigned int w)

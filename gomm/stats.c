@@ -47,6 +47,16 @@ long gomm_stats_in_use(unsigned int class)
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_stats_in_use);
 
+/**
+ * gomm_stats_mcache - a CPU's mcache, for its counters (tests)
+ * @cpu: the CPU
+ */
+struct gomm_mcache *gomm_stats_mcache(int cpu)
+{
+	return per_cpu_ptr(&gomm_mcache, cpu);
+}
+EXPORT_SYMBOL_IF_KUNIT(gomm_stats_mcache);
+
 static unsigned long gomm_pct(unsigned long part, unsigned long whole)
 {
 	return whole ? part * 100 / whole : 0;
@@ -160,7 +170,6 @@ static const struct file_operations gomm_drain_fops = {
 static ssize_t gomm_scavenge_write(struct file *f, const char __user *buf,
 				   size_t len, loff_t *pos)
 {
-	gomm_drain();
 	gomm_scavenge();
 	return len;
 }

@@ -317,5 +317,3 @@ static struct kunit_suite gomm_sizeclass_test_suite = {
 
 kunit_test_suite(gomm_sizeclass_test_suite);
 
-MODULE_DESCRIPTION("KUnit tests for gomm size classes");
-MODULE_LICENSE("GPL");

@@ -1,0 +1,1207 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for the gomm page allocator (gomm/pagealloc.c).
+ *
+ * The table-driven cases are Go's, from src/runtime/mpallocbits_test.go and
+ * src/runtime/mpagealloc_test.go.  Go's chunk indices are relative to
+ * BaseChunkIdx; here the base is chunk 0, so Go's PageBase(BaseChunkIdx + k,
+ * i) is page k * 512 + i, written PG(k, i).  Go's scavenged-page column is
+ * dropped: gomm has no scavenger.  A randomized test checks the allocator
+ * against a linear first-fit model.
+ */
+
+#include <kunit/test.h>
+#include <linux/bitmap.h>
+#include <linux/module.h>
+#include <linux/prandom.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+
+#include "../gomm/pagealloc.h"
+
+#define P		GOMM_CHUNK_PAGES
+#define PG(k, i)	((unsigned long)(k) * P + (i))
+#define FAIL		GOMM_PA_FAIL
+#define ALL		{ 0, P }
+#define ONES		(~0ULL)
+#define LEAF		(GOMM_SUM_LEVELS - 1)
+#define MAX_RANGES	4
+#define MAX_CHUNKS	8
+
+/* Pages [i, i + n) of a chunk; n == 0 ends a list. */
+struct bit_range {
+	unsigned int i, n;
+};
+
+/* Go's makePallocBits: a bitmap with the pages of @r (at most @max) set. */
+static void make_pchunk(struct gomm_pchunk *c, const struct bit_range *r,
+			unsigned int max)
+{
+	memset(c, 0, sizeof(*c));
+	for (; max && r->n; r++, max--)
+		gomm_pbits_set_range(c, r->i, r->n);
+}
+
+/* Go's invertPallocBits. */
+static void invert_pchunk(struct gomm_pchunk *c)
+{
+	unsigned int w;
+
+	for (w = 0; w < ARRAY_SIZE(c->bits); w++)
+		c->bits[w] = ~c->bits[w];
+}
+
+static void expect_pchunk_eq(struct kunit *test, const struct gomm_pchunk *got,
+			     const struct gomm_pchunk *want, const char *name,
+			     unsigned long ci)
+{
+	unsigned int w;
+
+	for (w = 0; w < ARRAY_SIZE(got->bits); w++)
+		KUNIT_EXPECT_EQ_MSG(test, got->bits[w], want->bits[w],
+				    "%s: chunk %lu word %u: got %#018llx, want %#018llx",
+				    name, ci, w, got->bits[w], want->bits[w]);
+}
+
+/* TestPallocBitsAllocRange, and the same ranges cleared from a full chunk. */
+
+struct alloc_range_case {
+	const char *name;
+	unsigned int i, n;
+	u64 want[P / 64];
+};
+
+static const struct alloc_range_case alloc_range_cases[] = {
+	{ "OneLow", 0, 1, { [0] = 0x1 } },
+	{ "OneHigh", P - 1, 1, { [7] = 1ULL << 63 } },
+	{ "Inner", 129, 5, { [2] = 0x3e } },
+	{ "Aligned", 128, 128, { [2] = ONES, [3] = ONES } },
+	{ "Begin", 0, 321, { ONES, ONES, ONES, ONES, ONES, 0x1 } },
+	{ "End", P - (64 * 3 + 1), 64 * 3 + 1,
+	  { [4] = 1ULL << 63, [5] = ONES, [6] = ONES, [7] = ONES } },
+	{ "All", 0, P, { ONES, ONES, ONES, ONES, ONES, ONES, ONES, ONES } },
+};
+
+KUNIT_ARRAY_PARAM_DESC(alloc_range, alloc_range_cases, name);
+
+static void pbits_alloc_range_test(struct kunit *test)
+{
+	const struct alloc_range_case *tc = test->param_value;
+	struct gomm_pchunk c = {}, want;
+
+	memcpy(want.bits, tc->want, sizeof(want.bits));
+	gomm_pbits_set_range(&c, tc->i, tc->n);
+	expect_pchunk_eq(test, &c, &want, tc->name, 0);
+
+	memset(c.bits, 0xff, sizeof(c.bits));
+	gomm_pbits_clear_range(&c, tc->i, tc->n);
+	invert_pchunk(&want);
+	expect_pchunk_eq(test, &c, &want, tc->name, 0);
+}
+
+/* TestMallocBitsPopcntRange */
+
+struct popcnt_hit {
+	unsigned int i, n, want;
+};
+
+struct popcnt_case {
+	const char *name;
+	struct bit_range init[32];
+	struct popcnt_hit hits[12];	/* n == 0 ends */
+};
+
+static const struct popcnt_case popcnt_cases[] = {
+	{
+		.name = "None",
+		.hits = { { 0, 1, 0 }, { 5, 3, 0 }, { 2, 11, 0 },
+			  { P / 4 + 1, P / 2, 0 }, { 0, P, 0 } },
+	},
+	{
+		.name = "All",
+		.init = { ALL },
+		.hits = { { 0, 1, 1 }, { 5, 3, 3 }, { 2, 11, 11 },
+			  { P / 4 + 1, P / 2, P / 2 }, { 0, P, P } },
+	},
+	{
+		.name = "Half",
+		.init = { { P / 2, P / 2 } },
+		.hits = { { 0, 1, 0 }, { 5, 3, 0 }, { 2, 11, 0 },
+			  { P / 2 - 1, 1, 0 }, { P / 2, 1, 1 },
+			  { P / 2 + 10, 1, 1 }, { P / 2 - 1, 2, 1 },
+			  { P / 4, P / 4, 0 }, { P / 4, P / 4 + 1, 1 },
+			  { P / 4 + 1, P / 2, P / 4 + 1 }, { 0, P, P / 2 } },
+	},
+	{
+		.name = "OddBound",
+		.init = { { 0, 111 } },
+		.hits = { { 0, 1, 1 }, { 5, 3, 3 }, { 2, 11, 11 },
+			  { 110, 2, 1 }, { 99, 50, 12 }, { 110, 1, 1 },
+			  { 111, 1, 0 }, { 99, 1, 1 }, { 120, 1, 0 },
+			  { P / 2, P / 2, 0 }, { 0, P, 111 } },
+	},
+	{
+		.name = "Scattered",
+		.init = { { 1, 3 }, { 5, 1 }, { 7, 1 }, { 10, 2 }, { 13, 1 },
+			  { 15, 4 }, { 21, 1 }, { 23, 1 }, { 26, 2 }, { 30, 5 },
+			  { 36, 2 }, { 40, 3 }, { 44, 6 }, { 51, 1 }, { 53, 2 },
+			  { 58, 3 }, { 63, 1 }, { 67, 2 }, { 71, 10 }, { 84, 1 },
+			  { 89, 7 }, { 99, 2 }, { 103, 1 }, { 107, 2 },
+			  { 111, 1 }, { 113, 1 }, { 115, 1 }, { 118, 1 },
+			  { 120, 2 }, { 125, 5 } },
+		.hits = { { 0, 11, 6 }, { 0, 64, 39 }, { 13, 64, 40 },
+			  { 64, 64, 34 }, { 0, 128, 73 }, { 1, 128, 74 },
+			  { 0, P, 75 } },
+	},
+};
+
+KUNIT_ARRAY_PARAM_DESC(popcnt, popcnt_cases, name);
+
+static void pbits_popcnt_range_test(struct kunit *test)
+{
+	const struct popcnt_case *tc = test->param_value;
+	const struct popcnt_hit *h;
+	struct gomm_pchunk c;
+
+	make_pchunk(&c, tc->init, ARRAY_SIZE(tc->init));
+	for (h = tc->hits; h < tc->hits + ARRAY_SIZE(tc->hits) && h->n; h++)
+		KUNIT_EXPECT_EQ_MSG(test, gomm_pbits_popcnt_range(&c, h->i, h->n),
+				    h->want, "%s: popcnt(%u, %u)", tc->name,
+				    h->i, h->n);
+}
+
+/* TestPallocBitsSummarize: the bitmaps are given as their free ranges. */
+
+struct summarize_case {
+	const char *name;
+	struct bit_range free[MAX_RANGES];
+	unsigned long start, max, end;
+};
+
+static const struct summarize_case summarize_cases[] = {
+	{ "NoneFree", {}, 0, 0, 0 },
+	{ "OnlyStart", { { 0, 10 } }, 10, 10, 0 },
+	{ "OnlyEnd", { { P - 40, 40 } }, 0, 40, 40 },
+	{ "StartAndEnd", { { 0, 11 }, { P - 23, 23 } }, 11, 23, 23 },
+	{ "StartMaxEnd", { { 0, 4 }, { 50, 100 }, { P - 4, 4 } }, 4, 100, 4 },
+	{ "OnlyMax", { { 1, 20 }, { 35, 241 }, { P - 50, 30 } }, 0, 241, 0 },
+	{ "MultiMax", { { 35, 2 }, { 40, 5 }, { 100, 5 } }, 0, 5, 0 },
+	{ "One", { { 2, 1 } }, 0, 1, 0 },
+	{ "AllFree", { ALL }, P, P, P },
+};
+
+KUNIT_ARRAY_PARAM_DESC(summarize, summarize_cases, name);
+
+static void pbits_summarize_test(struct kunit *test)
+{
+	const struct summarize_case *tc = test->param_value;
+	struct gomm_pchunk c;
+	gomm_psum_t sum;
+
+	make_pchunk(&c, tc->free, MAX_RANGES);
+	invert_pchunk(&c);
+	sum = gomm_pbits_summarize(&c);
+	KUNIT_EXPECT_EQ_MSG(test, gomm_psum_start(sum), tc->start, "%s: start",
+			    tc->name);
+	KUNIT_EXPECT_EQ_MSG(test, gomm_psum_max(sum), tc->max, "%s: max",
+			    tc->name);
+	KUNIT_EXPECT_EQ_MSG(test, gomm_psum_end(sum), tc->end, "%s: end",
+			    tc->name);
+	KUNIT_EXPECT_EQ_MSG(test, sum, gomm_psum_pack(tc->start, tc->max, tc->end),
+			    "%s: packed", tc->name);
+}
+
+/* Go's SummarizeSlow, the reference for summarize(). */
+static gomm_psum_t summarize_slow(const struct gomm_pchunk *c)
+{
+	unsigned long start = 0, max = 0, end = 0, run = 0, i;
+
+#define PAGE_FREE(i) (!((c->bits[(i) / 64] >> ((i) % 64)) & 1))
+	while (start < P && PAGE_FREE(start))
+		start++;
+	while (end < P && PAGE_FREE(P - end - 1))
+		end++;
+	for (i = 0; i < P; i++) {
+		run = PAGE_FREE(i) ? run + 1 : 0;
+		if (run > max)
+			max = run;
+	}
+#undef PAGE_FREE
+	return gomm_psum_pack(start, max, end);
+}
+
+/*
+ * TestPallocBitsSummarizeRandom (1000 random bitmaps) and the patterns of
+ * BenchmarkPallocBitsSummarize, which also checks against SummarizeSlow,
+ * plus random bitmaps of varied density so that long runs occur.
+ */
+static void pbits_summarize_random_test(struct kunit *test)
+{
+	static const u64 patterns[] = {
+		0, ONES, 0xaa, 0xaaaaaaaaaaaaaaaa, 0x80000000aaaaaaaa,
+		0xaaaaaaaa00000001, 0xbbbbbbbbbbbbbbbb, 0x80000000bbbbbbbb,
+		0xbbbbbbbb00000001, 0xcccccccccccccccc, 0x4444444444444444,
+		0x4040404040404040, 0x4000400040004000, 0x1000404044ccaaff,
+	};
+	const u64 seed = 0x73756d6d;
+	struct rnd_state rnd;
+	struct gomm_pchunk c;
+	unsigned int i, w, k;
+	u64 x;
+
+	for (i = 0; i < ARRAY_SIZE(patterns); i++) {
+		for (w = 0; w < ARRAY_SIZE(c.bits); w++)
+			c.bits[w] = patterns[i];
+		KUNIT_EXPECT_EQ_MSG(test, gomm_pbits_summarize(&c),
+				    summarize_slow(&c), "pattern %#llx",
+				    patterns[i]);
+	}
+
+	prandom_seed_state(&rnd, seed);
+	for (i = 0; i < 2000; i++) {
+		for (w = 0; w < ARRAY_SIZE(c.bits); w++) {
+			x = (u64)prandom_u32_state(&rnd) << 32 |
+			    prandom_u32_state(&rnd);
+			/* Past Go's 1000: AND (sparse) or OR (dense) words. */
+			for (k = 0; i >= 1000 && k < (i + w) % 4; k++) {
+				u64 y = (u64)prandom_u32_state(&rnd) << 32 |
+					prandom_u32_state(&rnd);
+
+				x = i & 1 ? x & y : x | y;
+			}
+			c.bits[w] = x;
+		}
+		if (gomm_pbits_summarize(&c) != summarize_slow(&c)) {
+			KUNIT_FAIL(test, "seed %#llx bitmap %u: summarize %#llx, slow %#llx",
+				   seed, i, gomm_pbits_summarize(&c),
+				   summarize_slow(&c));
+			return;
+		}
+	}
+}
+
+/* TestPallocBitsAlloc: find(npages, 0), then allocate what was found. */
+
+struct pbits_alloc_case {
+	const char *name;
+	struct bit_range before[MAX_RANGES];
+	unsigned int npages;
+	unsigned int nhits;
+	unsigned int hits[6];
+	struct bit_range after[MAX_RANGES];
+};
+
+static const struct pbits_alloc_case pbits_alloc_cases[] = {
+	{ "AllFree1", {}, 1, 6, { 0, 1, 2, 3, 4, 5 }, { { 0, 6 } } },
+	{ "AllFree2", {}, 2, 6, { 0, 2, 4, 6, 8, 10 }, { { 0, 12 } } },
+	{ "AllFree5", {}, 5, 5, { 0, 5, 10, 15, 20 }, { { 0, 25 } } },
+	{ "AllFree64", {}, 64, 3, { 0, 64, 128 }, { { 0, 192 } } },
+	{ "AllFree65", {}, 65, 3, { 0, 65, 130 }, { { 0, 195 } } },
+	{ "SomeFree64", { { 0, 32 }, { 64, 32 }, { 100, P - 100 } }, 64, 1,
+	  { ~0U }, { { 0, 32 }, { 64, 32 }, { 100, P - 100 } } },
+	{ "NoneFree1", { ALL }, 1, 2, { ~0U, ~0U }, { ALL } },
+	{ "NoneFree2", { ALL }, 2, 2, { ~0U, ~0U }, { ALL } },
+	{ "NoneFree5", { ALL }, 5, 2, { ~0U, ~0U }, { ALL } },
+	{ "NoneFree65", { ALL }, 65, 2, { ~0U, ~0U }, { ALL } },
+	{ "ExactFit1", { { 0, P / 2 - 3 }, { P / 2 - 2, P / 2 + 2 } }, 1, 2,
+	  { P / 2 - 3, ~0U }, { ALL } },
+	{ "ExactFit2", { { 0, P / 2 - 3 }, { P / 2 - 1, P / 2 + 1 } }, 2, 2,
+	  { P / 2 - 3, ~0U }, { ALL } },
+	{ "ExactFit5", { { 0, P / 2 - 3 }, { P / 2 + 2, P / 2 - 2 } }, 5, 2,
+	  { P / 2 - 3, ~0U }, { ALL } },
+	{ "ExactFit65", { { 0, P / 2 - 31 }, { P / 2 + 34, P / 2 - 34 } }, 65,
+	  2, { P / 2 - 31, ~0U }, { ALL } },
+	{ "SomeFree161", { { 0, 185 }, { 331, 1 } }, 161, 1, { 332 },
+	  { { 0, 185 }, { 331, 162 } } },
+};
+
+KUNIT_ARRAY_PARAM_DESC(pbits_alloc, pbits_alloc_cases, name);
+
+static void pbits_find_test(struct kunit *test)
+{
+	const struct pbits_alloc_case *tc = test->param_value;
+	struct gomm_pchunk c, want;
+	unsigned int k, got, idx, first_free;
+
+	make_pchunk(&c, tc->before, MAX_RANGES);
+	for (k = 0; k < tc->nhits; k++) {
+		/* Not checked by Go: the new search index is the first free page. */
+		first_free = gomm_pbits_find(&c, 1, 0, &idx);
+		got = gomm_pbits_find(&c, tc->npages, 0, &idx);
+		KUNIT_ASSERT_EQ_MSG(test, got, tc->hits[k], "%s: find #%u",
+				    tc->name, k + 1);
+		if (got == ~0U)
+			continue;
+		KUNIT_EXPECT_EQ_MSG(test, idx, first_free,
+				    "%s: find #%u: new search index", tc->name,
+				    k + 1);
+		gomm_pbits_set_range(&c, got, tc->npages);
+	}
+	make_pchunk(&want, tc->after, MAX_RANGES);
+	expect_pchunk_eq(test, &c, &want, tc->name, 0);
+}
+
+/* TestPallocBitsFree: the bitmaps are given as their free ranges. */
+
+struct pbits_free_case {
+	const char *name;
+	struct bit_range before_inv[MAX_RANGES];
+	unsigned int npages;
+	unsigned int nfrees;
+	unsigned int frees[6];
+	struct bit_range after_inv[MAX_RANGES];
+};
+
+static const struct pbits_free_case pbits_free_cases[] = {
+	{ "SomeFree", { { 0, 32 }, { 64, 32 }, { 100, 1 } }, 1, 1, { 32 },
+	  { { 0, 33 }, { 64, 32 }, { 100, 1 } } },
+	{ "NoneFree1", {}, 1, 6, { 0, 1, 2, 3, 4, 5 }, { { 0, 6 } } },
+	{ "NoneFree2", {}, 2, 6, { 0, 2, 4, 6, 8, 10 }, { { 0, 12 } } },
+	{ "NoneFree5", {}, 5, 5, { 0, 5, 10, 15, 20 }, { { 0, 25 } } },
+	{ "NoneFree64", {}, 64, 3, { 0, 64, 128 }, { { 0, 192 } } },
+	{ "NoneFree65", {}, 65, 3, { 0, 65, 130 }, { { 0, 195 } } },
+};
+
+KUNIT_ARRAY_PARAM_DESC(pbits_free, pbits_free_cases, name);
+
+static void pbits_free_test(struct kunit *test)
+{
+	const struct pbits_free_case *tc = test->param_value;
+	struct gomm_pchunk c, want;
+	unsigned int k;
+
+	make_pchunk(&c, tc->before_inv, MAX_RANGES);
+	invert_pchunk(&c);
+	for (k = 0; k < tc->nfrees; k++)
+		gomm_pbits_clear_range(&c, tc->frees[k], tc->npages);
+	make_pchunk(&want, tc->after_inv, MAX_RANGES);
+	invert_pchunk(&want);
+	expect_pchunk_eq(test, &c, &want, tc->name, 0);
+}
+
+/* TestFindBitRange64; results >= 64 are failures (written ~0U). */
+static void find_bit_range64_test(struct kunit *test)
+{
+	static const struct {
+		u64 x;
+		unsigned int n, want;
+	} cases[] = {
+		{ 0x8000000000000000, 1, 63 },
+		{ 0xc000010001010000, 2, 62 },
+		{ 0xc000010001030000, 2, 16 },
+		{ 0xe000030001030000, 3, 61 },
+		{ 0xe000030001070000, 3, 16 },
+		{ 0xffff03ff01070000, 16, 48 },
+		{ 0xffff03ff0107ffff, 16, 0 },
+		{ 0x0fff03ff01079fff, 16, ~0U },
+	};
+	unsigned int i, got;
+
+	for (i = 1; i <= 64; i++) {
+		KUNIT_EXPECT_EQ_MSG(test, gomm_find_bit_range64(ONES, i), 0,
+				    "(~0, %u)", i);
+		KUNIT_EXPECT_GE_MSG(test, gomm_find_bit_range64(0, i), 64,
+				    "(0, %u)", i);
+	}
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		got = gomm_find_bit_range64(cases[i].x, cases[i].n);
+		if (cases[i].want == ~0U)
+			KUNIT_EXPECT_GE_MSG(test, got, 64, "(%#018llx, %u)",
+					    cases[i].x, cases[i].n);
+		else
+			KUNIT_EXPECT_EQ_MSG(test, got, cases[i].want,
+					    "(%#018llx, %u)", cases[i].x,
+					    cases[i].n);
+	}
+}
+
+/* pallocSum packing: Go's freeChunkSum and maxPackedValue encodings. */
+static void psum_pack_test(struct kunit *test)
+{
+	const u64 free_chunk = 512 | 512ULL << 21 | 512ULL << 42;
+	gomm_psum_t s;
+
+	KUNIT_EXPECT_EQ(test, gomm_psum_pack(P, P, P), free_chunk);
+	s = gomm_psum_pack(GOMM_PSUM_MAX, GOMM_PSUM_MAX, GOMM_PSUM_MAX);
+	KUNIT_EXPECT_EQ(test, s, 1ULL << 63);
+	KUNIT_EXPECT_EQ(test, gomm_psum_start(s), GOMM_PSUM_MAX);
+	KUNIT_EXPECT_EQ(test, gomm_psum_max(s), GOMM_PSUM_MAX);
+	KUNIT_EXPECT_EQ(test, gomm_psum_end(s), GOMM_PSUM_MAX);
+	s = gomm_psum_pack(GOMM_PSUM_MAX - 1, 12345, 7);
+	KUNIT_EXPECT_EQ(test, gomm_psum_start(s), GOMM_PSUM_MAX - 1);
+	KUNIT_EXPECT_EQ(test, gomm_psum_max(s), 12345);
+	KUNIT_EXPECT_EQ(test, gomm_psum_end(s), 7);
+	KUNIT_EXPECT_EQ(test, gomm_psum_pack(0, 0, 0), 0);
+}
+
+/*
+ * mergeSummaries examples (derived with Go's algorithm, not Go test data),
+ * and a fully free root entry, which needs the bit-63 form.
+ */
+
+#define FREE_CHUNK	{ P, P, P }
+#define L1_LOG	GOMM_SUM_LEVEL_LOG_PAGES(1)
+#define FREE_L1		{ 1UL << L1_LOG, 1UL << L1_LOG, 1UL << L1_LOG }
+
+struct merge_case {
+	const char *name;
+	unsigned long sums[8][3];	/* unpacked start, max, end */
+	unsigned int log_max_pages;
+	unsigned long want[3];
+};
+
+static const struct merge_case merge_cases[] = {
+	{ "AllFree",
+	  { FREE_CHUNK, FREE_CHUNK, FREE_CHUNK, FREE_CHUNK, FREE_CHUNK,
+	    FREE_CHUNK, FREE_CHUNK, FREE_CHUNK },
+	  GOMM_CHUNK_ORDER, { 4096, 4096, 4096 } },
+	{ "FirstFull",
+	  { { 0, 0, 0 }, FREE_CHUNK, FREE_CHUNK, FREE_CHUNK, FREE_CHUNK,
+	    FREE_CHUNK, FREE_CHUNK, FREE_CHUNK },
+	  GOMM_CHUNK_ORDER, { 0, 3584, 3584 } },
+	{ "TwoPartial",
+	  { { 10, 20, 5 }, { 7, 30, 3 }, FREE_CHUNK, FREE_CHUNK, FREE_CHUNK,
+	    FREE_CHUNK, FREE_CHUNK, FREE_CHUNK },
+	  GOMM_CHUNK_ORDER, { 10, 3075, 3075 } },
+	{ "EndRun",
+	  { { 0, 0, 100 }, FREE_CHUNK, FREE_CHUNK, FREE_CHUNK, FREE_CHUNK,
+	    FREE_CHUNK, FREE_CHUNK, FREE_CHUNK },
+	  GOMM_CHUNK_ORDER, { 0, 3684, 3684 } },
+	{ "RootAllFree",
+	  { FREE_L1, FREE_L1, FREE_L1, FREE_L1, FREE_L1, FREE_L1, FREE_L1,
+	    FREE_L1 },
+	  L1_LOG, { GOMM_PSUM_MAX, GOMM_PSUM_MAX, GOMM_PSUM_MAX } },
+};
+
+KUNIT_ARRAY_PARAM_DESC(merge, merge_cases, name);
+
+static void psum_merge_test(struct kunit *test)
+{
+	const struct merge_case *tc = test->param_value;
+	gomm_psum_t sums[8], got;
+	unsigned int k;
+
+	for (k = 0; k < 8; k++)
+		sums[k] = gomm_psum_pack(tc->sums[k][0], tc->sums[k][1],
+					 tc->sums[k][2]);
+	got = gomm_psum_merge(sums, 8, tc->log_max_pages);
+	KUNIT_EXPECT_EQ_MSG(test, gomm_psum_start(got), tc->want[0], "%s: start",
+			    tc->name);
+	KUNIT_EXPECT_EQ_MSG(test, gomm_psum_max(got), tc->want[1], "%s: max",
+			    tc->name);
+	KUNIT_EXPECT_EQ_MSG(test, gomm_psum_end(got), tc->want[2], "%s: end",
+			    tc->name);
+}
+
+/* pageAlloc tests. */
+
+KUNIT_DEFINE_ACTION_WRAPPER(pa_destroy_action, gomm_pa_destroy,
+			    struct gomm_pagealloc *);
+
+static struct gomm_pagealloc *pa_new(struct kunit *test,
+				     unsigned long nchunks, spinlock_t *lock)
+{
+	struct gomm_pagealloc *pa;
+
+	pa = kunit_kzalloc(test, sizeof(*pa), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pa);
+	KUNIT_ASSERT_EQ_MSG(test, gomm_pa_init(pa, nchunks, lock), 0,
+			    "gomm_pa_init(%lu chunks)", nchunks);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, pa_destroy_action,
+							pa), 0);
+	return pa;
+}
+
+/* Grow chunk @ci with storage @c and free all of it, as the heap does. */
+static void pa_add_chunk(struct gomm_pagealloc *pa, unsigned long ci,
+			 struct gomm_pchunk *c)
+{
+	gomm_pa_grow(pa, ci, c);
+	gomm_pa_free(pa, PG(ci, 0), P);
+}
+
+/*
+ * Check that every leaf summary is the summary of its chunk (0 if not
+ * grown) and every other entry the merge of its children.  Root entries
+ * without a grown chunk below them must be 0; their subtrees are skipped.
+ */
+static bool check_tree(struct kunit *test, const struct gomm_pagealloc *pa,
+		       const char *name)
+{
+	const unsigned long per_root =
+		1UL << ((GOMM_SUM_LEVELS - 1) * GOMM_SUM_LEVEL_BITS);
+	gomm_psum_t *const *sum = pa->summary;
+	unsigned long r, ci, i, n;
+	gomm_psum_t want;
+	bool grown;
+	int l;
+
+	for (r = 0; r < 1UL << pa->l0bits; r++) {
+		n = min((r + 1) * per_root, pa->nchunks);
+		grown = false;
+		for (ci = r * per_root; ci < n && !grown; ci++)
+			grown = pa->chunks[ci];
+		if (!grown) {
+			if (sum[0][r]) {
+				KUNIT_FAIL(test, "%s: root %lu has no chunk but summary %#llx",
+					   name, r, sum[0][r]);
+				return false;
+			}
+			continue;
+		}
+		for (ci = r * per_root; ci < (r + 1) * per_root; ci++) {
+			want = 0;
+			if (ci < pa->nchunks && pa->chunks[ci])
+				want = gomm_pbits_summarize(pa->chunks[ci]);
+			if (sum[LEAF][ci] != want) {
+				KUNIT_FAIL(test, "%s: leaf %lu is %#llx, chunk summary %#llx",
+					   name, ci, sum[LEAF][ci], want);
+				return false;
+			}
+		}
+		for (l = LEAF - 1; l >= 0; l--) {
+			n = 1UL << (l * GOMM_SUM_LEVEL_BITS);
+			for (i = r * n; i < (r + 1) * n; i++) {
+				want = gomm_psum_merge(&sum[l + 1][i << GOMM_SUM_LEVEL_BITS],
+						       1U << GOMM_SUM_LEVEL_BITS,
+						       GOMM_SUM_LEVEL_LOG_PAGES(l + 1));
+				if (sum[l][i] != want) {
+					KUNIT_FAIL(test, "%s: summary[%d][%lu] is %#llx, merge of children %#llx",
+						   name, l, i, sum[l][i], want);
+					return false;
+				}
+			}
+		}
+	}
+	return true;
+}
+
+/* A chunk of a pageAlloc case: its allocated ranges before and after. */
+struct pa_chunk {
+	unsigned long ci;
+	struct bit_range before[MAX_RANGES];
+	struct bit_range after[MAX_RANGES];
+};
+
+/*
+ * Go's NewPageAlloc: grow the chunks (the heap frees them), then allocate
+ * the "before" ranges.  Returns the allocator; *@store gets the bitmaps.
+ */
+static struct gomm_pagealloc *pa_setup(struct kunit *test,
+				       const struct pa_chunk *chunks,
+				       unsigned int nc,
+				       struct gomm_pchunk **store)
+{
+	struct gomm_pagealloc *pa;
+	unsigned long nchunks = 0;
+	const struct bit_range *r;
+	unsigned int k;
+
+	for (k = 0; k < nc; k++)
+		nchunks = max(nchunks, chunks[k].ci + 1);
+	pa = pa_new(test, nchunks, NULL);
+	*store = kunit_kcalloc(test, nc, sizeof(**store), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, *store);
+	for (k = 0; k < nc; k++) {
+		pa_add_chunk(pa, chunks[k].ci, &(*store)[k]);
+		for (r = chunks[k].before; r < chunks[k].before + MAX_RANGES && r->n; r++)
+			gomm_pa_alloc_range(pa, PG(chunks[k].ci, r->i), r->n);
+	}
+	return pa;
+}
+
+/*
+ * Go's checkPageAlloc (bounds and bitmaps), plus: no free page below
+ * pa->search, and a consistent summary tree.
+ */
+static void pa_check(struct kunit *test, const char *name,
+		     const struct gomm_pagealloc *pa,
+		     const struct pa_chunk *chunks, unsigned int nc)
+{
+	unsigned long start = ULONG_MAX, end = 0, base;
+	struct gomm_pchunk want;
+	unsigned int k, n;
+
+	for (k = 0; k < nc; k++) {
+		start = min(start, chunks[k].ci);
+		end = max(end, chunks[k].ci + 1);
+		make_pchunk(&want, chunks[k].after, MAX_RANGES);
+		expect_pchunk_eq(test, pa->chunks[chunks[k].ci], &want, name,
+				 chunks[k].ci);
+		base = PG(chunks[k].ci, 0);
+		if (pa->search > base) {
+			n = min_t(unsigned long, pa->search - base, P);
+			KUNIT_EXPECT_EQ_MSG(test,
+					    gomm_pbits_popcnt_range(pa->chunks[chunks[k].ci], 0, n),
+					    n, "%s: free page below search %#lx",
+					    name, pa->search);
+		}
+	}
+	KUNIT_EXPECT_EQ_MSG(test, pa->start, start, "%s: bounds start", name);
+	KUNIT_EXPECT_EQ_MSG(test, pa->end, end, "%s: bounds end", name);
+	check_tree(test, pa, name);
+}
+
+/* TestPageAllocGrow: Go's inUse ranges become bounds and free runs. */
+
+struct pa_grow_case {
+	const char *name;
+	unsigned int nc;
+	unsigned long ci[33];
+	unsigned long largest;	/* longest run of grown chunks, in pages */
+};
+
+static const struct pa_grow_case pa_grow_cases[] = {
+	{ "One", 1, { 0 }, P },
+	{ "Contiguous2", 2, { 0, 1 }, 2 * P },
+	{ "Contiguous5", 5, { 0, 1, 2, 3, 4 }, 5 * P },
+	{ "Discontiguous", 3, { 0, 2, 4 }, P },
+	{ "Mixed", 4, { 0, 1, 2, 4 }, 3 * P },
+	{ "WildlyDiscontiguous", 4, { 0, 1, 0x10, 0x21 }, 2 * P },
+	{ "ManyDiscontiguous", 33,
+	  { 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32,
+	    34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60, 62, 64 },
+	  P },
+	{ "ExtremelyDiscontiguous", 2, { 0, 0x100000 }, P },
+	/* Not in Go: a run across two root entries (l0bits = 1). */
+	{ "RootStraddle", 2, { 0xfff, 0x1000 }, 2 * P },
+};
+
+KUNIT_ARRAY_PARAM_DESC(pa_grow, pa_grow_cases, name);
+
+static void pa_grow_test(struct kunit *test)
+{
+	const struct pa_grow_case *tc = test->param_value;
+	struct gomm_pagealloc *pa;
+	struct gomm_pchunk *store;
+	unsigned long ns;
+	unsigned int k;
+
+	pa = pa_new(test, tc->ci[tc->nc - 1] + 1, NULL);
+	store = kunit_kcalloc(test, tc->nc, sizeof(*store), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, store);
+	for (k = tc->nc; k-- > 0;)
+		gomm_pa_grow(pa, tc->ci[k], &store[k]);
+	KUNIT_EXPECT_EQ_MSG(test, pa->start, tc->ci[0], "%s: start", tc->name);
+	KUNIT_EXPECT_EQ_MSG(test, pa->end, tc->ci[tc->nc - 1] + 1, "%s: end",
+			    tc->name);
+	/* Grown chunks start in use. */
+	KUNIT_EXPECT_EQ_MSG(test, gomm_pa_largest_free(pa), 0, "%s", tc->name);
+	KUNIT_EXPECT_EQ_MSG(test, gomm_pa_alloc(pa, 1), FAIL, "%s", tc->name);
+
+	for (k = 0; k < tc->nc; k++)
+		gomm_pa_free(pa, PG(tc->ci[k], 0), P);
+	KUNIT_EXPECT_EQ_MSG(test, pa->search, PG(tc->ci[0], 0), "%s: search",
+			    tc->name);
+	KUNIT_EXPECT_EQ_MSG(test, gomm_pa_largest_free(pa), tc->largest,
+			    "%s: largest free run", tc->name);
+	KUNIT_EXPECT_NE_MSG(test, gomm_pa_find(pa, tc->largest, &ns), FAIL,
+			    "%s: find(%lu)", tc->name, tc->largest);
+	KUNIT_EXPECT_EQ_MSG(test, gomm_pa_find(pa, tc->largest + 1, &ns), FAIL,
+			    "%s: find(%lu)", tc->name, tc->largest + 1);
+	check_tree(test, pa, tc->name);
+}
+
+/* TestPageAllocAlloc */
+
+struct pa_hit {
+	unsigned long npages, page;	/* npages == 0 ends */
+};
+
+struct pa_alloc_case {
+	const char *name;
+	unsigned int nc;
+	struct pa_chunk chunks[MAX_CHUNKS];
+	struct pa_hit hits[8];
+};
+
+static const struct pa_alloc_case pa_alloc_cases[] = {
+	{ "AllFree1", 1, { { 0, {}, { { 0, 5 } } } },
+	  { { 1, PG(0, 0) }, { 1, PG(0, 1) }, { 1, PG(0, 2) }, { 1, PG(0, 3) },
+	    { 1, PG(0, 4) } } },
+	{ "ManyArena1", 3,
+	  { { 0, { ALL }, { ALL } }, { 1, { ALL }, { ALL } },
+	    { 2, { { 0, P - 1 } }, { ALL } } },
+	  { { 1, PG(2, P - 1) } } },
+	{ "NotContiguous1", 2, { { 0, { ALL }, { ALL } }, { 0xff, {}, { { 0, 1 } } } },
+	  { { 1, PG(0xff, 0) } } },
+	{ "AllFree2", 1, { { 0, {}, { { 0, 10 } } } },
+	  { { 2, PG(0, 0) }, { 2, PG(0, 2) }, { 2, PG(0, 4) }, { 2, PG(0, 6) },
+	    { 2, PG(0, 8) } } },
+	{ "Straddle2", 2,
+	  { { 0, { { 0, P - 1 } }, { ALL } }, { 1, { { 1, P - 1 } }, { ALL } } },
+	  { { 2, PG(0, P - 1) } } },
+	{ "AllFree5", 1, { { 0, {}, { { 0, 25 } } } },
+	  { { 5, PG(0, 0) }, { 5, PG(0, 5) }, { 5, PG(0, 10) },
+	    { 5, PG(0, 15) }, { 5, PG(0, 20) } } },
+	{ "AllFree64", 1, { { 0, {}, { { 0, 192 } } } },
+	  { { 64, PG(0, 0) }, { 64, PG(0, 64) }, { 64, PG(0, 128) } } },
+	{ "AllFree65", 1, { { 0, {}, { { 0, 195 } } } },
+	  { { 65, PG(0, 0) }, { 65, PG(0, 65) }, { 65, PG(0, 130) } } },
+	{ "ExhaustPallocChunkPages-3", 1, { { 0, {}, { ALL } } },
+	  { { P - 3, PG(0, 0) }, { P - 3, FAIL }, { 1, PG(0, P - 3) },
+	    { 2, PG(0, P - 2) }, { 1, FAIL }, { P - 3, FAIL } } },
+	{ "AllFreePallocChunkPages", 1, { { 0, {}, { ALL } } },
+	  { { P, PG(0, 0) }, { P, FAIL }, { 1, FAIL } } },
+	{ "StraddlePallocChunkPages", 2,
+	  { { 0, { { 0, P / 2 } }, { ALL } }, { 1, { { P / 2, P / 2 } }, { ALL } } },
+	  { { P, PG(0, P / 2) }, { P, FAIL }, { 1, FAIL } } },
+	{ "StraddlePallocChunkPages+1", 2,
+	  { { 0, { { 0, P / 2 } }, { ALL } }, { 1, {}, { { 0, P / 2 + 2 } } } },
+	  { { P + 1, PG(0, P / 2) }, { P, FAIL }, { 1, PG(1, P / 2 + 1) } } },
+	{ "AllFreePallocChunkPages*2", 2,
+	  { { 0, {}, { ALL } }, { 1, {}, { ALL } } },
+	  { { 2 * P, PG(0, 0) }, { 2 * P, FAIL }, { 1, FAIL } } },
+	{ "NotContiguousPallocChunkPages*2", 3,
+	  { { 0, {}, { { 0, 22 } } }, { 0x40, {}, { ALL } },
+	    { 0x41, {}, { ALL } } },
+	  { { 2 * P, PG(0x40, 0) }, { 21, PG(0, 0) }, { 1, PG(0, 21) } } },
+	{ "StraddlePallocChunkPages*2", 3,
+	  { { 0, { { 0, P / 2 } }, { ALL } }, { 1, {}, { ALL } },
+	    { 2, { { P / 2, P / 2 } }, { ALL } } },
+	  { { 2 * P, PG(0, P / 2) }, { 2 * P, FAIL }, { 1, FAIL } } },
+	{ "StraddlePallocChunkPages*5/4", 4,
+	  { { 0, { ALL }, { ALL } },
+	    { 1, { { 0, P * 3 / 4 } }, { { 0, P * 3 / 4 + 1 } } },
+	    { 2, { { 0, P * 3 / 4 } }, { ALL } }, { 3, {}, { ALL } } },
+	  { { P * 5 / 4, PG(2, P * 3 / 4) }, { P * 5 / 4, FAIL },
+	    { 1, PG(1, P * 3 / 4) } } },
+	{ "AllFreePallocChunkPages*7+5", 8,
+	  { { 0, {}, { ALL } }, { 1, {}, { ALL } }, { 2, {}, { ALL } },
+	    { 3, {}, { ALL } }, { 4, {}, { ALL } }, { 5, {}, { ALL } },
+	    { 6, {}, { ALL } }, { 7, {}, { { 0, 6 } } } },
+	  { { P * 7 + 5, PG(0, 0) }, { P * 7 + 5, FAIL }, { 1, PG(7, 5) } } },
+	/* 64-bit only in Go: chunks in different root entries. */
+	{ "DiscontiguousMappedSumBoundary", 2,
+	  { { 511, {}, { ALL } }, { 0x100000, {}, { ALL } } },
+	  { { P - 1, PG(511, 0) }, { 1, PG(511, P - 1) },
+	    { 1, PG(0x100000, 0) }, { P - 1, PG(0x100000, 1) }, { 1, FAIL } } },
+	/* Go issue #40191: find's new search page lies in no grown chunk. */
+	{ "DiscontiguousBadSearchAddr", 3,
+	  { { 0, { { 0, P - 1 } }, { ALL } },
+	    { 0x100503, { { 0, P - 10 }, { P - 1, 1 } }, { ALL } },
+	    { 0x200000, {}, { { 0, 100 } } } },
+	  { { 1, PG(0, P - 1) }, { 100, PG(0x200000, 0) },
+	    { 9, PG(0x100503, P - 10) } } },
+	/* Not in Go: a run across two root entries (l0bits = 1). */
+	{ "RootStraddle", 2, { { 0xfff, {}, { ALL } }, { 0x1000, {}, { ALL } } },
+	  { { 2 * P, PG(0xfff, 0) }, { 1, FAIL } } },
+};
+
+KUNIT_ARRAY_PARAM_DESC(pa_alloc, pa_alloc_cases, name);
+
+static void pa_alloc_test(struct kunit *test)
+{
+	const struct pa_alloc_case *tc = test->param_value;
+	const struct pa_hit *h;
+	struct gomm_pagealloc *pa;
+	struct gomm_pchunk *store;
+
+	pa = pa_setup(test, tc->chunks, tc->nc, &store);
+	for (h = tc->hits; h < tc->hits + ARRAY_SIZE(tc->hits) && h->npages; h++)
+		KUNIT_ASSERT_EQ_MSG(test, gomm_pa_alloc(pa, h->npages), h->page,
+				    "%s: alloc #%td (%lu pages)", tc->name,
+				    h - tc->hits + 1, h->npages);
+	pa_check(test, tc->name, pa, tc->chunks, tc->nc);
+}
+
+/* TestPageAllocFree */
+
+struct pa_free_case {
+	const char *name;
+	unsigned int nc;
+	struct pa_chunk chunks[MAX_CHUNKS];
+	unsigned long npages;
+	unsigned int nfrees;
+	unsigned long frees[5];
+};
+
+static const struct pa_free_case pa_free_cases[] = {
+	{ "Free1", 1, { { 0, { ALL }, { { 5, P - 5 } } } }, 1, 5,
+	  { PG(0, 0), PG(0, 1), PG(0, 2), PG(0, 3), PG(0, 4) } },
+	{ "ManyArena1", 3,
+	  { { 0, { ALL }, { { 0, P / 2 }, { P / 2 + 1, P / 2 - 1 } } },
+	    { 1, { ALL }, { { 1, P - 1 } } }, { 2, { ALL }, { { 0, P - 1 } } } },
+	  1, 3, { PG(0, P / 2), PG(1, 0), PG(2, P - 1) } },
+	{ "Free2", 1, { { 0, { ALL }, { { 10, P - 10 } } } }, 2, 5,
+	  { PG(0, 0), PG(0, 2), PG(0, 4), PG(0, 6), PG(0, 8) } },
+	{ "Straddle2", 2,
+	  { { 0, { { P - 1, 1 } }, {} }, { 1, { { 0, 1 } }, {} } }, 2, 1,
+	  { PG(0, P - 1) } },
+	{ "Free5", 1, { { 0, { ALL }, { { 25, P - 25 } } } }, 5, 5,
+	  { PG(0, 0), PG(0, 5), PG(0, 10), PG(0, 15), PG(0, 20) } },
+	{ "Free64", 1, { { 0, { ALL }, { { 192, P - 192 } } } }, 64, 3,
+	  { PG(0, 0), PG(0, 64), PG(0, 128) } },
+	{ "Free65", 1, { { 0, { ALL }, { { 195, P - 195 } } } }, 65, 3,
+	  { PG(0, 0), PG(0, 65), PG(0, 130) } },
+	{ "FreePallocChunkPages", 1, { { 0, { ALL }, {} } }, P, 1,
+	  { PG(0, 0) } },
+	{ "StraddlePallocChunkPages", 2,
+	  { { 0, { { P / 2, P / 2 } }, {} }, { 1, { { 0, P / 2 } }, {} } },
+	  P, 1, { PG(0, P / 2) } },
+	{ "StraddlePallocChunkPages+1", 2,
+	  { { 0, { ALL }, { { 0, P / 2 } } },
+	    { 1, { ALL }, { { P / 2 + 1, P / 2 - 1 } } } },
+	  P + 1, 1, { PG(0, P / 2) } },
+	{ "FreePallocChunkPages*2", 2,
+	  { { 0, { ALL }, {} }, { 1, { ALL }, {} } }, 2 * P, 1, { PG(0, 0) } },
+	{ "StraddlePallocChunkPages*2", 3,
+	  { { 0, { ALL }, { { 0, P / 2 } } }, { 1, { ALL }, {} },
+	    { 2, { ALL }, { { P / 2, P / 2 } } } },
+	  2 * P, 1, { PG(0, P / 2) } },
+	{ "AllFreePallocChunkPages*7+5", 8,
+	  { { 0, { ALL }, {} }, { 1, { ALL }, {} }, { 2, { ALL }, {} },
+	    { 3, { ALL }, {} }, { 4, { ALL }, {} }, { 5, { ALL }, {} },
+	    { 6, { ALL }, {} }, { 7, { ALL }, { { 5, P - 5 } } } },
+	  P * 7 + 5, 1, { PG(0, 0) } },
+};
+
+KUNIT_ARRAY_PARAM_DESC(pa_free, pa_free_cases, name);
+
+static void pa_free_test(struct kunit *test)
+{
+	const struct pa_free_case *tc = test->param_value;
+	struct gomm_pagealloc *pa;
+	struct gomm_pchunk *store;
+	unsigned int k;
+
+	pa = pa_setup(test, tc->chunks, tc->nc, &store);
+	for (k = 0; k < tc->nfrees; k++)
+		gomm_pa_free(pa, tc->frees[k], tc->npages);
+	pa_check(test, tc->name, pa, tc->chunks, tc->nc);
+}
+
+/* TestPageAllocExhaust: allocate 4 free chunks in npages pieces. */
+
+static const unsigned long exhaust_npages[] = {
+	1, 2, 3, 4, 5, 8, 16, 64, 1024, 1025, 2048, 2049,
+};
+
+static void exhaust_desc(const unsigned long *npages, char *desc)
+{
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "%lu", *npages);
+}
+
+KUNIT_ARRAY_PARAM(exhaust, exhaust_npages, exhaust_desc);
+
+static void pa_exhaust_test(struct kunit *test)
+{
+	const unsigned long npages = *(const unsigned long *)test->param_value;
+	const unsigned long nalloc = 4 * P / npages;
+	struct pa_chunk chunks[4] = {
+		{ .ci = 0 }, { .ci = 1 }, { .ci = 2 }, { .ci = 3 },
+	};
+	unsigned long i, left = nalloc * npages;
+	struct gomm_pagealloc *pa;
+	struct gomm_pchunk *store;
+	char name[32];
+
+	snprintf(name, sizeof(name), "Exhaust/%lu", npages);
+	pa = pa_setup(test, chunks, 4, &store);
+	for (i = 0; i < nalloc; i++)
+		KUNIT_ASSERT_EQ_MSG(test, gomm_pa_alloc(pa, npages), i * npages,
+				    "%s: alloc #%lu", name, i + 1);
+	KUNIT_ASSERT_EQ_MSG(test, gomm_pa_alloc(pa, npages), FAIL,
+			    "%s: alloc #%lu", name, nalloc + 1);
+
+	for (i = 0; i < 4; i++) {
+		chunks[i].after[0].n = min_t(unsigned long, left, P);
+		left -= chunks[i].after[0].n;
+	}
+	pa_check(test, name, pa, chunks, 4);
+}
+
+/* TestPageAllocAllocAndFree/Chunks8 */
+static void pa_alloc_and_free_test(struct kunit *test)
+{
+	static const struct {
+		bool alloc;
+		unsigned long npages, page;
+	} hits[] = {
+		{ true, 8 * P, PG(0, 0) }, { false, 8 * P, PG(0, 0) },
+		{ true, 8 * P, PG(0, 0) }, { false, 8 * P, PG(0, 0) },
+		{ true, 8 * P, PG(0, 0) }, { false, 8 * P, PG(0, 0) },
+		{ true, 1, PG(0, 0) }, { false, 1, PG(0, 0) },
+		{ true, 8 * P, PG(0, 0) },
+	};
+	const struct pa_chunk chunks[8] = {
+		{ 0, {}, { ALL } }, { 1, {}, { ALL } }, { 2, {}, { ALL } },
+		{ 3, {}, { ALL } }, { 4, {}, { ALL } }, { 5, {}, { ALL } },
+		{ 6, {}, { ALL } }, { 7, {}, { ALL } },
+	};
+	struct gomm_pagealloc *pa;
+	struct gomm_pchunk *store;
+	unsigned int k;
+
+	pa = pa_setup(test, chunks, 8, &store);
+	for (k = 0; k < ARRAY_SIZE(hits); k++) {
+		if (hits[k].alloc)
+			KUNIT_ASSERT_EQ_MSG(test, gomm_pa_alloc(pa, hits[k].npages),
+					    hits[k].page, "Chunks8: alloc #%u",
+					    k + 1);
+		else
+			gomm_pa_free(pa, hits[k].page, hits[k].npages);
+	}
+	pa_check(test, "Chunks8", pa, chunks, 8);
+}
+
+/*
+ * Randomized differential test against a linear first-fit model.  Chunks
+ * 0-7 with a gap: chunk 6 is never grown, chunk 2 only half way through.
+ * The heap does not own pages [0, 16) of chunk 0 nor [400, 512) of chunk 7,
+ * so they stay in use.
+ */
+
+#define RT_CHUNKS	8
+#define RT_PAGES	(RT_CHUNKS * P)
+#define RT_OPS		3000
+#define RT_MAX_LIVE	256
+#define RT_CHECK_EVERY	50
+
+struct rt {
+	struct kunit *test;
+	struct gomm_pagealloc *pa;
+	spinlock_t lock;
+	struct rnd_state rnd;
+	u64 seed;
+	unsigned int op;
+	struct gomm_pchunk chunks[RT_CHUNKS];
+	DECLARE_BITMAP(model, RT_PAGES);	/* 1 = in use or not grown */
+	struct {
+		unsigned long page, npages;
+	} live[RT_MAX_LIVE];
+	unsigned int nlive;
+};
+
+static u32 rt_rand(struct rt *rt, u32 n)
+{
+	return prandom_u32_state(&rt->rnd) % n;
+}
+
+/* Mostly small requests, but some above one chunk. */
+static unsigned long rt_npages(struct rt *rt)
+{
+	u32 r = rt_rand(rt, 100);
+
+	if (r < 50)
+		return 1 + rt_rand(rt, 4);
+	if (r < 75)
+		return 5 + rt_rand(rt, 60);
+	if (r < 93)
+		return 65 + rt_rand(rt, P - 64);
+	return P + 1 + rt_rand(rt, 2 * P);
+}
+
+/* The model: the lowest run of @npages free pages. */
+static unsigned long model_first_fit(const unsigned long *map,
+				     unsigned long npages)
+{
+	unsigned long start = 0, next;
+
+	for (;;) {
+		start = find_next_zero_bit(map, RT_PAGES, start);
+		if (start + npages > RT_PAGES)
+			return FAIL;
+		next = find_next_bit(map, start + npages, start);
+		if (next >= start + npages)
+			return start;
+		start = next;
+	}
+}
+
+static unsigned long model_largest_free(const unsigned long *map)
+{
+	unsigned long start = 0, end, best = 0;
+
+	while ((start = find_next_zero_bit(map, RT_PAGES, start)) < RT_PAGES) {
+		end = find_next_bit(map, RT_PAGES, start);
+		best = max(best, end - start);
+		start = end;
+	}
+	return best;
+}
+
+static void rt_add_chunk(struct rt *rt, unsigned long ci, unsigned int i,
+			 unsigned int n)
+{
+	spin_lock(&rt->lock);
+	gomm_pa_grow(rt->pa, ci, &rt->chunks[ci]);
+	gomm_pa_free(rt->pa, PG(ci, i), n);
+	spin_unlock(&rt->lock);
+	bitmap_clear(rt->model, PG(ci, i), n);
+}
+
+static void rt_alloc(struct rt *rt)
+{
+	unsigned long npages = rt_npages(rt), want, got, found, ns;
+
+	want = model_first_fit(rt->model, npages);
+	spin_lock(&rt->lock);
+	found = gomm_pa_find(rt->pa, npages, &ns);
+	got = gomm_pa_alloc(rt->pa, npages);
+	spin_unlock(&rt->lock);
+	KUNIT_ASSERT_EQ_MSG(rt->test, found, want, "seed %#llx op %u: find(%lu)",
+			    rt->seed, rt->op, npages);
+	KUNIT_ASSERT_EQ_MSG(rt->test, got, want, "seed %#llx op %u: alloc(%lu)",
+			    rt->seed, rt->op, npages);
+	if (got == FAIL)
+		return;
+	/* find's new search page: no free page below it. */
+	KUNIT_ASSERT_LE_MSG(rt->test, ns, find_first_zero_bit(rt->model, RT_PAGES),
+			    "seed %#llx op %u: find(%lu) new search", rt->seed,
+			    rt->op, npages);
+	bitmap_set(rt->model, got, npages);
+	rt->live[rt->nlive].page = got;
+	rt->live[rt->nlive++].npages = npages;
+}
+
+/* Allocate part of a free run at a random page, as the heap's owner may. */
+static void rt_alloc_range(struct rt *rt)
+{
+	unsigned long page = rt_rand(rt, RT_PAGES), npages;
+
+	if (test_bit(page, rt->model))
+		return;
+	npages = find_next_bit(rt->model, RT_PAGES, page) - page;
+	npages = 1 + rt_rand(rt, min(npages, 2UL * P));
+	spin_lock(&rt->lock);
+	gomm_pa_alloc_range(rt->pa, page, npages);
+	spin_unlock(&rt->lock);
+	bitmap_set(rt->model, page, npages);
+	rt->live[rt->nlive].page = page;
+	rt->live[rt->nlive++].npages = npages;
+}
+
+/* Free a live run, or its head or tail. */
+static void rt_free(struct rt *rt)
+{
+	unsigned int k = rt_rand(rt, rt->nlive), how = rt_rand(rt, 4);
+	unsigned long page = rt->live[k].page, npages = rt->live[k].npages;
+
+	if (how < 2 && npages > 1) {
+		npages = 1 + rt_rand(rt, npages - 1);
+		if (how == 0)
+			rt->live[k].page += npages;		/* head */
+		else
+			page += rt->live[k].npages - npages;	/* tail */
+		rt->live[k].npages -= npages;
+	} else {
+		rt->live[k] = rt->live[--rt->nlive];
+	}
+	spin_lock(&rt->lock);
+	gomm_pa_free(rt->pa, page, npages);
+	spin_unlock(&rt->lock);
+	bitmap_clear(rt->model, page, npages);
+}
+
+/* Compare every grown chunk with the model and check the summaries. */
+static void rt_check_all(struct rt *rt)
+{
+	struct gomm_pagealloc *pa = rt->pa;
+	unsigned long page, ci;
+	char name[48];
+	bool used;
+
+	for (page = 0; page < RT_PAGES; page++) {
+		ci = page / P;
+		used = pa->chunks[ci] ? (pa->chunks[ci]->bits[page % P / 64] >>
+					 (page % 64)) & 1 : true;
+		KUNIT_ASSERT_EQ_MSG(rt->test, used, test_bit(page, rt->model),
+				    "seed %#llx op %u: page %lu", rt->seed,
+				    rt->op, page);
+	}
+	spin_lock(&rt->lock);
+	page = gomm_pa_largest_free(pa);
+	spin_unlock(&rt->lock);
+	KUNIT_ASSERT_EQ_MSG(rt->test, page, model_largest_free(rt->model),
+			    "seed %#llx op %u: largest free run", rt->seed,
+			    rt->op);
+	snprintf(name, sizeof(name), "seed %#llx op %u", rt->seed, rt->op);
+	KUNIT_ASSERT_TRUE(rt->test, check_tree(rt->test, pa, name));
+}
+
+static const u64 rt_seeds[] = { 0x676f6d6d, 1, 0x5eed2024 };
+
+static void rt_desc(const u64 *seed, char *desc)
+{
+	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "seed %#llx", *seed);
+}
+
+KUNIT_ARRAY_PARAM(rt, rt_seeds, rt_desc);
+
+static void pa_random_test(struct kunit *test)
+{
+	struct rt *rt;
+	unsigned int alloc_pct;
+	u32 r;
+
+	rt = kunit_kzalloc(test, sizeof(*rt), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, rt);
+	rt->test = test;
+	rt->seed = *(const u64 *)test->param_value;
+	kunit_info(test, "seed %#llx, %u ops\n", rt->seed, RT_OPS);
+	prandom_seed_state(&rt->rnd, rt->seed);
+	spin_lock_init(&rt->lock);
+	rt->pa = pa_new(test, RT_CHUNKS, &rt->lock);
+	bitmap_fill(rt->model, RT_PAGES);
+
+	rt_add_chunk(rt, 0, 16, P - 16);
+	rt_add_chunk(rt, 1, 0, P);
+	rt_add_chunk(rt, 3, 0, P);
+	rt_add_chunk(rt, 4, 0, P);
+	rt_add_chunk(rt, 5, 0, P);
+	rt_add_chunk(rt, 7, 0, 400);
+
+	for (rt->op = 0; rt->op < RT_OPS; rt->op++) {
+		if (rt->op == RT_OPS / 2)
+			rt_add_chunk(rt, 2, 0, P);
+		/* Alternate filling and draining phases. */
+		alloc_pct = rt->op / 500 % 2 ? 35 : 65;
+		r = rt_rand(rt, 100);
+		if (!rt->nlive || (r < alloc_pct && rt->nlive < RT_MAX_LIVE))
+			rt_alloc(rt);
+		else if (r < alloc_pct + 5 && rt->nlive < RT_MAX_LIVE)
+			rt_alloc_range(rt);
+		else
+			rt_free(rt);
+		/* Go's searchAddr invariant: no free page below it. */
+		KUNIT_ASSERT_LE_MSG(test, rt->pa->search,
+				    find_first_zero_bit(rt->model, RT_PAGES),
+				    "seed %#llx op %u: search", rt->seed, rt->op);
+		if (rt->op % RT_CHECK_EVERY == 0)
+			rt_check_all(rt);
+	}
+	while (rt->nlive)
+		rt_free(rt);
+	rt_check_all(rt);
+}
+
+static struct kunit_case gomm_pagealloc_test_cases[] = {
+	KUNIT_CASE_PARAM(pbits_alloc_range_test, alloc_range_gen_params),
+	KUNIT_CASE_PARAM(pbits_popcnt_range_test, popcnt_gen_params),
+	KUNIT_CASE_PARAM(pbits_summarize_test, summarize_gen_params),
+	KUNIT_CASE(pbits_summarize_random_test),
+	KUNIT_CASE_PARAM(pbits_find_test, pbits_alloc_gen_params),
+	KUNIT_CASE_PARAM(pbits_free_test, pbits_free_gen_params),
+	KUNIT_CASE(find_bit_range64_test),
+	KUNIT_CASE(psum_pack_test),
+	KUNIT_CASE_PARAM(psum_merge_test, merge_gen_params),
+	KUNIT_CASE_PARAM(pa_grow_test, pa_grow_gen_params),
+	KUNIT_CASE_PARAM(pa_alloc_test, pa_alloc_gen_params),
+	KUNIT_CASE_PARAM(pa_free_test, pa_free_gen_params),
+	KUNIT_CASE_PARAM(pa_exhaust_test, exhaust_gen_params),
+	KUNIT_CASE(pa_alloc_and_free_test),
+	KUNIT_CASE_PARAM(pa_random_test, rt_gen_params),
+	{}
+};
+
+static struct kunit_suite gomm_pagealloc_test_suite = {
+	.name = "gomm_pagealloc",
+	.test_cases = gomm_pagealloc_test_cases,
+};
+
+kunit_test_suite(gomm_pagealloc_test_suite);
+
+MODULE_DESCRIPTION("KUnit tests for the gomm page allocator");
+MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
