@@ -150,7 +150,7 @@ struct gomm_mcache {
  * Cache-line aligned so that two classes never share a line (Go's pad).
  */
 struct gomm_mcentral {
-	spinlock_t lock;
+	spinlock_t lock;	/* the class's lists and their spans */
 	struct list_head partial;
 	struct list_head full;
 	unsigned long nr_spans;
@@ -183,7 +183,7 @@ struct gomm_chunk {
  * @released: gomm pages returned to the buddy allocator
  */
 struct gomm_heap {
-	spinlock_t lock;
+	spinlock_t lock;	/* the heap lock: see the rules at the top */
 	struct gomm_pagealloc pa;
 	struct list_head large;
 	unsigned long pages_owned;

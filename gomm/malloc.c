@@ -28,8 +28,8 @@ struct gomm_errors gomm_errors;
 EXPORT_SYMBOL_IF_KUNIT(gomm_errors);
 
 bool gomm_tiny_enabled = true;
-module_param_named(tiny, gomm_tiny_enabled, bool, 0444);
 EXPORT_SYMBOL_IF_KUNIT(gomm_tiny_enabled);
+module_param_named(tiny, gomm_tiny_enabled, bool, 0444);
 MODULE_PARM_DESC(tiny, "Combine requests below 16 bytes in 16-byte blocks (Go's tiny allocator)");
 
 unsigned int gomm_keep_empty = 2;
@@ -37,8 +37,8 @@ module_param_named(keep_empty, gomm_keep_empty, uint, 0644);
 MODULE_PARM_DESC(keep_empty, "Empty spans each size class keeps before returning them to the heap");
 
 unsigned long gomm_retain_kb = 4096;
-module_param_named(retain_kb, gomm_retain_kb, ulong, 0644);
 EXPORT_SYMBOL_IF_KUNIT(gomm_retain_kb);
+module_param_named(retain_kb, gomm_retain_kb, ulong, 0644);
 MODULE_PARM_DESC(retain_kb, "Free heap memory (KiB) the scavenger leaves in place");
 
 static unsigned int gomm_scavenge_ms = 1000;
@@ -321,13 +321,13 @@ void *gomm_alloc(size_t size, gfp_t flags)
 	void *p;
 
 	might_alloc(flags);
-	if (likely(size - 1 < GOMM_MAX_SMALL_SIZE)) {
+	if (unlikely(!size))
+		return NULL;
+	if (likely(size <= GOMM_MAX_SMALL_SIZE)) {
 		if (size < GOMM_TINY_SIZE && gomm_tiny_enabled)
 			p = gomm_alloc_tiny(size, flags);
 		else
 			p = gomm_alloc_class(gomm_size_to_class(size), flags);
-	} else if (!size) {
-		return NULL;
 	} else {
 		p = gomm_alloc_large(size, flags);
 	}

@@ -425,7 +425,11 @@ static unsigned int pbits_find_large(const struct gomm_pchunk *c,
 		}
 		size += 64;
 	}
-	return size >= npages ? start : ~0U;
+	/*
+	 * Go ends with "if size < npages, fail", but size < npages always
+	 * holds here: a run that reaches npages returns above.
+	 */
+	return ~0U;
 }
 
 /**

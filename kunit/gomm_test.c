@@ -5,7 +5,6 @@
  */
 #include <kunit/test.h>
 #include <linux/cpu.h>
-#include <linux/delay.h>
 #include <linux/gomm.h>
 #include <linux/hrtimer.h>
 #include <linux/interrupt.h>
@@ -115,7 +114,7 @@ struct gomm_irq_ctx {
 	struct hrtimer timer;
 	void *p[8];
 	bool in_hardirq;
-	bool done;
+	struct completion done;
 };
 
 static enum hrtimer_restart gomm_irq_fn(struct hrtimer *t)
@@ -135,7 +134,7 @@ static enum hrtimer_restart gomm_irq_fn(struct hrtimer *t)
 		gomm_free(c->p[i]);
 		c->p[i] = NULL;
 	}
-	WRITE_ONCE(c->done, true);
+	complete(&c->done);
 	return HRTIMER_NORESTART;
 }
 
@@ -147,11 +146,11 @@ static void gomm_api_atomic_contexts(struct kunit *test)
 	void *p;
 
 	KUNIT_ASSERT_NOT_NULL(test, c);
+	init_completion(&c->done);
 	hrtimer_init(&c->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
 	c->timer.function = gomm_irq_fn;
 	hrtimer_start(&c->timer, ns_to_ktime(1000), HRTIMER_MODE_REL_HARD);
-	while (!READ_ONCE(c->done))
-		msleep(1);
+	wait_for_completion(&c->done);
 	hrtimer_cancel(&c->timer);
 	KUNIT_EXPECT_TRUE(test, c->in_hardirq);
 	for (i = 1; i < ARRAY_SIZE(c->p); i += 2) {
@@ -491,7 +490,7 @@ struct stress_obj {
 };
 
 struct stress_ring {
-	spinlock_t lock;
+	spinlock_t lock;	/* head, tail and o[] */
 	unsigned int head, tail;
 	struct stress_obj o[STRESS_RING];
 };
@@ -503,7 +502,7 @@ struct stress {
 	atomic_t failures;
 	atomic_t running;
 	struct completion done;
-	struct stress_ring ring[NR_CPUS];
+	struct stress_ring *ring;	/* one per possible CPU id */
 };
 
 static size_t stress_size(struct rnd_state *r)
@@ -621,10 +620,12 @@ static void gomm_stress_mixed(struct kunit *test)
 	unsigned int cpu, c;
 
 	KUNIT_ASSERT_NOT_NULL(test, st);
+	st->ring = kvcalloc(nr_cpu_ids, sizeof(*st->ring), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, st->ring);
 	st->test = test;
 	st->iters = 4000;
 	init_completion(&st->done);
-	for (cpu = 0; cpu < NR_CPUS; cpu++)
+	for (cpu = 0; cpu < nr_cpu_ids; cpu++)
 		spin_lock_init(&st->ring[cpu].lock);
 	cpus_read_lock();
 	atomic_set(&st->running, num_online_cpus());
@@ -636,7 +637,7 @@ static void gomm_stress_mixed(struct kunit *test)
 	cpus_read_unlock();
 	wait_for_completion(&st->done);
 	/* what is still in the rings is checked and freed here */
-	for (cpu = 0; cpu < NR_CPUS; cpu++)
+	for (cpu = 0; cpu < nr_cpu_ids; cpu++)
 		while (ring_get(&st->ring[cpu], &o))
 			stress_release(st, &o);
 	KUNIT_EXPECT_EQ(test, atomic_read(&st->failures), 0);
@@ -650,6 +651,7 @@ static void gomm_stress_mixed(struct kunit *test)
 		KUNIT_EXPECT_EQ_MSG(test, gomm_stats_in_use(c), 0L, "class %u", c);
 	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_STATS_TINY), 0L);
 	KUNIT_EXPECT_EQ(test, gomm_heap.pages_in_use, 0UL);
+	kvfree(st->ring);
 	kvfree(st);
 }
 

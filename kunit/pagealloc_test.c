@@ -313,6 +313,14 @@ static const struct pbits_alloc_case pbits_alloc_cases[] = {
 	  2, { P / 2 - 31, ~0U }, { ALL } },
 	{ "SomeFree161", { { 0, 185 }, { 331, 1 } }, 161, 1, { 332 },
 	  { { 0, 185 }, { 331, 162 } } },
+	/* Not in Go: free runs on both sides of a word that is in use. */
+	{ "SmallFullWordGap", { { 0, 60 }, { 64, 64 }, { 132, P - 132 } }, 8,
+	  1, { ~0U }, { { 0, 60 }, { 64, 64 }, { 132, P - 132 } } },
+	{ "LargeFullWordGap", { { 0, 88 }, { 128, 64 }, { 222, P - 222 } },
+	  65, 1, { ~0U }, { { 0, 88 }, { 128, 64 }, { 222, P - 222 } } },
+	/* Not in Go: a word with only its top page in use splits the run. */
+	{ "LargeTopBitSplit", { { 0, 100 }, { 191, 1 }, { 200, P - 200 } },
+	  100, 1, { ~0U }, { { 0, 100 }, { 191, 1 }, { 200, P - 200 } } },
 };
 
 KUNIT_ARRAY_PARAM_DESC(pbits_alloc, pbits_alloc_cases, name);
@@ -945,6 +953,44 @@ static void pa_alloc_and_free_test(struct kunit *test)
 	pa_check(test, "Chunks8", pa, chunks, 8);
 }
 
+KUNIT_DEFINE_ACTION_WRAPPER(kvfree_action, kvfree, const void *);
+
+/*
+ * Not in Go: a free run longer than a root entry, whose summary needs the
+ * bit-63 form, across three root entries (chunks 4095 to 8192).
+ */
+static void pa_huge_run_test(struct kunit *test)
+{
+	const unsigned long per_root = GOMM_PSUM_MAX / P;
+	const unsigned long first = per_root - 1, nc = per_root + 2;
+	const unsigned long npages = nc * P;
+	struct gomm_pagealloc *pa;
+	struct gomm_pchunk *store;
+	unsigned long k, ns;
+
+	pa = pa_new(test, first + nc, NULL);
+	store = kvcalloc(nc, sizeof(*store), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, store);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, kvfree_action,
+							store), 0);
+	for (k = 0; k < nc; k++)
+		pa_add_chunk(pa, first + k, &store[k]);
+	KUNIT_EXPECT_EQ(test, pa->summary[0][1], 1ULL << 63);
+	KUNIT_EXPECT_EQ(test, gomm_pa_largest_free(pa), npages);
+	KUNIT_EXPECT_EQ(test, gomm_pa_find(pa, npages + 1, &ns), FAIL);
+	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, npages), PG(first, 0));
+	KUNIT_EXPECT_EQ(test, gomm_pa_largest_free(pa), 0);
+	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, 1), FAIL);
+	check_tree(test, pa, "HugeRun");
+
+	gomm_pa_free(pa, PG(first, 0), npages);
+	KUNIT_EXPECT_EQ(test, gomm_pa_largest_free(pa), npages);
+	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, P + 1), PG(first, 0));
+	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, npages - 2 * P), PG(first + 1, 1));
+	KUNIT_EXPECT_EQ(test, gomm_pa_largest_free(pa), P - 1);
+	check_tree(test, pa, "HugeRun");
+}
+
 /*
  * Randomized differential test against a linear first-fit model.  Chunks
  * 0-7 with a gap: chunk 6 is never grown, chunk 2 only half way through.
@@ -1191,6 +1237,7 @@ static struct kunit_case gomm_pagealloc_test_cases[] = {
 	KUNIT_CASE_PARAM(pa_free_test, pa_free_gen_params),
 	KUNIT_CASE_PARAM(pa_exhaust_test, exhaust_gen_params),
 	KUNIT_CASE(pa_alloc_and_free_test),
+	KUNIT_CASE(pa_huge_run_test),
 	KUNIT_CASE_PARAM(pa_random_test, rt_gen_params),
 	{}
 };

@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gomm_demo - a driver-like client of gomm.
+ *
+ * One kthread per online CPU plays a network driver: it allocates packet
+ * buffers of typical sizes (64..9000 bytes), stamps them, and hands them
+ * to the next CPU's receive ring, where they are checked and freed - so
+ * most frees cross CPUs.  Alongside, the threads share a hash table of
+ * variable-size records (16..600 bytes; tiny keys too) that any thread may
+ * insert or delete.  After duration_ms the threads stop and print what
+ * they did; unloading frees what is left.
+ */
+#include <linux/cpu.h>
+#include <linux/hashtable.h>
+#include <linux/jiffies.h>
+#include <linux/kthread.h>
+#include <linux/module.h>
+#include <linux/random.h>
+#include <linux/slab.h>
+#include <linux/gomm.h>
+
+static unsigned int duration_ms = 3000;
+module_param(duration_ms, uint, 0444);
+MODULE_PARM_DESC(duration_ms, "How long the threads run (ms)");
+
+static unsigned int working_set = 1024;
+module_param(working_set, uint, 0444);
+MODULE_PARM_DESC(working_set, "Records the shared hash table holds at most");
+
+#define RING	128
+
+struct pkt {
+	u32 len;
+	u32 stamp;
+	u8 data[];
+};
+
+struct rx_ring {
+	spinlock_t lock;	/* head, tail, slot */
+	unsigned int head, tail;
+	struct pkt *slot[RING];
+};
+
+struct record {
+	struct hlist_node node;
+	u32 key;
+	u32 len;
+	char *name;		/* a tiny allocation of its own */
+	u8 payload[];
+};
+
+struct demo_cpu {
+	struct task_struct *task;
+	unsigned long sent, received, bad, records_in, records_out, nomem;
+};
+
+static DEFINE_HASHTABLE(records, 8);
+static DEFINE_SPINLOCK(records_lock);	/* records, nr_records */
+static unsigned int nr_records;
+static struct rx_ring *rings;
+static struct demo_cpu *cpus;
+static atomic_t running;
+
+static const u32 pkt_sizes[] = { 64, 128, 256, 576, 1500, 1500, 1500, 9000 };
+
+static void pkt_fill(struct pkt *p)
+{
+	u32 i;
+
+	for (i = 0; i < p->len; i++)
+		p->data[i] = (u8)(p->stamp + i);
+}
+
+static bool pkt_ok(const struct pkt *p)
+{
+	u32 i;
+
+	for (i = 0; i < p->len; i++)
+		if (p->data[i] != (u8)(p->stamp + i))
+			return false;
+	return true;
+}
+
+static bool ring_push(struct rx_ring *r, struct pkt *p)
+{
+	bool ok;
+
+	spin_lock_bh(&r->lock);
+	ok = r->head - r->tail < RING;
+	if (ok)
+		r->slot[r->head++ % RING] = p;
+	spin_unlock_bh(&r->lock);
+	return ok;
+}
+
+static struct pkt *ring_pop(struct rx_ring *r)
+{
+	struct pkt *p = NULL;
+
+	spin_lock_bh(&r->lock);
+	if (r->head != r->tail)
+		p = r->slot[r->tail++ % RING];
+	spin_unlock_bh(&r->lock);
+	return p;
+}
+
+static void record_free(struct record *rec)
+{
+	gomm_free(rec->name);
+	gomm_free(rec);
+}
+
+/* Insert a new record, or delete an old one, in the shared table. */
+static void records_step(struct demo_cpu *me, u32 rnd)
+{
+	struct record *rec, *victim = NULL;
+	u32 len = 16 + rnd % 585;
+	int bkt;
+
+	if (READ_ONCE(nr_records) >= working_set || (rnd & 3) == 0) {
+		spin_lock(&records_lock);
+		hash_for_each(records, bkt, rec, node) {
+			hash_del(&rec->node);
+			nr_records--;
+			victim = rec;
+			break;
+		}
+		spin_unlock(&records_lock);
+		if (victim) {
+			if (victim->payload[0] != (u8)victim->key)
+				me->bad++;
+			record_free(victim);
+			me->records_out++;
+		}
+		return;
+	}
+	rec = gomm_alloc(sizeof(*rec) + len, GFP_KERNEL);
+	if (rec)
+		rec->name = gomm_alloc(1 + (rnd >> 8) % 12, GFP_KERNEL);
+	if (!rec || !rec->name) {
+		if (rec)
+			gomm_free(rec);
+		me->nomem++;
+		return;
+	}
+	rec->key = rnd;
+	rec->len = len;
+	memset(rec->payload, (u8)rnd, len);
+	rec->name[0] = 'r';
+	spin_lock(&records_lock);
+	hash_add(records, &rec->node, rec->key);
+	nr_records++;
+	spin_unlock(&records_lock);
+	me->records_in++;
+}
+
+static int demo_thread(void *arg)
+{
+	unsigned int cpu = smp_processor_id(), next;
+	struct demo_cpu *me = &cpus[cpu];
+	unsigned long end = jiffies + msecs_to_jiffies(duration_ms);
+	struct pkt *p;
+	u32 rnd;
+
+	next = cpumask_next(cpu, cpu_online_mask);
+	if (next >= nr_cpu_ids)
+		next = cpumask_first(cpu_online_mask);
+	while (!kthread_should_stop() && time_before(jiffies, end)) {
+		rnd = get_random_u32();
+		p = gomm_alloc(sizeof(*p) + pkt_sizes[rnd % ARRAY_SIZE(pkt_sizes)],
+			       GFP_KERNEL);
+		if (p) {
+			p->len = pkt_sizes[rnd % ARRAY_SIZE(pkt_sizes)];
+			p->stamp = rnd;
+			pkt_fill(p);
+			if (ring_push(&rings[next], p))
+				me->sent++;
+			else
+				gomm_free(p);
+		} else {
+			me->nomem++;
+		}
+		while ((p = ring_pop(&rings[cpu]))) {
+			if (!pkt_ok(p))
+				me->bad++;
+			gomm_free(p);
+			me->received++;
+		}
+		records_step(me, rnd >> 3);
+		cond_resched();
+	}
+	pr_info("gomm_demo: cpu%u: sent %lu packets, received %lu, records +%lu -%lu, bad %lu, nomem %lu\n",
+		cpu, me->sent, me->received, me->records_in, me->records_out,
+		me->bad, me->nomem);
+	atomic_dec(&running);
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(HZ / 10);
+	return 0;
+}
+
+static void demo_cleanup(void)
+{
+	struct hlist_node *tmp;
+	struct record *rec;
+	unsigned int cpu;
+	struct pkt *p;
+	int bkt;
+
+	for_each_possible_cpu(cpu)
+		while ((p = ring_pop(&rings[cpu])))
+			gomm_free(p);
+	hash_for_each_safe(records, bkt, tmp, rec, node) {
+		hash_del(&rec->node);
+		record_free(rec);
+	}
+	nr_records = 0;
+	kfree(rings);
+	kfree(cpus);
+}
+
+static int __init demo_init(void)
+{
+	struct task_struct *t;
+	unsigned int cpu;
+
+	rings = kcalloc(nr_cpu_ids, sizeof(*rings), GFP_KERNEL);
+	cpus = kcalloc(nr_cpu_ids, sizeof(*cpus), GFP_KERNEL);
+	if (!rings || !cpus) {
+		kfree(rings);
+		kfree(cpus);
+		return -ENOMEM;
+	}
+	for_each_possible_cpu(cpu)
+		spin_lock_init(&rings[cpu].lock);
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		t = kthread_create_on_cpu(demo_thread, NULL, cpu, "gomm_demo/%u");
+		if (IS_ERR(t))
+			continue;
+		cpus[cpu].task = t;
+		atomic_inc(&running);
+		wake_up_process(t);
+	}
+	cpus_read_unlock();
+	pr_info("gomm_demo: %d threads for %u ms, working set %u records\n",
+		atomic_read(&running), duration_ms, working_set);
+	return 0;
+}
+
+static void __exit demo_exit(void)
+{
+	unsigned int cpu;
+
+	for_each_possible_cpu(cpu)
+		if (cpus[cpu].task)
+			kthread_stop(cpus[cpu].task);
+	demo_cleanup();
+	pr_info("gomm_demo: stopped, everything freed\n");
+}
+
+module_init(demo_init);
+module_exit(demo_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("gomm demo client: packet rings and a record table across CPUs");
