@@ -349,6 +349,91 @@ static void pbits_find_test(struct kunit *test)
 	expect_pchunk_eq(test, &c, &want, tc->name, 0);
 }
 
+/* Linear first fit: the lowest run of @npages zero bits in [@lo, @hi). */
+static unsigned long model_first_fit(const unsigned long *map,
+				     unsigned long lo, unsigned long hi,
+				     unsigned long npages)
+{
+	unsigned long start = lo, next;
+
+	for (;;) {
+		start = find_next_zero_bit(map, hi, start);
+		if (start + npages > hi)
+			return FAIL;
+		next = find_next_bit(map, start + npages, start);
+		if (next >= start + npages)
+			return start;
+		start = next;
+	}
+}
+
+/* Longest run of zero bits in @map[0, @nbits). */
+static unsigned long model_largest_free(const unsigned long *map,
+					unsigned long nbits)
+{
+	unsigned long start = 0, end, best = 0;
+
+	while ((start = find_next_zero_bit(map, nbits, start)) < nbits) {
+		end = find_next_bit(map, nbits, start);
+		best = max(best, end - start);
+		start = end;
+	}
+	return best;
+}
+
+/*
+ * Not in Go: find() against linear first fit on random bitmaps made of
+ * runs of random length, for sizes up to just above the longest free run,
+ * from random valid search indices.
+ */
+static void pbits_find_random_test(struct kunit *test)
+{
+	static const unsigned int max_run[] = { 4, 16, 64, 200 };
+	const u64 seed = 0x66696e64;
+	unsigned int i, k, page, n, max_free, max_used, first, largest;
+	unsigned int npages, search, got, idx;
+	DECLARE_BITMAP(map, P);
+	struct rnd_state rnd;
+	struct gomm_pchunk c;
+	unsigned long want;
+	bool used;
+
+	prandom_seed_state(&rnd, seed);
+	for (i = 0; i < 1000; i++) {
+		memset(&c, 0, sizeof(c));
+		bitmap_zero(map, P);
+		max_free = max_run[prandom_u32_state(&rnd) % 4];
+		max_used = max_run[prandom_u32_state(&rnd) % 4];
+		used = prandom_u32_state(&rnd) & 1;
+		for (page = 0; page < P; page += n, used = !used) {
+			n = 1 + prandom_u32_state(&rnd) % (used ? max_used : max_free);
+			/* Runs that end at a word boundary are special. */
+			if (prandom_u32_state(&rnd) & 1)
+				n = round_up(page + n, 64) - page;
+			n = min(n, P - page);
+			if (!used)
+				continue;
+			gomm_pbits_set_range(&c, page, n);
+			bitmap_set(map, page, n);
+		}
+		first = find_first_zero_bit(map, P);
+		largest = model_largest_free(map, P);
+		for (k = 0; k < 8; k++) {
+			npages = 1 + prandom_u32_state(&rnd) % min(largest + 2, P);
+			search = prandom_u32_state(&rnd) % (min(first, P - 1) + 1);
+			want = model_first_fit(map, 0, P, npages);
+			got = gomm_pbits_find(&c, npages, search, &idx);
+			if (got != (want == FAIL ? ~0U : want) ||
+			    (got != ~0U && idx != first)) {
+				KUNIT_FAIL(test, "seed %#llx bitmap %u: find(%u, %u) = %u (new search %u), want %lu (%u)",
+					   seed, i, npages, search, got, idx,
+					   want, first);
+				return;
+			}
+		}
+	}
+}
+
 /* TestPallocBitsFree: the bitmaps are given as their free ranges. */
 
 struct pbits_free_case {
@@ -1000,7 +1085,7 @@ static void pa_huge_run_test(struct kunit *test)
 
 #define RT_CHUNKS	8
 #define RT_PAGES	(RT_CHUNKS * P)
-#define RT_OPS		3000
+#define RT_STEPS	3000
 #define RT_MAX_LIVE	256
 #define RT_CHECK_EVERY	50
 
@@ -1010,7 +1095,7 @@ struct rt {
 	spinlock_t lock;
 	struct rnd_state rnd;
 	u64 seed;
-	unsigned int op;
+	unsigned int step;
 	struct gomm_pchunk chunks[RT_CHUNKS];
 	DECLARE_BITMAP(model, RT_PAGES);	/* 1 = in use or not grown */
 	struct {
@@ -1019,12 +1104,19 @@ struct rt {
 	unsigned int nlive;
 };
 
+#define RT_ASSERT_EQ(rt, got, want, fmt, ...)				\
+	KUNIT_ASSERT_EQ_MSG((rt)->test, got, want, "seed %#llx step %u: " fmt, \
+			    (rt)->seed, (rt)->step, ##__VA_ARGS__)
+#define RT_ASSERT_LE(rt, got, want, fmt, ...)				\
+	KUNIT_ASSERT_LE_MSG((rt)->test, got, want, "seed %#llx step %u: " fmt, \
+			    (rt)->seed, (rt)->step, ##__VA_ARGS__)
+
 static u32 rt_rand(struct rt *rt, u32 n)
 {
 	return prandom_u32_state(&rt->rnd) % n;
 }
 
-/* Mostly small requests, but some above one chunk. */
+/* Mostly small requests, but some above one chunk, up to three chunks. */
 static unsigned long rt_npages(struct rt *rt)
 {
 	u32 r = rt_rand(rt, 100);
@@ -1036,35 +1128,6 @@ static unsigned long rt_npages(struct rt *rt)
 	if (r < 93)
 		return 65 + rt_rand(rt, P - 64);
 	return P + 1 + rt_rand(rt, 2 * P);
-}
-
-/* The model: the lowest run of @npages free pages. */
-static unsigned long model_first_fit(const unsigned long *map,
-				     unsigned long npages)
-{
-	unsigned long start = 0, next;
-
-	for (;;) {
-		start = find_next_zero_bit(map, RT_PAGES, start);
-		if (start + npages > RT_PAGES)
-			return FAIL;
-		next = find_next_bit(map, start + npages, start);
-		if (next >= start + npages)
-			return start;
-		start = next;
-	}
-}
-
-static unsigned long model_largest_free(const unsigned long *map)
-{
-	unsigned long start = 0, end, best = 0;
-
-	while ((start = find_next_zero_bit(map, RT_PAGES, start)) < RT_PAGES) {
-		end = find_next_bit(map, RT_PAGES, start);
-		best = max(best, end - start);
-		start = end;
-	}
-	return best;
 }
 
 static void rt_add_chunk(struct rt *rt, unsigned long ci, unsigned int i,
@@ -1081,21 +1144,18 @@ static void rt_alloc(struct rt *rt)
 {
 	unsigned long npages = rt_npages(rt), want, got, found, ns;
 
-	want = model_first_fit(rt->model, npages);
+	want = model_first_fit(rt->model, 0, RT_PAGES, npages);
 	spin_lock(&rt->lock);
 	found = gomm_pa_find(rt->pa, npages, &ns);
 	got = gomm_pa_alloc(rt->pa, npages);
 	spin_unlock(&rt->lock);
-	KUNIT_ASSERT_EQ_MSG(rt->test, found, want, "seed %#llx op %u: find(%lu)",
-			    rt->seed, rt->op, npages);
-	KUNIT_ASSERT_EQ_MSG(rt->test, got, want, "seed %#llx op %u: alloc(%lu)",
-			    rt->seed, rt->op, npages);
+	RT_ASSERT_EQ(rt, found, want, "find(%lu)", npages);
+	RT_ASSERT_EQ(rt, got, want, "alloc(%lu)", npages);
 	if (got == FAIL)
 		return;
 	/* find's new search page: no free page below it. */
-	KUNIT_ASSERT_LE_MSG(rt->test, ns, find_first_zero_bit(rt->model, RT_PAGES),
-			    "seed %#llx op %u: find(%lu) new search", rt->seed,
-			    rt->op, npages);
+	RT_ASSERT_LE(rt, ns, find_first_zero_bit(rt->model, RT_PAGES),
+		     "find(%lu) new search", npages);
 	bitmap_set(rt->model, got, npages);
 	rt->live[rt->nlive].page = got;
 	rt->live[rt->nlive++].npages = npages;
@@ -1140,7 +1200,27 @@ static void rt_free(struct rt *rt)
 	bitmap_clear(rt->model, page, npages);
 }
 
-/* Compare every grown chunk with the model and check the summaries. */
+/* After every step: leaves, largest run and Go's searchAddr invariant. */
+static void rt_check(struct rt *rt)
+{
+	struct gomm_pagealloc *pa = rt->pa;
+	unsigned long ci, largest;
+	gomm_psum_t want;
+
+	for (ci = 0; ci < RT_CHUNKS; ci++) {
+		want = pa->chunks[ci] ? gomm_pbits_summarize(pa->chunks[ci]) : 0;
+		RT_ASSERT_EQ(rt, pa->summary[LEAF][ci], want, "leaf %lu", ci);
+	}
+	spin_lock(&rt->lock);
+	largest = gomm_pa_largest_free(pa);
+	spin_unlock(&rt->lock);
+	RT_ASSERT_EQ(rt, largest, model_largest_free(rt->model, RT_PAGES),
+		     "largest free run");
+	RT_ASSERT_LE(rt, pa->search, find_first_zero_bit(rt->model, RT_PAGES),
+		     "free page below search");
+}
+
+/* Now and then: every bitmap against the model, and the whole tree. */
 static void rt_check_all(struct rt *rt)
 {
 	struct gomm_pagealloc *pa = rt->pa;
@@ -1150,19 +1230,12 @@ static void rt_check_all(struct rt *rt)
 
 	for (page = 0; page < RT_PAGES; page++) {
 		ci = page / P;
-		used = pa->chunks[ci] ? (pa->chunks[ci]->bits[page % P / 64] >>
-					 (page % 64)) & 1 : true;
-		KUNIT_ASSERT_EQ_MSG(rt->test, used, test_bit(page, rt->model),
-				    "seed %#llx op %u: page %lu", rt->seed,
-				    rt->op, page);
+		used = !pa->chunks[ci] ||
+		       (pa->chunks[ci]->bits[page % P / 64] >> (page % 64)) & 1;
+		RT_ASSERT_EQ(rt, used, test_bit(page, rt->model), "page %lu",
+			     page);
 	}
-	spin_lock(&rt->lock);
-	page = gomm_pa_largest_free(pa);
-	spin_unlock(&rt->lock);
-	KUNIT_ASSERT_EQ_MSG(rt->test, page, model_largest_free(rt->model),
-			    "seed %#llx op %u: largest free run", rt->seed,
-			    rt->op);
-	snprintf(name, sizeof(name), "seed %#llx op %u", rt->seed, rt->op);
+	snprintf(name, sizeof(name), "seed %#llx step %u", rt->seed, rt->step);
 	KUNIT_ASSERT_TRUE(rt->test, check_tree(rt->test, pa, name));
 }
 
@@ -1177,15 +1250,15 @@ KUNIT_ARRAY_PARAM(rt, rt_seeds, rt_desc);
 
 static void pa_random_test(struct kunit *test)
 {
-	struct rt *rt;
 	unsigned int alloc_pct;
+	struct rt *rt;
 	u32 r;
 
 	rt = kunit_kzalloc(test, sizeof(*rt), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, rt);
 	rt->test = test;
 	rt->seed = *(const u64 *)test->param_value;
-	kunit_info(test, "seed %#llx, %u ops\n", rt->seed, RT_OPS);
+	kunit_info(test, "seed %#llx, %u steps\n", rt->seed, RT_STEPS);
 	prandom_seed_state(&rt->rnd, rt->seed);
 	spin_lock_init(&rt->lock);
 	rt->pa = pa_new(test, RT_CHUNKS, &rt->lock);
@@ -1198,11 +1271,11 @@ static void pa_random_test(struct kunit *test)
 	rt_add_chunk(rt, 5, 0, P);
 	rt_add_chunk(rt, 7, 0, 400);
 
-	for (rt->op = 0; rt->op < RT_OPS; rt->op++) {
-		if (rt->op == RT_OPS / 2)
+	for (rt->step = 0; rt->step < RT_STEPS; rt->step++) {
+		if (rt->step == RT_STEPS / 2)
 			rt_add_chunk(rt, 2, 0, P);
 		/* Alternate filling and draining phases. */
-		alloc_pct = rt->op / 500 % 2 ? 35 : 65;
+		alloc_pct = rt->step / 500 % 2 ? 35 : 65;
 		r = rt_rand(rt, 100);
 		if (!rt->nlive || (r < alloc_pct && rt->nlive < RT_MAX_LIVE))
 			rt_alloc(rt);
@@ -1210,11 +1283,8 @@ static void pa_random_test(struct kunit *test)
 			rt_alloc_range(rt);
 		else
 			rt_free(rt);
-		/* Go's searchAddr invariant: no free page below it. */
-		KUNIT_ASSERT_LE_MSG(test, rt->pa->search,
-				    find_first_zero_bit(rt->model, RT_PAGES),
-				    "seed %#llx op %u: search", rt->seed, rt->op);
-		if (rt->op % RT_CHECK_EVERY == 0)
+		rt_check(rt);
+		if (rt->step % RT_CHECK_EVERY == 0)
 			rt_check_all(rt);
 	}
 	while (rt->nlive)
@@ -1228,6 +1298,7 @@ static struct kunit_case gomm_pagealloc_test_cases[] = {
 	KUNIT_CASE_PARAM(pbits_summarize_test, summarize_gen_params),
 	KUNIT_CASE(pbits_summarize_random_test),
 	KUNIT_CASE_PARAM(pbits_find_test, pbits_alloc_gen_params),
+	KUNIT_CASE(pbits_find_random_test),
 	KUNIT_CASE_PARAM(pbits_free_test, pbits_free_gen_params),
 	KUNIT_CASE(find_bit_range64_test),
 	KUNIT_CASE(psum_pack_test),
@@ -1249,6 +1320,3 @@ static struct kunit_suite gomm_pagealloc_test_suite = {
 
 kunit_test_suite(gomm_pagealloc_test_suite);
 
-MODULE_DESCRIPTION("KUnit tests for the gomm page allocator");
-MODULE_LICENSE("GPL");
-MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
