@@ -623,7 +623,7 @@ static void gomm_stress_mixed(struct kunit *test)
 	st->ring = kvcalloc(nr_cpu_ids, sizeof(*st->ring), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, st->ring);
 	st->test = test;
-	st->iters = 4000;
+	st->iters = 20000;
 	init_completion(&st->done);
 	for (cpu = 0; cpu < nr_cpu_ids; cpu++)
 		spin_lock_init(&st->ring[cpu].lock);
