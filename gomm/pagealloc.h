@@ -12,15 +12,16 @@
 #ifndef _GOMM_PAGEALLOC_H
 #define _GOMM_PAGEALLOC_H
 
+#include <linux/bits.h>
 #include <linux/spinlock_types.h>
 #include <linux/types.h>
 
 #define GOMM_PAGE_SHIFT		13
-#define GOMM_PAGE_SIZE		(1UL << GOMM_PAGE_SHIFT)
+#define GOMM_PAGE_SIZE		BIT(GOMM_PAGE_SHIFT)
 #define GOMM_CHUNK_SHIFT	22
 /* Go's logPallocChunkPages and pallocChunkPages. */
 #define GOMM_CHUNK_ORDER	(GOMM_CHUNK_SHIFT - GOMM_PAGE_SHIFT)
-#define GOMM_CHUNK_PAGES	(1U << GOMM_CHUNK_ORDER)
+#define GOMM_CHUNK_PAGES	BIT(GOMM_CHUNK_ORDER)
 
 /* Go's summaryLevels and summaryLevelBits (8 children per entry). */
 #define GOMM_SUM_LEVELS		5
@@ -31,7 +32,7 @@
 
 /* Go's logMaxPackedValue and maxPackedValue: pages under one root entry. */
 #define GOMM_PSUM_LOG_MAX	GOMM_SUM_LEVEL_LOG_PAGES(0)
-#define GOMM_PSUM_MAX		(1UL << GOMM_PSUM_LOG_MAX)
+#define GOMM_PSUM_MAX		BIT(GOMM_PSUM_LOG_MAX)
 
 /*
  * Largest supported chunk count: Go's 48-bit heap (heapAddrBits), i.e. a
@@ -86,11 +87,11 @@ struct gomm_pagealloc {
 	struct gomm_pchunk **chunks;
 	unsigned long search;
 	unsigned long start, end;
-	spinlock_t *lock;
+	spinlock_t *lock;	/* see above */
 };
 
-int gomm_pa_init(struct gomm_pagealloc *pa, unsigned long nchunks,
-		 spinlock_t *lock);
+int gomm_pa_init(struct gomm_pagealloc *pa,
+		 unsigned long nchunks, spinlock_t *lock);
 void gomm_pa_destroy(struct gomm_pagealloc *pa);
 void gomm_pa_grow(struct gomm_pagealloc *pa, unsigned long ci,
 		  struct gomm_pchunk *c);

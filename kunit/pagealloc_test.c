@@ -211,22 +211,25 @@ static void pbits_summarize_test(struct kunit *test)
 			    "%s: packed", tc->name);
 }
 
+static bool page_free(const struct gomm_pchunk *c, unsigned int i)
+{
+	return !((c->bits[i / 64] >> (i % 64)) & 1);
+}
+
 /* Go's SummarizeSlow, the reference for summarize(). */
 static gomm_psum_t summarize_slow(const struct gomm_pchunk *c)
 {
-	unsigned long start = 0, max = 0, end = 0, run = 0, i;
+	unsigned int start = 0, max = 0, end = 0, run = 0, i;
 
-#define PAGE_FREE(i) (!((c->bits[(i) / 64] >> ((i) % 64)) & 1))
-	while (start < P && PAGE_FREE(start))
+	while (start < P && page_free(c, start))
 		start++;
-	while (end < P && PAGE_FREE(P - end - 1))
+	while (end < P && page_free(c, P - end - 1))
 		end++;
 	for (i = 0; i < P; i++) {
-		run = PAGE_FREE(i) ? run + 1 : 0;
+		run = page_free(c, i) ? run + 1 : 0;
 		if (run > max)
 			max = run;
 	}
-#undef PAGE_FREE
 	return gomm_psum_pack(start, max, end);
 }
 
@@ -425,7 +428,8 @@ static void pbits_find_random_test(struct kunit *test)
 			got = gomm_pbits_find(&c, npages, search, &idx);
 			if (got != (want == FAIL ? ~0U : want) ||
 			    (got != ~0U && idx != first)) {
-				KUNIT_FAIL(test, "seed %#llx bitmap %u: find(%u, %u) = %u (new search %u), want %lu (%u)",
+				KUNIT_FAIL(test,
+					   "seed %#llx bitmap %u: find(%u, %u) = %u (new search %u), want %lu (%u)",
 					   seed, i, npages, search, got, idx,
 					   want, first);
 				return;
@@ -659,7 +663,8 @@ static bool check_tree(struct kunit *test, const struct gomm_pagealloc *pa,
 						       1U << GOMM_SUM_LEVEL_BITS,
 						       GOMM_SUM_LEVEL_LOG_PAGES(l + 1));
 				if (sum[l][i] != want) {
-					KUNIT_FAIL(test, "%s: summary[%d][%lu] is %#llx, merge of children %#llx",
+					KUNIT_FAIL(test,
+						   "%s: summary[%d][%lu] is %#llx, merge of children %#llx",
 						   name, l, i, sum[l][i], want);
 					return false;
 				}
@@ -1092,10 +1097,11 @@ static void pa_huge_run_test(struct kunit *test)
 struct rt {
 	struct kunit *test;
 	struct gomm_pagealloc *pa;
-	spinlock_t lock;
+	spinlock_t lock;		/* held around gomm_pa_*() calls */
 	struct rnd_state rnd;
 	u64 seed;
 	unsigned int step;
+	char where[48];			/* "seed S step N" */
 	struct gomm_pchunk chunks[RT_CHUNKS];
 	DECLARE_BITMAP(model, RT_PAGES);	/* 1 = in use or not grown */
 	struct {
@@ -1103,13 +1109,6 @@ struct rt {
 	} live[RT_MAX_LIVE];
 	unsigned int nlive;
 };
-
-#define RT_ASSERT_EQ(rt, got, want, fmt, ...)				\
-	KUNIT_ASSERT_EQ_MSG((rt)->test, got, want, "seed %#llx step %u: " fmt, \
-			    (rt)->seed, (rt)->step, ##__VA_ARGS__)
-#define RT_ASSERT_LE(rt, got, want, fmt, ...)				\
-	KUNIT_ASSERT_LE_MSG((rt)->test, got, want, "seed %#llx step %u: " fmt, \
-			    (rt)->seed, (rt)->step, ##__VA_ARGS__)
 
 static u32 rt_rand(struct rt *rt, u32 n)
 {
@@ -1149,13 +1148,16 @@ static void rt_alloc(struct rt *rt)
 	found = gomm_pa_find(rt->pa, npages, &ns);
 	got = gomm_pa_alloc(rt->pa, npages);
 	spin_unlock(&rt->lock);
-	RT_ASSERT_EQ(rt, found, want, "find(%lu)", npages);
-	RT_ASSERT_EQ(rt, got, want, "alloc(%lu)", npages);
+	KUNIT_ASSERT_EQ_MSG(rt->test, found, want, "%s: find(%lu)", rt->where,
+			    npages);
+	KUNIT_ASSERT_EQ_MSG(rt->test, got, want, "%s: alloc(%lu)", rt->where,
+			    npages);
 	if (got == FAIL)
 		return;
 	/* find's new search page: no free page below it. */
-	RT_ASSERT_LE(rt, ns, find_first_zero_bit(rt->model, RT_PAGES),
-		     "find(%lu) new search", npages);
+	KUNIT_ASSERT_LE_MSG(rt->test, ns,
+			    find_first_zero_bit(rt->model, RT_PAGES),
+			    "%s: find(%lu) new search", rt->where, npages);
 	bitmap_set(rt->model, got, npages);
 	rt->live[rt->nlive].page = got;
 	rt->live[rt->nlive++].npages = npages;
@@ -1209,15 +1211,18 @@ static void rt_check(struct rt *rt)
 
 	for (ci = 0; ci < RT_CHUNKS; ci++) {
 		want = pa->chunks[ci] ? gomm_pbits_summarize(pa->chunks[ci]) : 0;
-		RT_ASSERT_EQ(rt, pa->summary[LEAF][ci], want, "leaf %lu", ci);
+		KUNIT_ASSERT_EQ_MSG(rt->test, pa->summary[LEAF][ci], want,
+				    "%s: leaf %lu", rt->where, ci);
 	}
 	spin_lock(&rt->lock);
 	largest = gomm_pa_largest_free(pa);
 	spin_unlock(&rt->lock);
-	RT_ASSERT_EQ(rt, largest, model_largest_free(rt->model, RT_PAGES),
-		     "largest free run");
-	RT_ASSERT_LE(rt, pa->search, find_first_zero_bit(rt->model, RT_PAGES),
-		     "free page below search");
+	KUNIT_ASSERT_EQ_MSG(rt->test, largest,
+			    model_largest_free(rt->model, RT_PAGES),
+			    "%s: largest free run", rt->where);
+	KUNIT_ASSERT_LE_MSG(rt->test, pa->search,
+			    find_first_zero_bit(rt->model, RT_PAGES),
+			    "%s: free page below search", rt->where);
 }
 
 /* Now and then: every bitmap against the model, and the whole tree. */
@@ -1225,18 +1230,16 @@ static void rt_check_all(struct rt *rt)
 {
 	struct gomm_pagealloc *pa = rt->pa;
 	unsigned long page, ci;
-	char name[48];
 	bool used;
 
 	for (page = 0; page < RT_PAGES; page++) {
 		ci = page / P;
 		used = !pa->chunks[ci] ||
 		       (pa->chunks[ci]->bits[page % P / 64] >> (page % 64)) & 1;
-		RT_ASSERT_EQ(rt, used, test_bit(page, rt->model), "page %lu",
-			     page);
+		KUNIT_ASSERT_EQ_MSG(rt->test, used, test_bit(page, rt->model),
+				    "%s: page %lu", rt->where, page);
 	}
-	snprintf(name, sizeof(name), "seed %#llx step %u", rt->seed, rt->step);
-	KUNIT_ASSERT_TRUE(rt->test, check_tree(rt->test, pa, name));
+	KUNIT_ASSERT_TRUE(rt->test, check_tree(rt->test, pa, rt->where));
 }
 
 static const u64 rt_seeds[] = { 0x676f6d6d, 1, 0x5eed2024 };
@@ -1272,6 +1275,8 @@ static void pa_random_test(struct kunit *test)
 	rt_add_chunk(rt, 7, 0, 400);
 
 	for (rt->step = 0; rt->step < RT_STEPS; rt->step++) {
+		snprintf(rt->where, sizeof(rt->where), "seed %#llx step %u",
+			 rt->seed, rt->step);
 		if (rt->step == RT_STEPS / 2)
 			rt_add_chunk(rt, 2, 0, P);
 		/* Alternate filling and draining phases. */
@@ -1287,6 +1292,7 @@ static void pa_random_test(struct kunit *test)
 		if (rt->step % RT_CHECK_EVERY == 0)
 			rt_check_all(rt);
 	}
+	snprintf(rt->where, sizeof(rt->where), "seed %#llx end", rt->seed);
 	while (rt->nlive)
 		rt_free(rt);
 	rt_check_all(rt);
