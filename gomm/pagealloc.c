@@ -746,7 +746,7 @@ unsigned long gomm_pa_find(struct gomm_pagealloc *pa, unsigned long npages,
 		unsigned int log_pages = GOMM_SUM_LEVEL_LOG_PAGES(l);
 		unsigned long nentries = 1UL << level_bits(pa, l);
 		unsigned long search_idx = pa->search >> log_pages;
-		/* Candidate run: size pages from page base of the block. */
+		/* Candidate run: size free pages from page base of the block. */
 		unsigned long base = 0, size = 0, j = 0, s;
 		bool descend = false;
 		gomm_psum_t sum;

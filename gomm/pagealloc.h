@@ -38,7 +38,7 @@
  * Largest supported chunk count: Go's 48-bit heap (heapAddrBits), i.e. a
  * root level of 2^14 entries (summaryL0Bits = 14).
  */
-#define GOMM_PA_MAX_CHUNKS	(1UL << (48 - GOMM_CHUNK_SHIFT))
+#define GOMM_PA_MAX_CHUNKS	BIT(48 - GOMM_CHUNK_SHIFT)
 
 /* Failed allocation (Go returns address 0). */
 #define GOMM_PA_FAIL		(~0UL)
@@ -87,7 +87,7 @@ struct gomm_pagealloc {
 	struct gomm_pchunk **chunks;
 	unsigned long search;
 	unsigned long start, end;
-	spinlock_t *lock;	/* see above */
+	spinlock_t *lock;	/* the caller's, see @lock above */
 };
 
 int gomm_pa_init(struct gomm_pagealloc *pa,

@@ -1326,3 +1326,6 @@ static struct kunit_suite gomm_pagealloc_test_suite = {
 
 kunit_test_suite(gomm_pagealloc_test_suite);
 
+MODULE_DESCRIPTION("KUnit tests for the gomm page allocator");
+MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
