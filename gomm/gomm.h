@@ -44,6 +44,7 @@
 #include <linux/fault-inject.h>
 #include <linux/gfp.h>
 #include <linux/list.h>
+#include <linux/mm.h>
 #include <linux/percpu.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -252,6 +253,30 @@ void gomm_stats_exit(void);
 long gomm_stats_in_use(unsigned int class);
 struct gomm_mcache *gomm_stats_mcache(int cpu);
 #define GOMM_STATS_TINY	GOMM_NUM_CLASSES	/* gomm_stats_in_use(): tiny sub-objects */
+
+/**
+ * gomm_span_of_fast - the span holding @p, or NULL (lockless, any context)
+ * @p: any pointer
+ *
+ * Only the direct map can hold gomm memory; the chunk table maps its
+ * physical address to a chunk, and the chunk's page->span map to a span.
+ */
+static __always_inline struct gomm_span *gomm_span_of_fast(const void *p)
+{
+	unsigned long addr = (unsigned long)p, g;
+	struct gomm_pchunk *pc;
+
+	if (addr - PAGE_OFFSET >= (unsigned long)high_memory - PAGE_OFFSET)
+		return NULL;
+	g = __pa(addr) >> GOMM_PAGE_SHIFT;
+	if (unlikely(g / GOMM_CHUNK_PAGES >= gomm_heap.pa.nchunks))
+		return NULL;
+	pc = READ_ONCE(gomm_heap.pa.chunks[g / GOMM_CHUNK_PAGES]);
+	if (unlikely(!pc))
+		return NULL;
+	return READ_ONCE(container_of(pc, struct gomm_chunk,
+				      palloc)->spans[g % GOMM_CHUNK_PAGES]);
+}
 
 /**
  * gomm_span_has_frees - does the span have frees its owner has not swept?

@@ -201,13 +201,17 @@ static __always_inline void *gomm_alloc_class(unsigned int class, gfp_t gfp)
 	return p;
 }
 
+static noinline void gomm_double_free(struct gomm_span *s, unsigned int idx)
+{
+	gomm_report("double free", (void *)(s->start + idx * s->elemsize),
+		    &gomm_errors.double_free);
+}
+
 /* Free object @idx of small span @s: record it for the owner's sweep. */
-static void gomm_free_obj(struct gomm_span *s, unsigned int idx)
+static __always_inline void gomm_free_obj(struct gomm_span *s, unsigned int idx)
 {
 	if (unlikely(test_and_set_bit(idx, s->free_bits))) {
-		gomm_report("double free",
-			    (void *)(s->start + idx * s->elemsize),
-			    &gomm_errors.double_free);
+		gomm_double_free(s, idx);
 		return;
 	}
 	this_cpu_inc(gomm_mcache.nfree[s->sizeclass]);
@@ -316,11 +320,10 @@ static void *gomm_alloc_large(size_t size, gfp_t gfp)
 	return (void *)s->start;
 }
 
-void *gomm_alloc(size_t size, gfp_t flags)
+static noinline void *gomm_alloc_slow(size_t size, gfp_t flags)
 {
 	void *p;
 
-	might_alloc(flags);
 	if (unlikely(!size))
 		return NULL;
 	if (likely(size <= GOMM_MAX_SMALL_SIZE)) {
@@ -334,6 +337,35 @@ void *gomm_alloc(size_t size, gfp_t flags)
 	if (unlikely(flags & __GFP_ZERO) && p)
 		memset(p, 0, size);
 	return p;
+}
+
+void *gomm_alloc(size_t size, gfp_t flags)
+{
+	struct gomm_mcache *mc;
+	unsigned int class;
+	unsigned long irqs;
+	struct gomm_span *s;
+	void *p;
+
+	might_alloc(flags);
+	/* fast path: Go's nextFreeFast on this CPU's span; the rest is slow */
+	if (likely(size - GOMM_TINY_SIZE <= GOMM_MAX_SMALL_SIZE - GOMM_TINY_SIZE &&
+		   !(flags & __GFP_ZERO))) {
+		class = gomm_size_to_class(size);
+		local_irq_save(irqs);
+		mc = this_cpu_ptr(&gomm_mcache);
+		s = mc->alloc[class];
+		if (likely(s)) {
+			p = gomm_next_free_fast(s);
+			if (likely(p)) {
+				mc->nalloc[class]++;
+				local_irq_restore(irqs);
+				return p;
+			}
+		}
+		local_irq_restore(irqs);
+	}
+	return gomm_alloc_slow(size, flags);
 }
 EXPORT_SYMBOL_GPL(gomm_alloc);
 
@@ -391,14 +423,12 @@ interior:
 	return NULL;
 }
 
-void gomm_free(const void *ptr)
+static noinline void gomm_free_slow(const void *ptr)
 {
 	struct gomm_span *s;
 	unsigned int idx;
 	int tiny_off;
 
-	if (unlikely(!ptr))
-		return;
 	s = gomm_lookup(ptr, &idx, &tiny_off, "free");
 	if (unlikely(!s))
 		return;
@@ -414,6 +444,26 @@ void gomm_free(const void *ptr)
 		this_cpu_inc(gomm_mcache.nfree[0]);
 		gomm_heap_free_span(s);
 	}
+}
+
+void gomm_free(const void *ptr)
+{
+	struct gomm_span *s = gomm_span_of_fast(ptr);
+	unsigned long off;
+	unsigned int idx;
+
+	/* fast path: the start of a small object in a span that is not tiny */
+	if (likely(s && s->sizeclass && !s->tiny)) {
+		off = (unsigned long)ptr - s->start;
+		idx = gomm_obj_index(off, s->divmagic);
+		if (likely(idx * s->elemsize == off && idx < s->nelems &&
+			   READ_ONCE(s->state) != GOMM_SPAN_DEAD)) {
+			gomm_free_obj(s, idx);
+			return;
+		}
+	}
+	if (ptr)
+		gomm_free_slow(ptr);
 }
 EXPORT_SYMBOL_GPL(gomm_free);
 

@@ -30,6 +30,7 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
+#include <asm/barrier.h>
 #include <kunit/visibility.h>
 
 #include "pagealloc.h"
@@ -580,7 +581,8 @@ void gomm_pa_grow(struct gomm_pagealloc *pa, unsigned long ci,
 		return;
 
 	gomm_pbits_set_range(c, 0, GOMM_CHUNK_PAGES);
-	pa->chunks[ci] = c;
+	/* Like Go, publish the chunk for readers that do not take the lock. */
+	smp_store_release(&pa->chunks[ci], c);
 	if (pa->start == pa->end) {
 		pa->start = ci;
 		pa->end = ci + 1;

@@ -70,7 +70,9 @@ struct gomm_pchunk {
  *	level has one entry per chunk.
  * @l0bits: log2 of the number of root entries (Go's summaryL0Bits).
  * @nchunks: number of chunk indices, fixed at init.
- * @chunks: bitmap of each chunk, NULL until the chunk is grown.
+ * @chunks: bitmap of each chunk, NULL until the chunk is grown.  Entries
+ *	are published with a release store and never change afterwards, so
+ *	they may be read with READ_ONCE() without the lock.
  * @search: Go's searchAddr: every page below it is in use (or in a chunk that
  *	was never grown).  @nchunks * 512 means the allocator is exhausted.
  * @start: lowest grown chunk index.

@@ -537,7 +537,7 @@ static void psum_pack_test(struct kunit *test)
  */
 
 #define FREE_CHUNK	{ P, P, P }
-#define L1_LOG	GOMM_SUM_LEVEL_LOG_PAGES(1)
+#define L1_LOG		GOMM_SUM_LEVEL_LOG_PAGES(1)
 #define FREE_L1		{ 1UL << L1_LOG, 1UL << L1_LOG, 1UL << L1_LOG }
 
 struct merge_case {
@@ -683,14 +683,14 @@ struct pa_chunk {
 
 /*
  * Go's NewPageAlloc: grow the chunks (the heap frees them), then allocate
- * the "before" ranges.  Returns the allocator; *@store gets the bitmaps.
+ * the "before" ranges.
  */
 static struct gomm_pagealloc *pa_setup(struct kunit *test,
 				       const struct pa_chunk *chunks,
-				       unsigned int nc,
-				       struct gomm_pchunk **store)
+				       unsigned int nc)
 {
 	struct gomm_pagealloc *pa;
+	struct gomm_pchunk *store;
 	unsigned long nchunks = 0;
 	const struct bit_range *r;
 	unsigned int k;
@@ -698,10 +698,10 @@ static struct gomm_pagealloc *pa_setup(struct kunit *test,
 	for (k = 0; k < nc; k++)
 		nchunks = max(nchunks, chunks[k].ci + 1);
 	pa = pa_new(test, nchunks, NULL);
-	*store = kunit_kcalloc(test, nc, sizeof(**store), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, *store);
+	store = kunit_kcalloc(test, nc, sizeof(*store), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, store);
 	for (k = 0; k < nc; k++) {
-		pa_add_chunk(pa, chunks[k].ci, &(*store)[k]);
+		pa_add_chunk(pa, chunks[k].ci, &store[k]);
 		for (r = chunks[k].before; r < chunks[k].before + MAX_RANGES && r->n; r++)
 			gomm_pa_alloc_range(pa, PG(chunks[k].ci, r->i), r->n);
 	}
@@ -893,9 +893,8 @@ static void pa_alloc_test(struct kunit *test)
 	const struct pa_alloc_case *tc = test->param_value;
 	const struct pa_hit *h;
 	struct gomm_pagealloc *pa;
-	struct gomm_pchunk *store;
 
-	pa = pa_setup(test, tc->chunks, tc->nc, &store);
+	pa = pa_setup(test, tc->chunks, tc->nc);
 	for (h = tc->hits; h < tc->hits + ARRAY_SIZE(tc->hits) && h->npages; h++)
 		KUNIT_ASSERT_EQ_MSG(test, gomm_pa_alloc(pa, h->npages), h->page,
 				    "%s: alloc #%td (%lu pages)", tc->name,
@@ -960,10 +959,9 @@ static void pa_free_test(struct kunit *test)
 {
 	const struct pa_free_case *tc = test->param_value;
 	struct gomm_pagealloc *pa;
-	struct gomm_pchunk *store;
 	unsigned int k;
 
-	pa = pa_setup(test, tc->chunks, tc->nc, &store);
+	pa = pa_setup(test, tc->chunks, tc->nc);
 	for (k = 0; k < tc->nfrees; k++)
 		gomm_pa_free(pa, tc->frees[k], tc->npages);
 	pa_check(test, tc->name, pa, tc->chunks, tc->nc);
@@ -991,11 +989,10 @@ static void pa_exhaust_test(struct kunit *test)
 	};
 	unsigned long i, left = nalloc * npages;
 	struct gomm_pagealloc *pa;
-	struct gomm_pchunk *store;
 	char name[32];
 
 	snprintf(name, sizeof(name), "Exhaust/%lu", npages);
-	pa = pa_setup(test, chunks, 4, &store);
+	pa = pa_setup(test, chunks, 4);
 	for (i = 0; i < nalloc; i++)
 		KUNIT_ASSERT_EQ_MSG(test, gomm_pa_alloc(pa, npages), i * npages,
 				    "%s: alloc #%lu", name, i + 1);
@@ -1028,10 +1025,9 @@ static void pa_alloc_and_free_test(struct kunit *test)
 		{ 6, {}, { ALL } }, { 7, {}, { ALL } },
 	};
 	struct gomm_pagealloc *pa;
-	struct gomm_pchunk *store;
 	unsigned int k;
 
-	pa = pa_setup(test, chunks, 8, &store);
+	pa = pa_setup(test, chunks, 8);
 	for (k = 0; k < ARRAY_SIZE(hits); k++) {
 		if (hits[k].alloc)
 			KUNIT_ASSERT_EQ_MSG(test, gomm_pa_alloc(pa, hits[k].npages),
