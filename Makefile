@@ -8,6 +8,7 @@
 #   make check            the test suite (see README)
 #   make demo             boot the test VM and exercise gomm
 #   make lint             checkpatch --strict, sparse, W=1
+#   make bench            gomm against SLUB, instructions per operation
 #   make gen              regenerate gomm/sizeclasses.h from Go's formulas
 #   make clean
 
@@ -36,8 +37,11 @@ demo: deps
 lint: deps
 	scripts/lint
 
+bench: deps
+	scripts/bench
+
 gen:
 	scripts/mksizeclasses.py gomm/sizeclasses.h
 	scripts/mksizeclasses.py --check ../shared/reference/go/sizeclasses.tsv
 
-.PHONY: all clean deps check demo lint gen
+.PHONY: all clean deps check demo lint bench gen
