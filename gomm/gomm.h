@@ -255,13 +255,15 @@ struct gomm_mcache *gomm_stats_mcache(int cpu);
 #define GOMM_STATS_TINY	GOMM_NUM_CLASSES	/* gomm_stats_in_use(): tiny sub-objects */
 
 /**
- * gomm_span_of_fast - the span holding @p, or NULL (lockless, any context)
+ * gomm_chunk_of_addr - the gomm chunk holding @p, or NULL (lockless)
  * @p: any pointer
+ * @pi: set to @p's page index inside the chunk
  *
  * Only the direct map can hold gomm memory; the chunk table maps its
- * physical address to a chunk, and the chunk's page->span map to a span.
+ * physical address to a chunk.
  */
-static __always_inline struct gomm_span *gomm_span_of_fast(const void *p)
+static __always_inline struct gomm_chunk *
+gomm_chunk_of_addr(const void *p, unsigned int *pi)
 {
 	unsigned long addr = (unsigned long)p, g;
 	struct gomm_pchunk *pc;
@@ -272,10 +274,21 @@ static __always_inline struct gomm_span *gomm_span_of_fast(const void *p)
 	if (unlikely(g / GOMM_CHUNK_PAGES >= gomm_heap.pa.nchunks))
 		return NULL;
 	pc = READ_ONCE(gomm_heap.pa.chunks[g / GOMM_CHUNK_PAGES]);
-	if (unlikely(!pc))
-		return NULL;
-	return READ_ONCE(container_of(pc, struct gomm_chunk,
-				      palloc)->spans[g % GOMM_CHUNK_PAGES]);
+	*pi = g % GOMM_CHUNK_PAGES;
+	return pc ? container_of(pc, struct gomm_chunk, palloc) : NULL;
+}
+
+/**
+ * gomm_span_of_fast - the span holding @p, or NULL (lockless, any context)
+ * @p: any pointer
+ */
+static __always_inline struct gomm_span *gomm_span_of_fast(const void *p)
+{
+	struct gomm_chunk *c;
+	unsigned int pi;
+
+	c = gomm_chunk_of_addr(p, &pi);
+	return c ? READ_ONCE(c->spans[pi]) : NULL;
 }
 
 /**

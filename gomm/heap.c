@@ -65,23 +65,16 @@ static struct gomm_chunk *gomm_chunk_of(unsigned long ci)
  */
 struct gomm_span *gomm_span_of(const void *p, bool *free_page)
 {
-	unsigned long addr = (unsigned long)p;
 	struct gomm_chunk *c;
 	struct gomm_span *s;
-	unsigned long g;
+	unsigned int pi;
 
-	/* only the direct map can hold gomm memory */
-	if (addr - PAGE_OFFSET >= (unsigned long)high_memory - PAGE_OFFSET)
-		return NULL;
-	g = __pa(addr) >> GOMM_PAGE_SHIFT;
-	if (g / GOMM_CHUNK_PAGES >= gomm_heap.pa.nchunks)
-		return NULL;
-	c = gomm_chunk_of(g / GOMM_CHUNK_PAGES);
+	c = gomm_chunk_of_addr(p, &pi);
 	if (!c)
 		return NULL;
-	s = READ_ONCE(c->spans[g % GOMM_CHUNK_PAGES]);
+	s = READ_ONCE(c->spans[pi]);
 	if (!s && free_page)
-		*free_page = test_bit(g % GOMM_CHUNK_PAGES, c->owned);
+		*free_page = test_bit(pi, c->owned);
 	return s;
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_span_of);
