@@ -226,7 +226,7 @@ unsigned long gomm_heap_exit(void);
 struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
 				       unsigned int class, gfp_t gfp);
 void gomm_heap_free_span(struct gomm_span *s);
-struct gomm_span *gomm_span_of(const void *p, bool *owned_free);
+struct gomm_span *gomm_span_of(const void *p, bool *free_page);
 unsigned long gomm_heap_scavenge(unsigned long retain_pages,
 				 unsigned long max_pages);
 unsigned long gomm_heap_releasable(unsigned long retain_pages);
