@@ -10,14 +10,20 @@
  *   unloading: then the control CPU flushes it.  The mcache takes no lock on
  *   the fast path and does no atomic read-modify-write.
  *
- * - A span's allocation state (alloc_bits, freeindex, alloc_cache,
+ * - A span's allocation state (alloc_bits, freeindex, alloc_cache, window,
  *   alloc_count) belongs to its owner: the mcache that caches it
  *   (GOMM_SPAN_CACHED) or whoever holds its class's mcentral lock
- *   (GOMM_SPAN_PARTIAL / GOMM_SPAN_FULL).  Nobody else reads or writes it.
+ *   (GOMM_SPAN_PARTIAL / GOMM_SPAN_FULL).  Only the owner writes it.
+ *   gomm_free() reads alloc_bits without a lock: the bit of a live object
+ *   was set before the object was handed out and stays set until the
+ *   owner sweeps that object's free.
  *
  * - A span's free_bits are written by gomm_free() on any CPU with atomic
- *   test_and_set_bit(); only the owner clears them, with xchg(), when it
- *   sweeps them into alloc_bits (gomm_span_sweep()).
+ *   test_and_set_bit(), and only for objects whose alloc bit it saw set;
+ *   only the owner clears them, with xchg(), when it sweeps them into
+ *   alloc_bits (gomm_span_sweep()).  A second free of an object finds its
+ *   free bit set (not yet swept) or its alloc bit clear (swept): both are
+ *   reported, neither touches the span.
  *
  * - span->state changes under the mcentral lock (and, for LARGE and DEAD,
  *   under the heap lock).  gomm_free() reads it without a lock after its
@@ -25,6 +31,10 @@
  *   issues smp_mb() and then looks at free_bits.  One of the two always
  *   sees the other, so a span that gets a free while going FULL lands on
  *   the partial list (see gomm_mcentral_freed()).
+ *
+ * - span->kind is set before a span is entered in the page->span map and
+ *   cleared (heap lock) before it is removed; the map and the chunk table
+ *   are read without a lock by gomm_free() and gomm_size().
  *
  * - mheap (struct gomm_heap) has one spinlock, gomm_heap.lock, that guards
  *   the page allocator (bitmaps, summaries, searchAddr), chunk ownership
@@ -60,6 +70,21 @@
 #define GOMM_SPAN_WORDS		(GOMM_MAX_OBJS_PER_SPAN / BITS_PER_LONG)
 /* tiny block state: bits 0..15 = live sub-object offsets, bit 16 = open */
 #define GOMM_TINY_OPEN		BIT(16)
+/*
+ * Span classes: 1..67 are the size classes; tiny blocks (class 2 objects
+ * carved into sub-objects) live in spans of their own, span class 68, so
+ * that a 16-byte object and a tiny block never share a span (Go separates
+ * span kinds the same way with its noscan bit).  Span class 0 is unused
+ * for small objects: the fast path maps sizes it does not serve to it.
+ */
+#define GOMM_TINY_SPANCLASS	GOMM_NUM_CLASSES
+#define GOMM_NUM_SPANCLASSES	(GOMM_NUM_CLASSES + 1)
+
+/* The size class whose geometry span class @sc uses. */
+static inline unsigned int gomm_sizeclass_of(unsigned int sc)
+{
+	return sc == GOMM_TINY_SPANCLASS ? GOMM_TINY_CLASS : sc;
+}
 
 enum gomm_span_state {
 	GOMM_SPAN_DEAD,		/* not in use */
@@ -69,38 +94,64 @@ enum gomm_span_state {
 	GOMM_SPAN_LARGE,	/* one large object, owned by its user */
 };
 
+/* What gomm_free() finds in the page->span map (span->kind). */
+enum gomm_span_kind {
+	GOMM_KIND_NONE,		/* no span: a free page, or a dead span */
+	GOMM_KIND_SMALL,	/* objects of one size class */
+	GOMM_KIND_TINY,		/* 16-byte blocks carved into tiny objects */
+	GOMM_KIND_LARGE,	/* one large object */
+};
+
 /**
  * struct gomm_span - Go's mspan: a run of pages holding one size class
- * @start: address of the first byte (direct map); immutable
- * @page: first gomm page number (physical address >> 13); immutable
- * @npages: gomm pages in the span; immutable
+ * @kind: enum gomm_span_kind; set before the span is mapped, cleared (heap
+ *	lock) before it is unmapped; read locklessly by gomm_free()
+ * @state: enum gomm_span_state (see the locking rules above)
+ * @sizeclass: size class, 0 for a large object; immutable
+ * @spanclass: index of its mcentral (@sizeclass, or GOMM_TINY_SPANCLASS)
  * @nelems: objects in the span; immutable
+ * @start: address of the first byte (direct map); immutable
  * @elemsize: object size; immutable
  * @divmagic: Go's division magic for @elemsize; immutable
- * @sizeclass: size class, 0 for a large object; immutable
- * @state: enum gomm_span_state (see the locking rules above)
- * @freeindex: owner: objects below it are allocated (Go's freeindex)
- * @alloc_count: owner: objects allocated, frees not yet swept included
- * @alloc_cache: owner: inverted alloc_bits from freeindex on (Go's allocCache)
+ * @alloc_cache: owner: Go's allocCache, the free objects of the 64-object
+ *	window that starts at @freeindex (bit i = object @freeindex + i); the
+ *	fast path clears the bit of each object it hands out.  0 unless cached.
+ * @window: owner: address of object @freeindex
+ * @alloc_word: owner: &@alloc_bits[@freeindex / 64]
+ * @freeindex: owner: start of the current window, a multiple of 64; every
+ *	object below it is allocated (Go's freeindex, at window granularity)
+ * @alloc_count: owner: objects allocated, or free but in the window;
+ *	frees not yet swept included
+ * @npages: gomm pages in the span; immutable
+ * @page: first gomm page number (physical address >> 13); immutable
  * @list: mcentral list link, or the heap's list of large spans
- * @tiny: class 2 with tiny on: per-block state (live offsets | open)
- * @tiny_ends: class 2 with tiny on: per-block bit (off + size - 1) per object
- * @alloc_bits: owner: 1 = allocated, valid from freeindex on
+ * @all: link in the mcentral's list of all its spans (mcentral lock)
+ * @tiny: tiny spans: per-block state (live offsets | GOMM_TINY_OPEN)
+ * @tiny_ends: tiny spans: per-block bit (off + size - 1) per sub-object
+ * @alloc_bits: owner: 1 = handed out (set by the fast path as it hands an
+ *	object out, cleared by the sweep); read locklessly by gomm_free()
  * @free_bits: set by gomm_free() (atomic), cleared by the owner's sweep
+ *
+ * The fields gomm_alloc() and gomm_free() use come first, in one line.
  */
 struct gomm_span {
-	unsigned long start;
-	unsigned long page;
-	u32 npages;
+	u8 kind;
+	u8 state;
+	u8 sizeclass;
+	u8 spanclass;
 	u32 nelems;
+	unsigned long start;
 	u32 elemsize;
 	u32 divmagic;
-	u8 sizeclass;
-	u8 state;
+	u64 alloc_cache;
+	unsigned long window;
+	unsigned long *alloc_word;
 	u16 freeindex;
 	u16 alloc_count;
-	u64 alloc_cache;
+	u32 npages;
+	unsigned long page;
 	struct list_head list;
+	struct list_head all;
 	atomic_t *tiny;
 	u16 *tiny_ends;
 	unsigned long alloc_bits[GOMM_SPAN_WORDS];
@@ -109,30 +160,30 @@ struct gomm_span {
 
 /**
  * struct gomm_mcache - Go's mcache, one per CPU
- * @alloc: the span each class allocates from, or NULL
+ * @alloc: the span each span class allocates from; &gomm_empty_span (an
+ *	empty window) when none, so the fast path never tests for NULL
  * @tiny: address of the open tiny block, 0 when none
  * @tiny_offset: bytes of the open tiny block already handed out
  * @tiny_span: span of the open tiny block
- * @nalloc: objects handed out by this CPU, per class (0 = large)
- * @nfree: objects freed on this CPU, per class (0 = large)
+ * @nalloc: objects taken by this CPU per span class (counted when a window
+ *	is loaded, the unused rest taken back when the span is uncached);
+ *	[0] counts large objects
  * @ntiny_alloc: tiny sub-objects handed out by this CPU
- * @ntiny_free: tiny sub-objects freed on this CPU
- * @slow: allocations that missed the fast path (nextFreeFast)
+ * @slow: allocations that missed the fast path
  * @refills: spans taken from an mcentral (or a new span)
  * @sweeps: exhausted spans that a sweep made usable again
  * @flushes: times this mcache was flushed (drain, hotplug, unload)
  *
- * Counters are written by their CPU only (this_cpu ops) and summed racily.
+ * Counters are written by their CPU only and summed racily.  Frees are
+ * not counted per CPU: objects in use are counted from the spans.
  */
 struct gomm_mcache {
-	struct gomm_span *alloc[GOMM_NUM_CLASSES];
+	struct gomm_span *alloc[GOMM_NUM_SPANCLASSES];
 	unsigned long tiny;
 	unsigned int tiny_offset;
 	struct gomm_span *tiny_span;
-	unsigned long nalloc[GOMM_NUM_CLASSES];
-	unsigned long nfree[GOMM_NUM_CLASSES];
+	unsigned long nalloc[GOMM_NUM_SPANCLASSES];
 	unsigned long ntiny_alloc;
-	unsigned long ntiny_free;
 	unsigned long slow;
 	unsigned long refills;
 	unsigned long sweeps;
@@ -140,10 +191,11 @@ struct gomm_mcache {
 };
 
 /**
- * struct gomm_mcentral - Go's mcentral: the spans of one size class
- * @lock: guards the lists and the spans on them
+ * struct gomm_mcentral - Go's mcentral: the spans of one span class
+ * @lock: guards the lists and the spans on @partial and @full
  * @partial: spans with free objects, or with frees not yet swept
  * @full: spans with no free object when they were put there
+ * @all: every span of the class, cached ones included (for statistics)
  * @nr_spans: spans of this class in existence (cached ones included)
  * @nr_partial: spans on @partial
  * @nr_full: spans on @full
@@ -154,6 +206,7 @@ struct gomm_mcentral {
 	spinlock_t lock;	/* the class's lists and their spans */
 	struct list_head partial;
 	struct list_head full;
+	struct list_head all;
 	unsigned long nr_spans;
 	unsigned long nr_partial;
 	unsigned long nr_full;
@@ -163,7 +216,8 @@ struct gomm_mcentral {
  * struct gomm_chunk - one 4 MiB chunk of physical memory gomm knows of
  * @palloc: Go's pallocBits for the chunk (1 = in use or not gomm's)
  * @owned: 1 = gomm holds this page from the buddy allocator
- * @spans: page -> span map (Go's heapArena.spans), every page of a span
+ * @spans: page -> span map (Go's heapArena.spans), every page of a span;
+ *	&gomm_empty_span for pages in no span
  */
 struct gomm_chunk {
 	struct gomm_pchunk palloc;
@@ -175,7 +229,11 @@ struct gomm_chunk {
  * struct gomm_heap - Go's mheap
  * @lock: the heap lock (see the rules above)
  * @pa: Go's pageAlloc over the chunk index space
+ * @spanmap: chunk index -> the chunk's page->span map, or a map of
+ *	&gomm_empty_span for chunks gomm does not have (lockless readers)
+ * @nspanmap: entries in @spanmap (chunks of the physical address range)
  * @large: spans of live large objects
+ * @nr_large: spans on @large
  * @pages_owned: gomm pages held from the buddy allocator
  * @pages_in_use: gomm pages in spans
  * @large_pages: gomm pages in large-object spans
@@ -186,7 +244,10 @@ struct gomm_chunk {
 struct gomm_heap {
 	spinlock_t lock;	/* the heap lock: see the rules at the top */
 	struct gomm_pagealloc pa;
+	struct gomm_span ***spanmap;
+	unsigned long nspanmap;
 	struct list_head large;
+	unsigned long nr_large;
 	unsigned long pages_owned;
 	unsigned long pages_in_use;
 	unsigned long large_pages;
@@ -210,7 +271,8 @@ struct gomm_errors {
 };
 
 extern struct gomm_heap gomm_heap;
-extern struct gomm_mcentral gomm_central[GOMM_NUM_CLASSES];
+extern struct gomm_mcentral gomm_central[GOMM_NUM_SPANCLASSES];
+extern struct gomm_span gomm_empty_span;
 extern struct gomm_errors gomm_errors;
 DECLARE_PER_CPU(struct gomm_mcache, gomm_mcache);
 extern bool gomm_tiny_enabled;
@@ -224,7 +286,7 @@ extern struct fault_attr gomm_fail_grow;
 int gomm_heap_init(void);
 unsigned long gomm_heap_exit(void);
 struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
-				       unsigned int class, gfp_t gfp);
+				       unsigned int spanclass, gfp_t gfp);
 void gomm_heap_free_span(struct gomm_span *s);
 struct gomm_span *gomm_span_of(const void *p, bool *free_page);
 unsigned long gomm_heap_scavenge(unsigned long retain_pages,
@@ -233,11 +295,13 @@ unsigned long gomm_heap_releasable(unsigned long retain_pages);
 
 /* mcentral.c */
 void gomm_mcentral_init(void);
-struct gomm_span *gomm_mcentral_cache(unsigned int class);
-struct gomm_span *gomm_span_new(unsigned int class, gfp_t gfp);
+struct gomm_span *gomm_mcentral_cache(unsigned int spanclass);
+struct gomm_span *gomm_span_new(unsigned int spanclass, gfp_t gfp);
 void gomm_mcentral_uncache(struct gomm_span *s);
 void gomm_mcentral_freed(struct gomm_span *s);
 unsigned int gomm_span_sweep(struct gomm_span *s);
+bool gomm_span_load_window(struct gomm_span *s);
+unsigned int gomm_span_unload_window(struct gomm_span *s);
 unsigned long gomm_mcentral_reclaim(unsigned int keep);
 unsigned long gomm_mcentral_exit(void);
 
@@ -250,9 +314,10 @@ unsigned long gomm_scavenge(void);
 /* stats.c */
 void gomm_stats_init(void);
 void gomm_stats_exit(void);
-long gomm_stats_in_use(unsigned int class);
+long gomm_stats_in_use(unsigned int spanclass);
 struct gomm_mcache *gomm_stats_mcache(int cpu);
-#define GOMM_STATS_TINY	GOMM_NUM_CLASSES	/* gomm_stats_in_use(): tiny sub-objects */
+/* gomm_stats_in_use(): tiny sub-objects (span classes are 0..68) */
+#define GOMM_STATS_TINY	(GOMM_NUM_SPANCLASSES + 1)
 
 /**
  * gomm_chunk_of_addr - the gomm chunk holding @p, or NULL (lockless)
@@ -279,16 +344,39 @@ gomm_chunk_of_addr(const void *p, unsigned int *pi)
 }
 
 /**
- * gomm_span_of_fast - the span holding @p, or NULL (lockless, any context)
+ * gomm_span_lookup - the span holding @p (lockless, any context)
  * @p: any pointer
+ *
+ * The free fast path's lookup: on x86-64 a direct-map address minus
+ * PAGE_OFFSET is its physical address, and anything else (vmalloc, the
+ * kernel image, user or wild pointers) lands above the span map.
+ *
+ * Return: the span, or &gomm_empty_span (kind GOMM_KIND_NONE) when @p is
+ * in no span; never NULL.
  */
-static __always_inline struct gomm_span *gomm_span_of_fast(const void *p)
+static __always_inline struct gomm_span *gomm_span_lookup(const void *p)
 {
-	struct gomm_chunk *c;
-	unsigned int pi;
+	unsigned long off = (unsigned long)p - PAGE_OFFSET;
 
-	c = gomm_chunk_of_addr(p, &pi);
-	return c ? READ_ONCE(c->spans[pi]) : NULL;
+	if (unlikely(off >> GOMM_CHUNK_SHIFT >= gomm_heap.nspanmap))
+		return &gomm_empty_span;
+	return READ_ONCE(gomm_heap.spanmap[off >> GOMM_CHUNK_SHIFT]
+					  [(off >> GOMM_PAGE_SHIFT) % GOMM_CHUNK_PAGES]);
+}
+
+/**
+ * gomm_obj_exact - is a span offset the start of an object?
+ * @m: (u64)offset * divmagic, as gomm_obj_index() computes it
+ * @divmagic: the span's division magic
+ *
+ * With divmagic = ceil(2^32 / size), offset k * size gives k * 2^32 plus
+ * k * (divmagic * size - 2^32), which stays below divmagic for every
+ * object of every class; any other offset leaves at least divmagic in the
+ * low 32 bits.  KUnit checks it for every offset of every class.
+ */
+static __always_inline bool gomm_obj_exact(u64 m, u32 divmagic)
+{
+	return (u32)m < divmagic;
 }
 
 /**

@@ -29,6 +29,14 @@
 
 struct gomm_heap gomm_heap;
 EXPORT_SYMBOL_IF_KUNIT(gomm_heap);
+
+/*
+ * What the page->span map holds for pages in no span: a span with an
+ * empty window (so an mcache can point at it too) and kind NONE.
+ */
+struct gomm_span gomm_empty_span = { .kind = GOMM_KIND_NONE };
+/* the span map of every chunk gomm does not have */
+static struct gomm_span *gomm_empty_map[GOMM_CHUNK_PAGES];
 static struct kmem_cache *gomm_span_cache;
 static struct kmem_cache *gomm_chunk_cache;
 
@@ -73,9 +81,11 @@ struct gomm_span *gomm_span_of(const void *p, bool *free_page)
 	if (!c)
 		return NULL;
 	s = READ_ONCE(c->spans[pi]);
-	if (!s && free_page)
+	if (s != &gomm_empty_span)
+		return s;
+	if (free_page)
 		*free_page = test_bit(pi, c->owned);
-	return s;
+	return NULL;
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_span_of);
 
@@ -130,6 +140,8 @@ static bool gomm_heap_grow(unsigned long npages, gfp_t gfp)
 				__free_page(page + i);
 			goto fail;
 		}
+		for (i = 0; i < GOMM_CHUNK_PAGES; i++)
+			fresh->spans[i] = &gomm_empty_span;
 	}
 
 	spin_lock_irqsave(&gomm_heap.lock, flags);
@@ -138,6 +150,8 @@ static bool gomm_heap_grow(unsigned long npages, gfp_t gfp)
 		c = fresh;
 		fresh = NULL;
 		gomm_pa_grow(&gomm_heap.pa, ci, &c->palloc);
+		/* gomm_span_lookup() may see the map as soon as it is stored */
+		smp_store_release(&gomm_heap.spanmap[ci], c->spans);
 		gomm_heap.chunks++;
 	}
 	bitmap_set(c->owned, g % GOMM_CHUNK_PAGES, n);
@@ -157,19 +171,21 @@ fail:
 /**
  * gomm_heap_alloc_span - allocate a span of @npages pages (Go's allocSpan)
  * @npages: gomm pages wanted
- * @class: size class of the span, 0 for a large object
+ * @spanclass: span class, 0 for a large object
  * @gfp: GFP flags of the allocation that needs the span
  *
- * The span comes back initialised for @class: GOMM_SPAN_CACHED with every
- * object free for a small class, GOMM_SPAN_LARGE (and on the heap's list
- * of large spans) for class 0.  Grows the heap if needed.
+ * The span comes back initialised for @spanclass: GOMM_SPAN_CACHED with
+ * every object free (and no window loaded) for a small class,
+ * GOMM_SPAN_LARGE (and on the heap's list of large spans) for class 0.
+ * Grows the heap if needed.
  *
  * Context: any but NMI; sleeps only if @gfp allows.  No gomm lock held.
  * Return: the span, or NULL if memory cannot be had.
  */
 struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
-				       unsigned int class, gfp_t gfp)
+				       unsigned int spanclass, gfp_t gfp)
 {
+	unsigned int class = gomm_sizeclass_of(spanclass);
 	struct gomm_span *s;
 	unsigned long flags, page;
 	int tries;
@@ -179,13 +195,16 @@ struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
 		return NULL;
 	s->npages = npages;
 	s->sizeclass = class;
+	s->spanclass = spanclass;
 	if (class) {
+		s->kind = spanclass == GOMM_TINY_SPANCLASS ? GOMM_KIND_TINY :
+							     GOMM_KIND_SMALL;
 		s->elemsize = gomm_class_to_size[class];
 		s->nelems = gomm_class_to_nelems[class];
 		s->divmagic = gomm_class_to_divmagic[class];
-		s->alloc_cache = ~0ULL;
 		s->state = GOMM_SPAN_CACHED;
 	} else {
+		s->kind = GOMM_KIND_LARGE;
 		s->elemsize = npages * GOMM_PAGE_SIZE;
 		s->nelems = 1;
 		s->state = GOMM_SPAN_LARGE;
@@ -199,9 +218,12 @@ struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
 			s->page = page;
 			s->start = (unsigned long)phys_to_virt((phys_addr_t)page <<
 							       GOMM_PAGE_SHIFT);
+			s->window = s->start;
+			s->alloc_word = s->alloc_bits;
 			gomm_heap.pages_in_use += npages;
 			if (!class) {
 				list_add(&s->list, &gomm_heap.large);
+				gomm_heap.nr_large++;
 				gomm_heap.large_pages += npages;
 			}
 			gomm_heap_map(page, npages, s);
@@ -227,9 +249,11 @@ void gomm_heap_free_span(struct gomm_span *s)
 	unsigned long flags;
 
 	spin_lock_irqsave(&gomm_heap.lock, flags);
-	gomm_heap_map(s->page, s->npages, NULL);
+	WRITE_ONCE(s->kind, GOMM_KIND_NONE);
+	gomm_heap_map(s->page, s->npages, &gomm_empty_span);
 	if (s->state == GOMM_SPAN_LARGE) {
 		list_del(&s->list);
+		gomm_heap.nr_large--;
 		gomm_heap.large_pages -= s->npages;
 	}
 	WRITE_ONCE(s->state, GOMM_SPAN_DEAD);
@@ -337,12 +361,21 @@ unsigned long gomm_heap_releasable(unsigned long retain_pages)
  */
 int gomm_heap_init(void)
 {
-	unsigned long nchunks = (__pa((unsigned long)high_memory - 1) >>
-				 GOMM_CHUNK_SHIFT) + 1;
+	unsigned long i, nchunks = (__pa((unsigned long)high_memory - 1) >>
+				    GOMM_CHUNK_SHIFT) + 1;
 	int ret;
 
 	spin_lock_init(&gomm_heap.lock);
 	INIT_LIST_HEAD(&gomm_heap.large);
+	for (i = 0; i < GOMM_CHUNK_PAGES; i++)
+		gomm_empty_map[i] = &gomm_empty_span;
+	gomm_heap.spanmap = kvmalloc_array(nchunks, sizeof(*gomm_heap.spanmap),
+					   GFP_KERNEL);
+	if (!gomm_heap.spanmap)
+		return -ENOMEM;
+	for (i = 0; i < nchunks; i++)
+		gomm_heap.spanmap[i] = gomm_empty_map;
+	gomm_heap.nspanmap = nchunks;
 	gomm_span_cache = KMEM_CACHE(gomm_span, 0);
 	gomm_chunk_cache = KMEM_CACHE(gomm_chunk, 0);
 	if (!gomm_span_cache || !gomm_chunk_cache)
@@ -352,6 +385,7 @@ int gomm_heap_init(void)
 		goto nomem;
 	return 0;
 nomem:
+	kvfree(gomm_heap.spanmap);
 	kmem_cache_destroy(gomm_chunk_cache);
 	kmem_cache_destroy(gomm_span_cache);
 	return -ENOMEM;
@@ -386,6 +420,7 @@ unsigned long gomm_heap_exit(void)
 		kmem_cache_free(gomm_chunk_cache, c);
 	}
 	gomm_pa_destroy(&gomm_heap.pa);
+	kvfree(gomm_heap.spanmap);
 	kmem_cache_destroy(gomm_chunk_cache);
 	kmem_cache_destroy(gomm_span_cache);
 	return nlarge;

@@ -12,6 +12,7 @@
  */
 #include <linux/cpuhotplug.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/ratelimit.h>
 #include <linux/sched/mm.h>
 #include <linux/shrinker.h>
@@ -72,131 +73,101 @@ static unsigned long gomm_retain_pages(void)
 	return READ_ONCE(gomm_retain_kb) * SZ_1K / GOMM_PAGE_SIZE;
 }
 
-/* Go's nextFreeFast: the next free object from the 64-bit alloc cache. */
-static __always_inline void *gomm_next_free_fast(struct gomm_span *s)
-{
-	u64 cache = s->alloc_cache;
-	unsigned int bit, idx;
+/*
+ * Span class of each request size 16..32768 for the fast path, indexed by
+ * (size + 7) / 8; built at load from Go's two tables (gomm_size_to_class())
+ * so that the fast path needs one load and no branch.
+ */
+static u8 gomm_fast_class[GOMM_MAX_SMALL_SIZE / 8 + 1] __ro_after_init;
 
-	if (unlikely(!cache))
-		return NULL;
-	bit = __ffs64(cache);
-	idx = s->freeindex + bit;
-	/* at a 64-object boundary the slow path refills the cache */
-	if (unlikely(idx >= s->nelems ||
-		     ((idx + 1) % 64 == 0 && idx + 1 != s->nelems)))
-		return NULL;
-	s->alloc_cache = (cache >> bit) >> 1;
-	s->freeindex = idx + 1;
-	s->alloc_count++;
-	return (void *)(s->start + idx * s->elemsize);
+/*
+ * Go's nextFreeFast: the next free object of the span's window.  Clears
+ * the object's bit in the window and sets it in alloc_bits (the owner is
+ * the only writer; gomm_free() reads it), and returns NULL when the
+ * window is used up.
+ */
+static __always_inline void *gomm_span_take_one(struct gomm_span *s, u64 cache)
+{
+	u64 rest = cache & (cache - 1);
+
+	s->alloc_cache = rest;
+	*s->alloc_word |= cache ^ rest;
+	return (void *)(s->window + __ffs64(cache) * s->elemsize);
 }
 
-/* Go's nextFreeIndex: scan alloc_bits from freeindex for a free object. */
-static unsigned int gomm_next_free_index(struct gomm_span *s)
+static __always_inline void *gomm_span_take(struct gomm_span *s)
 {
-	unsigned int fi = s->freeindex, n = s->nelems, bit, idx;
 	u64 cache = s->alloc_cache;
 
-	if (fi == n)
-		return n;
-	while (!cache) {
-		fi = round_down(fi + 64, 64);
-		if (fi >= n) {
-			s->freeindex = n;
-			return n;
-		}
-		cache = ~(u64)s->alloc_bits[fi / 64];
-	}
-	bit = __ffs64(cache);
-	idx = fi + bit;
-	if (idx >= n) {
-		s->freeindex = n;
-		return n;
-	}
-	fi = idx + 1;
-	if (fi % 64 == 0)
-		cache = fi < n ? ~(u64)s->alloc_bits[fi / 64] : 0;
-	else
-		cache >>= bit + 1;
-	s->alloc_cache = cache;
-	s->freeindex = fi;
-	return idx;
+	return likely(cache) ? gomm_span_take_one(s, cache) : NULL;
 }
 
 /*
- * Go's mcache.nextFree + refill: the slow path.  Called and returns with
- * local interrupts disabled (*@flags holds the caller's state), but
- * enables them while the heap grows, so the task may come back on another
- * CPU: *@mcp is updated to the current CPU's mcache.
+ * Go's mcache.nextFree + refill, for when the window of the CPU's span of
+ * class @sc is used up: load the span's next window, or sweep the span
+ * and start over, or swap it for a span from the mcentral or a new one.
+ * Called and returns with local interrupts disabled (*@flags holds the
+ * caller's state), but enables them while the heap grows, so the task may
+ * come back on another CPU: *@mcp is updated to the current CPU's mcache.
  */
-static noinline void *gomm_next_free(struct gomm_mcache **mcp,
-				     unsigned int class, gfp_t gfp,
-				     unsigned long *flags)
+static noinline void *gomm_next_free(struct gomm_mcache **mcp, unsigned int sc,
+				     gfp_t gfp, unsigned long *flags)
 {
 	struct gomm_mcache *mc = *mcp;
-	struct gomm_span *s = mc->alloc[class];
-	unsigned int idx;
+	struct gomm_span *s = mc->alloc[sc], *old;
 
 	mc->slow++;
-	if (s) {
-		idx = gomm_next_free_index(s);
-		if (idx == s->nelems && gomm_span_sweep(s)) {
+	if (s != &gomm_empty_span) {
+		s->freeindex += 64;
+		if (gomm_span_load_window(s))
+			goto take;
+		if (gomm_span_sweep(s)) {
 			mc->sweeps++;
-			idx = gomm_next_free_index(s);
+			if (gomm_span_load_window(s))
+				goto take;
 		}
-		if (idx < s->nelems)
-			goto found;
-		mc->alloc[class] = NULL;
+		mc->alloc[sc] = &gomm_empty_span;
 		gomm_mcentral_uncache(s);
 	}
-	s = gomm_mcentral_cache(class);
+	s = gomm_mcentral_cache(sc);
 	if (!s) {
 		local_irq_restore(*flags);
-		s = gomm_span_new(class, gfp);
+		s = gomm_span_new(sc, gfp);
 		local_irq_save(*flags);
 		if (!s)
 			return NULL;
 		mc = this_cpu_ptr(&gomm_mcache);
 		*mcp = mc;
 		/* an interrupt, or this CPU's previous user, refilled it */
-		if (mc->alloc[class])
-			gomm_mcentral_uncache(mc->alloc[class]);
+		old = mc->alloc[sc];
+		if (old != &gomm_empty_span) {
+			mc->nalloc[sc] -= gomm_span_unload_window(old);
+			gomm_mcentral_uncache(old);
+		}
 	}
-	mc->alloc[class] = s;
+	mc->alloc[sc] = s;
 	mc->refills++;
-	idx = gomm_next_free_index(s);
-found:
-	s->alloc_count++;
-	return (void *)(s->start + idx * s->elemsize);
+take:
+	mc->nalloc[sc] += hweight64(s->alloc_cache);
+	return gomm_span_take(s);
 }
 
-/* One object of @class from this CPU's mcache; IRQs off. */
-static __always_inline void *gomm_alloc_irqoff(struct gomm_mcache **mcp,
-					       unsigned int class, gfp_t gfp,
-					       unsigned long *flags)
+/* One object of span class @sc from this CPU's mcache; IRQs off. */
+static void *gomm_alloc_sc(struct gomm_mcache **mcp, unsigned int sc, gfp_t gfp,
+			   unsigned long *flags)
 {
-	struct gomm_span *s = (*mcp)->alloc[class];
-	void *p = NULL;
+	void *p = gomm_span_take((*mcp)->alloc[sc]);
 
-	if (likely(s))
-		p = gomm_next_free_fast(s);
-	if (unlikely(!p))
-		p = gomm_next_free(mcp, class, gfp, flags);
-	if (likely(p))
-		(*mcp)->nalloc[class]++;
-	return p;
+	return p ? p : gomm_next_free(mcp, sc, gfp, flags);
 }
 
-static __always_inline void *gomm_alloc_class(unsigned int class, gfp_t gfp)
+/* The fast path's miss: called with IRQs off (@flags), returns with them restored. */
+static noinline void *gomm_alloc_refill(unsigned int sc, gfp_t gfp,
+					unsigned long flags)
 {
-	struct gomm_mcache *mc;
-	unsigned long flags;
-	void *p;
+	struct gomm_mcache *mc = this_cpu_ptr(&gomm_mcache);
+	void *p = gomm_next_free(&mc, sc, gfp, &flags);
 
-	local_irq_save(flags);
-	mc = this_cpu_ptr(&gomm_mcache);
-	p = gomm_alloc_irqoff(&mc, class, gfp, &flags);
 	local_irq_restore(flags);
 	return p;
 }
@@ -207,26 +178,25 @@ static noinline void gomm_double_free(struct gomm_span *s, unsigned int idx)
 		    &gomm_errors.double_free);
 }
 
-/* Free object @idx of small span @s: record it for the owner's sweep. */
+/* Free object @idx of small span @s, handed out: record it for the sweep. */
 static __always_inline void gomm_free_obj(struct gomm_span *s, unsigned int idx)
 {
 	if (unlikely(test_and_set_bit(idx, s->free_bits))) {
 		gomm_double_free(s, idx);
 		return;
 	}
-	this_cpu_inc(gomm_mcache.nfree[s->sizeclass]);
 	/* test_and_set_bit() is fully ordered: see gomm_mcentral_put() */
 	if (unlikely(READ_ONCE(s->state) == GOMM_SPAN_FULL))
 		gomm_mcentral_freed(s);
 }
 
 /*
- * The tiny allocator (Go's mallocgc tiny path).  A 16-byte block of class
- * 2 is carved into sub-objects; s->tiny[block] holds a bit per live
- * sub-object offset plus GOMM_TINY_OPEN while it is this CPU's open block,
- * and s->tiny_ends[block] a bit at the last byte of each sub-object, so
- * gomm_size() can tell its extent.  The block is freed when the last bit
- * goes.
+ * The tiny allocator (Go's mallocgc tiny path).  A 16-byte block from a
+ * tiny span is carved into sub-objects; s->tiny[block] holds a bit per
+ * live sub-object offset plus GOMM_TINY_OPEN while it is this CPU's open
+ * block, and s->tiny_ends[block] a bit at the last byte of each
+ * sub-object, so gomm_size() can tell its extent.  The block is freed when
+ * the last bit goes.
  */
 static void gomm_tiny_close(struct gomm_span *s, unsigned long block)
 {
@@ -236,16 +206,14 @@ static void gomm_tiny_close(struct gomm_span *s, unsigned long block)
 		gomm_free_obj(s, b);
 }
 
-static void *gomm_alloc_tiny(size_t size, gfp_t gfp)
+/* A tiny object of @size (1..15) bytes; IRQs off. */
+static void *gomm_alloc_tiny(size_t size, gfp_t gfp, unsigned long *flags)
 {
-	struct gomm_mcache *mc;
+	struct gomm_mcache *mc = this_cpu_ptr(&gomm_mcache);
 	struct gomm_span *s;
-	unsigned long flags;
 	unsigned int off, b;
 	void *p;
 
-	local_irq_save(flags);
-	mc = this_cpu_ptr(&gomm_mcache);
 	off = mc->tiny_offset;
 	/* Go's alignment rules for tiny sub-objects */
 	if (!(size & 7))
@@ -261,14 +229,13 @@ static void *gomm_alloc_tiny(size_t size, gfp_t gfp)
 		WRITE_ONCE(s->tiny_ends[b], s->tiny_ends[b] | BIT(off + size - 1));
 		mc->tiny_offset = off + size;
 		mc->ntiny_alloc++;
-		p = (void *)(mc->tiny + off);
-		goto out;
+		return (void *)(mc->tiny + off);
 	}
 
-	p = gomm_alloc_irqoff(&mc, GOMM_TINY_CLASS, gfp, &flags);
+	p = gomm_alloc_sc(&mc, GOMM_TINY_SPANCLASS, gfp, flags);
 	if (!p)
-		goto out;
-	s = mc->alloc[GOMM_TINY_CLASS];
+		return NULL;
+	s = mc->alloc[GOMM_TINY_SPANCLASS];
 	b = ((unsigned long)p - s->start) / GOMM_TINY_SIZE;
 	mc->ntiny_alloc++;
 	WRITE_ONCE(s->tiny_ends[b], BIT(size - 1));
@@ -283,8 +250,6 @@ static void *gomm_alloc_tiny(size_t size, gfp_t gfp)
 	} else {
 		atomic_set(&s->tiny[b], BIT(0));
 	}
-out:
-	local_irq_restore(flags);
 	return p;
 }
 
@@ -297,7 +262,6 @@ static void gomm_free_tiny(struct gomm_span *s, unsigned int b,
 		gomm_report("double free (tiny)", ptr, &gomm_errors.double_free);
 		return;
 	}
-	this_cpu_inc(gomm_mcache.ntiny_free);
 	if (old == BIT(off))
 		gomm_free_obj(s, b);
 }
@@ -320,50 +284,58 @@ static void *gomm_alloc_large(size_t size, gfp_t gfp)
 	return (void *)s->start;
 }
 
-static noinline void *gomm_alloc_slow(size_t size, gfp_t flags)
+/* Everything the fast path does not serve: 0, tiny, __GFP_ZERO, large. */
+static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp)
 {
+	struct gomm_mcache *mc;
+	unsigned long flags;
+	size_t usable = size;
+	unsigned int class;
 	void *p;
 
 	if (unlikely(!size))
 		return NULL;
-	if (likely(size <= GOMM_MAX_SMALL_SIZE)) {
-		if (size < GOMM_TINY_SIZE && gomm_tiny_enabled)
-			p = gomm_alloc_tiny(size, flags);
-		else
-			p = gomm_alloc_class(gomm_size_to_class(size), flags);
+	if (size > GOMM_MAX_SMALL_SIZE) {
+		p = gomm_alloc_large(size, gfp);
+		usable = round_up(size, GOMM_PAGE_SIZE);
 	} else {
-		p = gomm_alloc_large(size, flags);
+		local_irq_save(flags);
+		if (size < GOMM_TINY_SIZE && gomm_tiny_enabled) {
+			p = gomm_alloc_tiny(size, gfp, &flags);
+		} else {
+			class = gomm_size_to_class(size);
+			usable = gomm_class_to_size[class];
+			mc = this_cpu_ptr(&gomm_mcache);
+			p = gomm_alloc_sc(&mc, class, gfp, &flags);
+		}
+		local_irq_restore(flags);
 	}
-	if (unlikely(flags & __GFP_ZERO) && p)
-		memset(p, 0, size);
+	if (p && (gfp & __GFP_ZERO))
+		memset(p, 0, usable);
 	return p;
 }
 
 void *gomm_alloc(size_t size, gfp_t flags)
 {
-	struct gomm_mcache *mc;
-	unsigned int class;
-	unsigned long irqs;
 	struct gomm_span *s;
+	unsigned long irqs;
+	unsigned int sc;
+	u64 cache;
 	void *p;
 
 	might_alloc(flags);
-	/* fast path: Go's nextFreeFast on this CPU's span; the rest is slow */
+	/* fast path: Go's nextFreeFast on this CPU's span of the class */
 	if (likely(size - GOMM_TINY_SIZE <= GOMM_MAX_SMALL_SIZE - GOMM_TINY_SIZE &&
 		   !(flags & __GFP_ZERO))) {
-		class = gomm_size_to_class(size);
+		sc = gomm_fast_class[(size + 7) / 8];
 		local_irq_save(irqs);
-		mc = this_cpu_ptr(&gomm_mcache);
-		s = mc->alloc[class];
-		if (likely(s)) {
-			p = gomm_next_free_fast(s);
-			if (likely(p)) {
-				mc->nalloc[class]++;
-				local_irq_restore(irqs);
-				return p;
-			}
-		}
+		s = this_cpu_read(gomm_mcache.alloc[sc]);
+		cache = s->alloc_cache;
+		if (unlikely(!cache))
+			return gomm_alloc_refill(sc, flags, irqs);
+		p = gomm_span_take_one(s, cache);
 		local_irq_restore(irqs);
+		return p;
 	}
 	return gomm_alloc_slow(size, flags);
 }
@@ -376,111 +348,127 @@ void *gomm_zalloc(size_t size, gfp_t flags)
 EXPORT_SYMBOL_GPL(gomm_zalloc);
 
 /*
- * Classify a pointer that is not the start of a live object.  Returns the
- * span and object index when @ptr is a small object's start (or a tiny
- * sub-object: then *@tiny_off is its offset in the block, else -1).
+ * The span of the live object at @ptr, or NULL after reporting why @ptr
+ * is not one (@is_free picks the wording).  For a small or large object
+ * *@idx is its index; for a tiny one *@idx is its block and *@toff its
+ * offset in the block.
  */
-static struct gomm_span *gomm_lookup(const void *ptr, unsigned int *idx,
-				     int *tiny_off, const char *who)
+static struct gomm_span *gomm_check(const void *ptr, unsigned int *idx,
+				    unsigned int *toff, bool is_free)
 {
+	struct gomm_span *s = gomm_span_lookup(ptr);
+	unsigned long off = (unsigned long)ptr - s->start;
 	bool free_page = false;
-	struct gomm_span *s = gomm_span_of(ptr, &free_page);
-	unsigned long off;
-	unsigned int state;
+	u64 m;
 
-	*tiny_off = -1;
-	if (unlikely(!s)) {
-		if (free_page)
-			gomm_report(who[0] == 'f' ? "double free (free page)" :
+	switch (READ_ONCE(s->kind)) {
+	case GOMM_KIND_SMALL:
+	case GOMM_KIND_TINY:
+		m = (u64)off * s->divmagic;
+		*idx = m >> 32;
+		if (*idx >= s->nelems)
+			break;
+		if (s->kind == GOMM_KIND_TINY) {
+			*toff = off % GOMM_TINY_SIZE;
+			if (atomic_read(&s->tiny[*idx]) & BIT(*toff))
+				return s;
+			gomm_report(is_free ? "double free (tiny)" :
+				    "size query of a free tiny object", ptr,
+				    &gomm_errors.double_free);
+			return NULL;
+		}
+		if (!gomm_obj_exact(m, s->divmagic))
+			break;
+		if (test_bit(*idx, s->alloc_bits) && !test_bit(*idx, s->free_bits))
+			return s;
+		gomm_report(is_free ? "double free" : "size query of a free object",
+			    ptr, &gomm_errors.double_free);
+		return NULL;
+	case GOMM_KIND_LARGE:
+		*idx = 0;
+		if (off)
+			break;
+		if (!test_bit(0, s->free_bits))
+			return s;
+		gomm_report(is_free ? "double free (large)" :
+			    "size query of a free object", ptr,
+			    &gomm_errors.double_free);
+		return NULL;
+	default:
+		if (gomm_span_of(ptr, &free_page) || !free_page) {
+			gomm_report(is_free ? "free of a pointer gomm never returned" :
+				    "size query of a pointer gomm never returned",
+				    ptr, &gomm_errors.bad_free);
+		} else {
+			gomm_report(is_free ? "double free (free page)" :
 				    "size query of a free page", ptr,
 				    &gomm_errors.double_free);
-		else
-			gomm_report(who[0] == 'f' ? "free of a pointer gomm never returned" :
-				    "size query of a pointer gomm never returned", ptr,
-				    &gomm_errors.bad_free);
+		}
 		return NULL;
 	}
-	off = (unsigned long)ptr - s->start;
-	state = READ_ONCE(s->state);
-	if (!s->sizeclass) {
-		*idx = 0;
-		if (likely(!off && state == GOMM_SPAN_LARGE))
-			return s;
-		goto interior;
-	}
-	*idx = gomm_obj_index(off, s->divmagic);
-	if (unlikely(*idx >= s->nelems || state == GOMM_SPAN_DEAD))
-		goto interior;
-	if (unlikely(s->tiny && atomic_read(&s->tiny[*idx]))) {
-		*tiny_off = off % GOMM_TINY_SIZE;
-		return s;
-	}
-	if (likely(*idx * s->elemsize == off))
-		return s;
-interior:
-	gomm_report(who[0] == 'f' ? "free of an interior pointer" :
+	gomm_report(is_free ? "free of an interior pointer" :
 		    "size query of an interior pointer", ptr, &gomm_errors.bad_free);
 	return NULL;
 }
 
 static noinline void gomm_free_slow(const void *ptr)
 {
+	unsigned int idx, toff;
 	struct gomm_span *s;
-	unsigned int idx;
-	int tiny_off;
 
-	s = gomm_lookup(ptr, &idx, &tiny_off, "free");
-	if (unlikely(!s))
+	if (!ptr)
 		return;
-	if (unlikely(tiny_off >= 0)) {
-		gomm_free_tiny(s, idx, tiny_off, ptr);
-	} else if (likely(s->sizeclass)) {
+	s = gomm_check(ptr, &idx, &toff, true);
+	if (!s)
+		return;
+	if (s->kind == GOMM_KIND_TINY) {
+		gomm_free_tiny(s, idx, toff, ptr);
+	} else if (s->kind == GOMM_KIND_SMALL) {
 		gomm_free_obj(s, idx);
 	} else {
 		if (unlikely(test_and_set_bit(0, s->free_bits))) {
-			gomm_report("double free", ptr, &gomm_errors.double_free);
+			gomm_report("double free (large)", ptr, &gomm_errors.double_free);
 			return;
 		}
-		this_cpu_inc(gomm_mcache.nfree[0]);
 		gomm_heap_free_span(s);
 	}
 }
 
 void gomm_free(const void *ptr)
 {
-	struct gomm_span *s = gomm_span_of_fast(ptr);
+	struct gomm_span *s = gomm_span_lookup(ptr);
 	unsigned long off;
 	unsigned int idx;
+	u64 m;
 
-	/* fast path: the start of a small object in a span that is not tiny */
-	if (likely(s && s->sizeclass && !s->tiny)) {
+	/* fast path: a handed-out small object, found by its exact start */
+	if (likely(READ_ONCE(s->kind) == GOMM_KIND_SMALL)) {
 		off = (unsigned long)ptr - s->start;
-		idx = gomm_obj_index(off, s->divmagic);
-		if (likely(idx * s->elemsize == off && idx < s->nelems &&
-			   READ_ONCE(s->state) != GOMM_SPAN_DEAD)) {
+		m = (u64)off * s->divmagic;
+		idx = m >> 32;
+		if (likely(gomm_obj_exact(m, s->divmagic) && idx < s->nelems &&
+			   test_bit(idx, s->alloc_bits))) {
 			gomm_free_obj(s, idx);
 			return;
 		}
 	}
-	if (ptr)
-		gomm_free_slow(ptr);
+	gomm_free_slow(ptr);
 }
 EXPORT_SYMBOL_GPL(gomm_free);
 
 size_t gomm_size(const void *ptr)
 {
+	unsigned int idx, toff;
 	struct gomm_span *s;
-	unsigned int idx;
-	int tiny_off;
 	u16 ends;
 
 	if (!ptr)
 		return 0;
-	s = gomm_lookup(ptr, &idx, &tiny_off, "size");
+	s = gomm_check(ptr, &idx, &toff, false);
 	if (!s)
 		return 0;
-	if (tiny_off >= 0) {
-		ends = READ_ONCE(s->tiny_ends[idx]) >> tiny_off;
+	if (s->kind == GOMM_KIND_TINY) {
+		ends = READ_ONCE(s->tiny_ends[idx]) >> toff;
 		return ends ? __ffs(ends) + 1 : 0;
 	}
 	return s->elemsize;
@@ -490,7 +478,7 @@ EXPORT_SYMBOL_GPL(gomm_size);
 /* Give all of an mcache's spans and its tiny block back (Go's releaseAll). */
 static void gomm_mcache_flush(struct gomm_mcache *mc)
 {
-	unsigned int class;
+	unsigned int sc;
 
 	if (mc->tiny) {
 		gomm_tiny_close(mc->tiny_span, mc->tiny);
@@ -498,11 +486,12 @@ static void gomm_mcache_flush(struct gomm_mcache *mc)
 		mc->tiny_offset = 0;
 		mc->tiny_span = NULL;
 	}
-	for (class = 1; class < GOMM_NUM_CLASSES; class++) {
-		struct gomm_span *s = mc->alloc[class];
+	for (sc = 1; sc < GOMM_NUM_SPANCLASSES; sc++) {
+		struct gomm_span *s = mc->alloc[sc];
 
-		if (s) {
-			mc->alloc[class] = NULL;
+		if (s != &gomm_empty_span) {
+			mc->alloc[sc] = &gomm_empty_span;
+			mc->nalloc[sc] -= gomm_span_unload_window(s);
 			gomm_mcentral_uncache(s);
 		}
 	}
@@ -527,15 +516,30 @@ void gomm_flush_cpu(int cpu)
 	gomm_mcache_flush(per_cpu_ptr(&gomm_mcache, cpu));
 }
 
-/**
- * gomm_drain - flush every CPU's mcache and return empty spans to the heap
- *
- * Context: process, may sleep (waits for every CPU).
+/*
+ * Serializes the reclaimers (drain, the scavenger, the shrinker), so that
+ * when gomm_drain() or gomm_scavenge() returns no other reclaimer still
+ * holds spans it took off the lists: the heap is in a settled state.
+ * Nothing under it allocates memory.
  */
-void gomm_drain(void)
+static DEFINE_MUTEX(gomm_reclaim_mutex);
+
+static void __gomm_drain(void)
 {
 	on_each_cpu(gomm_flush_local, NULL, 1);
 	gomm_mcentral_reclaim(0);
+}
+
+/**
+ * gomm_drain - flush every CPU's mcache and return empty spans to the heap
+ *
+ * Context: process, may sleep (waits for every CPU and other reclaimers).
+ */
+void gomm_drain(void)
+{
+	mutex_lock(&gomm_reclaim_mutex);
+	__gomm_drain();
+	mutex_unlock(&gomm_reclaim_mutex);
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_drain);
 
@@ -553,8 +557,10 @@ static DECLARE_DELAYED_WORK(gomm_scavenger, gomm_scavenge_fn);
 
 static void gomm_scavenge_fn(struct work_struct *work)
 {
+	mutex_lock(&gomm_reclaim_mutex);
 	gomm_mcentral_reclaim(READ_ONCE(gomm_keep_empty));
 	gomm_heap_scavenge(gomm_retain_pages(), GOMM_SCAVENGE_BATCH);
+	mutex_unlock(&gomm_reclaim_mutex);
 	schedule_delayed_work(&gomm_scavenger,
 			      msecs_to_jiffies(max(READ_ONCE(gomm_scavenge_ms), 10U)));
 }
@@ -570,8 +576,13 @@ static void gomm_scavenge_fn(struct work_struct *work)
  */
 unsigned long gomm_scavenge(void)
 {
-	gomm_drain();
-	return gomm_heap_scavenge(gomm_retain_pages(), ULONG_MAX);
+	unsigned long n;
+
+	mutex_lock(&gomm_reclaim_mutex);
+	__gomm_drain();
+	n = gomm_heap_scavenge(gomm_retain_pages(), ULONG_MAX);
+	mutex_unlock(&gomm_reclaim_mutex);
+	return n;
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_scavenge);
 
@@ -598,17 +609,26 @@ static unsigned long gomm_shrink_scan(struct shrinker *sh,
 
 	/* per-CPU caches are drained asynchronously: no IPIs from reclaim */
 	schedule_work(&gomm_drain_work);
+	if (!mutex_trylock(&gomm_reclaim_mutex))
+		return SHRINK_STOP;
 	gomm_mcentral_reclaim(0);
 	n = gomm_heap_scavenge(gomm_retain_pages(),
 			       DIV_ROUND_UP(sc->nr_to_scan,
 					    GOMM_PAGE_SIZE / PAGE_SIZE));
+	mutex_unlock(&gomm_reclaim_mutex);
 	return n ? n * (GOMM_PAGE_SIZE / PAGE_SIZE) : SHRINK_STOP;
 }
 
 static int __init gomm_init(void)
 {
-	int ret;
+	unsigned int i, sc;
+	int ret, cpu;
 
+	for (i = GOMM_TINY_SIZE / 8; i < ARRAY_SIZE(gomm_fast_class); i++)
+		gomm_fast_class[i] = gomm_size_to_class(i * 8);
+	for_each_possible_cpu(cpu)
+		for (sc = 0; sc < GOMM_NUM_SPANCLASSES; sc++)
+			per_cpu_ptr(&gomm_mcache, cpu)->alloc[sc] = &gomm_empty_span;
 	gomm_mcentral_init();
 	ret = gomm_heap_init();
 	if (ret)

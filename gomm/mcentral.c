@@ -14,61 +14,96 @@
 
 #include "gomm.h"
 
-struct gomm_mcentral gomm_central[GOMM_NUM_CLASSES];
+struct gomm_mcentral gomm_central[GOMM_NUM_SPANCLASSES];
 EXPORT_SYMBOL_IF_KUNIT(gomm_central);
-
-/* Bits of word @w of a span's bitmap that lie below @freeindex. */
-static unsigned long gomm_below(unsigned int freeindex, unsigned int w)
-{
-	unsigned int lo = w * BITS_PER_LONG;
-
-	if (freeindex >= lo + BITS_PER_LONG)
-		return ~0UL;
-	if (freeindex <= lo)
-		return 0;
-	return BIT(freeindex - lo) - 1;
-}
 
 /**
  * gomm_span_sweep - fold a span's recorded frees into its alloc state
- * @s: the span; the caller owns its allocation state
+ * @s: the span; the caller owns its allocation state and no window is
+ *	loaded (alloc_cache is 0)
  *
  * Takes every set free bit (xchg, so frees racing with the sweep are kept
  * for the next one), clears those objects in alloc_bits, and restarts
  * allocation from index 0 as Go's sweep does.  A free bit for an object
- * that is not allocated is a double free that slipped past gomm_free()'s
- * own check: it is reported and ignored.
+ * that is not allocated is a double free that raced with an earlier
+ * sweep past gomm_free()'s own checks: it is reported and ignored.
  *
  * Context: owner of @s (its mcache with IRQs off, or the mcentral lock).
  * Return: objects freed.
  */
 unsigned int gomm_span_sweep(struct gomm_span *s)
 {
-	unsigned long freed[GOMM_SPAN_WORDS], alloc, bogus;
 	unsigned int w, nw = BITS_TO_LONGS(s->nelems), n = 0;
-	bool any = false;
+	unsigned long freed, alloc, bogus;
 
 	for (w = 0; w < nw; w++) {
-		freed[w] = READ_ONCE(s->free_bits[w]) ?
-			   xchg(&s->free_bits[w], 0) : 0;
-		any |= freed[w] != 0;
-	}
-	if (!any)
-		return 0;
-	for (w = 0; w < nw; w++) {
-		alloc = s->alloc_bits[w] | gomm_below(s->freeindex, w);
-		bogus = freed[w] & ~alloc;
+		if (!READ_ONCE(s->free_bits[w]))
+			continue;
+		freed = xchg(&s->free_bits[w], 0);
+		alloc = s->alloc_bits[w];
+		bogus = freed & ~alloc;
 		if (unlikely(bogus))
 			gomm_report("double free",
 				    (void *)(s->start + (w * BITS_PER_LONG +
 						__ffs(bogus)) * s->elemsize),
 				    &gomm_errors.double_free);
-		s->alloc_bits[w] = alloc & ~freed[w];
-		n += hweight_long(freed[w] & alloc);
+		WRITE_ONCE(s->alloc_bits[w], alloc & ~freed);
+		n += hweight_long(freed & alloc);
 	}
+	if (n) {
+		s->alloc_count -= n;
+		s->freeindex = 0;
+	}
+	return n;
+}
+
+/**
+ * gomm_span_load_window - load the next 64-object window with a free object
+ * @s: a span the caller owns, with no window loaded
+ *
+ * Go's refillAllocCache: searches alloc_bits from @s->freeindex on for a
+ * word with free objects (objects with a free not yet swept are not
+ * free), makes it the window and counts its free objects as allocated:
+ * the fast path hands them out without touching alloc_count.
+ *
+ * Context: owner of @s.
+ * Return: true if a window with free objects was loaded.
+ */
+bool gomm_span_load_window(struct gomm_span *s)
+{
+	unsigned int w, nw = BITS_TO_LONGS(s->nelems);
+	u64 free;
+
+	for (w = s->freeindex / 64; w < nw; w++) {
+		free = ~(u64)(s->alloc_bits[w] | READ_ONCE(s->free_bits[w]));
+		if (w == nw - 1 && s->nelems % 64)
+			free &= BIT_ULL(s->nelems % 64) - 1;
+		if (free) {
+			s->freeindex = w * 64;
+			s->window = s->start + w * 64 * s->elemsize;
+			s->alloc_word = &s->alloc_bits[w];
+			s->alloc_count += hweight64(free);
+			s->alloc_cache = free;
+			return true;
+		}
+	}
+	s->freeindex = s->nelems;
+	return false;
+}
+
+/**
+ * gomm_span_unload_window - give back the window's objects not handed out
+ * @s: a span the caller owns
+ *
+ * Context: owner of @s.
+ * Return: objects given back.
+ */
+unsigned int gomm_span_unload_window(struct gomm_span *s)
+{
+	unsigned int n = hweight64(s->alloc_cache);
+
 	s->alloc_count -= n;
-	s->freeindex = 0;
-	s->alloc_cache = ~(u64)s->alloc_bits[0];
+	s->alloc_cache = 0;
 	return n;
 }
 
@@ -98,17 +133,18 @@ static void gomm_mcentral_put(struct gomm_mcentral *c, struct gomm_span *s)
 
 /**
  * gomm_mcentral_cache - take a span with free objects for an mcache
- * @class: size class
+ * @spanclass: span class
  *
  * Go's mcentral.cacheSpan, without growing: the caller grows the heap
  * with gomm_span_new() (which may sleep) when this returns NULL.
  *
  * Context: any but NMI.
- * Return: a GOMM_SPAN_CACHED span with at least one free object, or NULL.
+ * Return: a GOMM_SPAN_CACHED span with a window of free objects loaded,
+ * or NULL.
  */
-struct gomm_span *gomm_mcentral_cache(unsigned int class)
+struct gomm_span *gomm_mcentral_cache(unsigned int spanclass)
 {
-	struct gomm_mcentral *c = &gomm_central[class];
+	struct gomm_mcentral *c = &gomm_central[spanclass];
 	struct gomm_span *s;
 	unsigned long flags;
 
@@ -118,7 +154,7 @@ struct gomm_span *gomm_mcentral_cache(unsigned int class)
 		list_del(&s->list);
 		c->nr_partial--;
 		gomm_span_sweep(s);
-		if (s->alloc_count < s->nelems) {
+		if (gomm_span_load_window(s)) {
 			WRITE_ONCE(s->state, GOMM_SPAN_CACHED);
 			break;
 		}
@@ -129,37 +165,41 @@ struct gomm_span *gomm_mcentral_cache(unsigned int class)
 }
 
 /**
- * gomm_span_new - a fresh span of @class from the heap, for an mcache
- * @class: size class (not 0)
+ * gomm_span_new - a fresh span from the heap, for an mcache
+ * @spanclass: span class (not 0)
  * @gfp: GFP flags of the allocation that needs it
  *
  * Context: any but NMI; sleeps only if @gfp allows; no gomm lock held.
- * Return: a GOMM_SPAN_CACHED span with every object free, or NULL.
+ * Return: a GOMM_SPAN_CACHED span with every object free and its first
+ * window loaded, or NULL.
  */
-struct gomm_span *gomm_span_new(unsigned int class, gfp_t gfp)
+struct gomm_span *gomm_span_new(unsigned int spanclass, gfp_t gfp)
 {
-	struct gomm_mcentral *c = &gomm_central[class];
+	struct gomm_mcentral *c = &gomm_central[spanclass];
+	unsigned int nelems = gomm_class_to_nelems[GOMM_TINY_CLASS];
 	struct gomm_span *s;
 	unsigned long flags;
 	void *tiny = NULL;
 
-	if (class == GOMM_TINY_CLASS && gomm_tiny_enabled) {
-		tiny = kcalloc(gomm_class_to_nelems[class],
-			       sizeof(atomic_t) + sizeof(u16),
+	if (spanclass == GOMM_TINY_SPANCLASS) {
+		tiny = kcalloc(nelems, sizeof(atomic_t) + sizeof(u16),
 			       gfp & GOMM_GFP_MASK);
 		if (!tiny)
 			return NULL;
 	}
-	s = gomm_heap_alloc_span(gomm_class_to_npages[class], class, gfp);
+	s = gomm_heap_alloc_span(gomm_class_to_npages[gomm_sizeclass_of(spanclass)],
+				 spanclass, gfp);
 	if (!s) {
 		kfree(tiny);
 		return NULL;
 	}
 	if (tiny) {
 		s->tiny = tiny;
-		s->tiny_ends = (u16 *)(s->tiny + s->nelems);
+		s->tiny_ends = (u16 *)(s->tiny + nelems);
 	}
+	gomm_span_load_window(s);
 	spin_lock_irqsave(&c->lock, flags);
+	list_add(&s->all, &c->all);
 	c->nr_spans++;
 	spin_unlock_irqrestore(&c->lock, flags);
 	return s;
@@ -167,13 +207,14 @@ struct gomm_span *gomm_span_new(unsigned int class, gfp_t gfp)
 
 /**
  * gomm_mcentral_uncache - take back a span an mcache is done with
- * @s: a GOMM_SPAN_CACHED span; its mcache no longer points at it
+ * @s: a GOMM_SPAN_CACHED span; its mcache no longer points at it and its
+ *	window is unloaded
  *
  * Context: any but NMI.
  */
 void gomm_mcentral_uncache(struct gomm_span *s)
 {
-	struct gomm_mcentral *c = &gomm_central[s->sizeclass];
+	struct gomm_mcentral *c = &gomm_central[s->spanclass];
 	unsigned long flags;
 
 	spin_lock_irqsave(&c->lock, flags);
@@ -191,7 +232,7 @@ void gomm_mcentral_uncache(struct gomm_span *s)
  */
 void gomm_mcentral_freed(struct gomm_span *s)
 {
-	struct gomm_mcentral *c = &gomm_central[s->sizeclass];
+	struct gomm_mcentral *c = &gomm_central[s->spanclass];
 	unsigned long flags;
 
 	spin_lock_irqsave(&c->lock, flags);
@@ -219,7 +260,7 @@ unsigned long gomm_mcentral_reclaim(unsigned int keep)
 	unsigned int class, kept;
 	LIST_HEAD(empty);
 
-	for (class = 1; class < GOMM_NUM_CLASSES; class++) {
+	for (class = 1; class < GOMM_NUM_SPANCLASSES; class++) {
 		struct gomm_mcentral *c = &gomm_central[class];
 
 		kept = 0;
@@ -229,6 +270,7 @@ unsigned long gomm_mcentral_reclaim(unsigned int keep)
 			if (s->alloc_count || kept++ < keep)
 				continue;
 			list_move(&s->list, &empty);
+			list_del(&s->all);
 			c->nr_partial--;
 			c->nr_spans--;
 			n++;
@@ -251,10 +293,11 @@ void gomm_mcentral_init(void)
 {
 	unsigned int class;
 
-	for (class = 0; class < GOMM_NUM_CLASSES; class++) {
+	for (class = 0; class < GOMM_NUM_SPANCLASSES; class++) {
 		spin_lock_init(&gomm_central[class].lock);
 		INIT_LIST_HEAD(&gomm_central[class].partial);
 		INIT_LIST_HEAD(&gomm_central[class].full);
+		INIT_LIST_HEAD(&gomm_central[class].all);
 	}
 }
 
@@ -271,7 +314,7 @@ unsigned long gomm_mcentral_exit(void)
 	unsigned int class;
 	LIST_HEAD(all);
 
-	for (class = 1; class < GOMM_NUM_CLASSES; class++) {
+	for (class = 1; class < GOMM_NUM_SPANCLASSES; class++) {
 		struct gomm_mcentral *c = &gomm_central[class];
 
 		list_splice_init(&c->partial, &all);
@@ -281,9 +324,13 @@ unsigned long gomm_mcentral_exit(void)
 			gomm_span_sweep(s);
 			live += s->alloc_count;
 			list_del(&s->list);
+			list_del(&s->all);
 			gomm_heap_free_span(s);
 		}
-		if (live)
+		if (live && class == GOMM_TINY_SPANCLASS)
+			pr_err("gomm: unload: %lu tiny blocks (16 bytes) still live\n",
+			       live);
+		else if (live)
 			pr_err("gomm: unload: %lu objects of class %u (%u bytes) still live\n",
 			       live, class, gomm_class_to_size[class]);
 		total += live;

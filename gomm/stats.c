@@ -24,25 +24,51 @@
 
 static struct dentry *gomm_debugfs;
 
-/**
- * gomm_stats_in_use - objects handed out and not freed, summed over CPUs
- * @class: size class, 0 for large objects, GOMM_STATS_TINY for tiny ones
- *
- * Context: any; lockless snapshot.
- */
-long gomm_stats_in_use(unsigned int class)
+/* Live sub-objects of the blocks of tiny span @s. */
+static unsigned long gomm_tiny_live(struct gomm_span *s)
 {
+	unsigned long n = 0;
+	unsigned int b;
+
+	for (b = 0; b < s->nelems; b++)
+		n += hweight32(atomic_read(&s->tiny[b]) & (GOMM_TINY_OPEN - 1));
+	return n;
+}
+
+/**
+ * gomm_stats_in_use - objects handed out and not freed
+ * @sc: span class (1..68), 0 for large objects, GOMM_STATS_TINY for tiny
+ *	sub-objects
+ *
+ * Counts from the spans themselves: a span's alloc_count less the objects
+ * of its window that are not handed out yet and the frees not yet swept.
+ * Cached spans are read while their CPU may be using them, so the count
+ * is a snapshot; it is exact when gomm is idle.
+ *
+ * Context: process or softirq; takes the class's mcentral lock.
+ */
+long gomm_stats_in_use(unsigned int sc)
+{
+	struct gomm_mcentral *c;
+	struct gomm_span *s;
+	unsigned long flags;
+	unsigned int w;
 	long n = 0;
-	int cpu;
 
-	for_each_possible_cpu(cpu) {
-		struct gomm_mcache *mc = per_cpu_ptr(&gomm_mcache, cpu);
-
-		if (class == GOMM_STATS_TINY)
-			n += READ_ONCE(mc->ntiny_alloc) - READ_ONCE(mc->ntiny_free);
-		else
-			n += READ_ONCE(mc->nalloc[class]) - READ_ONCE(mc->nfree[class]);
+	if (!sc)
+		return READ_ONCE(gomm_heap.nr_large);
+	c = &gomm_central[sc == GOMM_STATS_TINY ? GOMM_TINY_SPANCLASS : sc];
+	spin_lock_irqsave(&c->lock, flags);
+	list_for_each_entry(s, &c->all, all) {
+		if (sc == GOMM_STATS_TINY) {
+			n += gomm_tiny_live(s);
+			continue;
+		}
+		n += READ_ONCE(s->alloc_count) - hweight64(READ_ONCE(s->alloc_cache));
+		for (w = 0; w < BITS_TO_LONGS(s->nelems); w++)
+			n -= hweight_long(READ_ONCE(s->free_bits[w]));
 	}
+	spin_unlock_irqrestore(&c->lock, flags);
 	return n;
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_stats_in_use);
@@ -89,8 +115,20 @@ static int gomm_classes_show(struct seq_file *m, void *v)
 	in_use = used > 0 ? used : 0;
 	seq_printf(m, "  large     -         1          -      %lu %7lu       0 %13lu %11lu      0\n",
 		   in_use, in_use, spans * GOMM_PAGE_SIZE, spans * GOMM_PAGE_SIZE);
+	spans = READ_ONCE(gomm_central[GOMM_TINY_SPANCLASS].nr_spans);
+	nelems = gomm_class_to_nelems[GOMM_TINY_CLASS];
+	used = gomm_stats_in_use(GOMM_TINY_SPANCLASS);
+	in_use = used > 0 ? used : 0;
+	held = spans * gomm_class_to_npages[GOMM_TINY_CLASS] * GOMM_PAGE_SIZE;
+	total_held += held;
+	total_used += in_use * GOMM_TINY_SIZE;
+	seq_printf(m, "   tiny %5u %9u %10u %6lu %7lu %7lu %13lu %11lu %6lu\n",
+		   GOMM_TINY_SIZE, nelems, gomm_class_to_npages[GOMM_TINY_CLASS],
+		   spans, in_use, spans * nelems - min(in_use, spans * nelems),
+		   in_use * GOMM_TINY_SIZE, held,
+		   gomm_pct(held - min(held, in_use * GOMM_TINY_SIZE), held));
 	used = gomm_stats_in_use(GOMM_STATS_TINY);
-	seq_printf(m, "# tiny sub-objects in use: %ld (inside class 2 blocks)\n", used);
+	seq_printf(m, "# tiny: %ld sub-objects in use in the tiny row's 16-byte blocks\n", used);
 	seq_printf(m, "# small: bytes in use %lu, bytes held %lu\n", total_used, total_held);
 	return 0;
 }
@@ -127,7 +165,7 @@ DEFINE_SHOW_ATTRIBUTE(gomm_heap);
 static int gomm_cpus_show(struct seq_file *m, void *v)
 {
 	unsigned long alloc;
-	unsigned int class;
+	unsigned int sc;
 	int cpu;
 
 	seq_puts(m, "# cpu   fast_hits        slow     refills      sweeps     flushes  tiny_allocs\n");
@@ -135,8 +173,8 @@ static int gomm_cpus_show(struct seq_file *m, void *v)
 		struct gomm_mcache *mc = per_cpu_ptr(&gomm_mcache, cpu);
 
 		alloc = 0;
-		for (class = 1; class < GOMM_NUM_CLASSES; class++)
-			alloc += READ_ONCE(mc->nalloc[class]);
+		for (sc = 1; sc < GOMM_NUM_SPANCLASSES; sc++)
+			alloc += READ_ONCE(mc->nalloc[sc]);
 		seq_printf(m, "%5d %11lu %11lu %11lu %11lu %11lu %12lu\n", cpu,
 			   alloc - READ_ONCE(mc->slow), READ_ONCE(mc->slow),
 			   READ_ONCE(mc->refills), READ_ONCE(mc->sweeps),

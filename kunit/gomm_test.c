@@ -352,7 +352,7 @@ static void gomm_tiny_combine(struct kunit *test)
 		kunit_skip(test, "gomm.tiny=0");
 	migrate_disable();
 	gomm_drain();
-	blocks = gomm_stats_in_use(GOMM_TINY_CLASS);
+	blocks = gomm_stats_in_use(GOMM_TINY_SPANCLASS);
 	p[0] = gomm_alloc(1, GFP_KERNEL);
 	block = (unsigned long)p[0] & ~15UL;
 	for (i = 1; i < 16; i++)
@@ -363,26 +363,26 @@ static void gomm_tiny_combine(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, gomm_size(p[i]), 1UL);
 		*p[i] = i;
 	}
-	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_CLASS), blocks + 1);
+	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_SPANCLASS), blocks + 1);
 	s = gomm_span_of(p[0], NULL);
 	KUNIT_ASSERT_NOT_NULL(test, s);
 	KUNIT_EXPECT_EQ(test, s->sizeclass, GOMM_TINY_CLASS);
 	/* the full block is closed when the next one opens */
 	q = gomm_alloc(1, GFP_KERNEL);
 	KUNIT_EXPECT_EQ(test, (unsigned long)q & 15, 0UL);
-	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_CLASS), blocks + 2);
+	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_SPANCLASS), blocks + 2);
 	/* a closed block goes back only when its last sub-object does */
 	for (i = 0; i < 16; i++) {
 		KUNIT_EXPECT_EQ(test, *p[i], i);
 		gomm_free(p[i]);
-		KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_CLASS),
+		KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_SPANCLASS),
 				blocks + 1 + (i < 15));
 	}
 	/* the open block stays until it is closed (here: by drain) */
 	gomm_free(q);
-	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_CLASS), blocks + 1);
+	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_SPANCLASS), blocks + 1);
 	gomm_drain();
-	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_CLASS), blocks);
+	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_SPANCLASS), blocks);
 	migrate_enable();
 }
 
@@ -647,7 +647,7 @@ static void gomm_stress_mixed(struct kunit *test)
 	 * back to the heap.
 	 */
 	gomm_drain();
-	for (c = 0; c < GOMM_NUM_CLASSES; c++)
+	for (c = 0; c < GOMM_NUM_SPANCLASSES; c++)
 		KUNIT_EXPECT_EQ_MSG(test, gomm_stats_in_use(c), 0L, "class %u", c);
 	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_STATS_TINY), 0L);
 	KUNIT_EXPECT_EQ(test, gomm_heap.pages_in_use, 0UL);
