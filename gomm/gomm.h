@@ -393,4 +393,67 @@ static inline bool gomm_span_has_frees(const struct gomm_span *s)
 	return false;
 }
 
+/**
+ * gomm_span_sweep_word - fold the recorded frees of one bitmap word
+ * @s: the span; the caller owns its allocation state
+ * @w: the word
+ *
+ * Takes the word's free bits (xchg, so frees racing with the sweep are
+ * kept for the next one), clears those objects in alloc_bits, and takes
+ * them off alloc_count.  A free bit for an object that is not handed out
+ * is a double free that raced with an earlier sweep past gomm_free()'s
+ * checks: it is reported and ignored.
+ *
+ * Context: owner of @s.
+ * Return: objects freed.
+ */
+static inline unsigned int gomm_span_sweep_word(struct gomm_span *s,
+						unsigned int w)
+{
+	unsigned long freed, alloc, bogus;
+	unsigned int n;
+
+	if (!READ_ONCE(s->free_bits[w]))
+		return 0;
+	freed = xchg(&s->free_bits[w], 0);
+	alloc = s->alloc_bits[w];
+	bogus = freed & ~alloc;
+	if (unlikely(bogus))
+		gomm_report("double free",
+			    (void *)(s->start + (w * BITS_PER_LONG + __ffs(bogus)) *
+				     s->elemsize), &gomm_errors.double_free);
+	WRITE_ONCE(s->alloc_bits[w], alloc & ~freed);
+	n = hweight_long(freed & alloc);
+	s->alloc_count -= n;
+	return n;
+}
+
+/**
+ * gomm_span_window - make bitmap word @w the span's window, if it has room
+ * @s: a span the caller owns, with no window loaded
+ * @w: the word
+ *
+ * The window's free objects (alloc bit clear and no free pending) are
+ * counted into alloc_count at once: the fast path hands them out without
+ * touching it, and gomm_span_unload_window() takes back the rest.
+ *
+ * Context: owner of @s.
+ * Return: true if the word had free objects and is now the window.
+ */
+static inline bool gomm_span_window(struct gomm_span *s, unsigned int w)
+{
+	u64 free = ~(u64)(s->alloc_bits[w] | READ_ONCE(s->free_bits[w]));
+
+	if (w == (s->nelems - 1) / 64 && s->nelems % 64)
+		free &= BIT_ULL(s->nelems % 64) - 1;
+	if (!free)
+		return false;
+	s->freeindex = w * 64;
+	s->window = s->start + w * 64 * s->elemsize;
+	s->alloc_word = &s->alloc_bits[w];
+	s->alloc_count += hweight64(free);
+	s->alloc_cache = free;
+	return true;
+}
+
 #endif /* _GOMM_GOMM_H */

@@ -104,20 +104,29 @@ static __always_inline void *gomm_span_take(struct gomm_span *s)
 
 /*
  * Go's mcache.nextFree + refill, for when the window of the CPU's span of
- * class @sc is used up: load the span's next window, or sweep the span
- * and start over, or swap it for a span from the mcentral or a new one.
- * Called and returns with local interrupts disabled (*@flags holds the
- * caller's state), but enables them while the heap grows, so the task may
- * come back on another CPU: *@mcp is updated to the current CPU's mcache.
+ * class @sc is used up.  In order: reuse the window's own word if frees
+ * came back to it (a one-word sweep: the objects are still warm), load the
+ * span's next window, sweep the whole span and start over, or swap the
+ * span for one from the mcentral or a new one.  Called and returns with
+ * local interrupts disabled (*@flags holds the caller's state), but
+ * enables them while the heap grows, so the task may come back on another
+ * CPU: *@mcp is updated to the current CPU's mcache.
  */
 static noinline void *gomm_next_free(struct gomm_mcache **mcp, unsigned int sc,
 				     gfp_t gfp, unsigned long *flags)
 {
 	struct gomm_mcache *mc = *mcp;
 	struct gomm_span *s = mc->alloc[sc], *old;
+	unsigned int w;
 
 	mc->slow++;
 	if (s != &gomm_empty_span) {
+		w = s->freeindex / 64;
+		if (gomm_span_sweep_word(s, w)) {
+			mc->sweeps++;
+			if (gomm_span_window(s, w))
+				goto take;
+		}
 		s->freeindex += 64;
 		if (gomm_span_load_window(s))
 			goto take;
@@ -251,19 +260,6 @@ static void *gomm_alloc_tiny(size_t size, gfp_t gfp, unsigned long *flags)
 		atomic_set(&s->tiny[b], BIT(0));
 	}
 	return p;
-}
-
-static void gomm_free_tiny(struct gomm_span *s, unsigned int b,
-			   unsigned int off, const void *ptr)
-{
-	int old = atomic_fetch_andnot(BIT(off), &s->tiny[b]);
-
-	if (unlikely(!(old & BIT(off)))) {
-		gomm_report("double free (tiny)", ptr, &gomm_errors.double_free);
-		return;
-	}
-	if (old == BIT(off))
-		gomm_free_obj(s, b);
 }
 
 static void *gomm_alloc_large(size_t size, gfp_t gfp)
@@ -411,21 +407,33 @@ static struct gomm_span *gomm_check(const void *ptr, unsigned int *idx,
 	return NULL;
 }
 
-static noinline void gomm_free_slow(const void *ptr)
+static noinline void gomm_free_slow(const void *ptr, struct gomm_span *s)
 {
-	unsigned int idx, toff;
-	struct gomm_span *s;
+	unsigned long off = (unsigned long)ptr - s->start;
+	unsigned int idx, toff, bit;
+	int old;
 
+	/* a tiny sub-object: drop its bit, and the block with the last one */
+	if (READ_ONCE(s->kind) == GOMM_KIND_TINY) {
+		idx = off / GOMM_TINY_SIZE;
+		bit = BIT(off % GOMM_TINY_SIZE);
+		old = atomic_fetch_andnot(bit, &s->tiny[idx]);
+		if (likely(old & bit)) {
+			if (old == bit)
+				gomm_free_obj(s, idx);
+			return;
+		}
+		gomm_report("double free (tiny)", ptr, &gomm_errors.double_free);
+		return;
+	}
 	if (!ptr)
 		return;
 	s = gomm_check(ptr, &idx, &toff, true);
 	if (!s)
 		return;
-	if (s->kind == GOMM_KIND_TINY) {
-		gomm_free_tiny(s, idx, toff, ptr);
-	} else if (s->kind == GOMM_KIND_SMALL) {
+	if (s->kind == GOMM_KIND_SMALL) {
 		gomm_free_obj(s, idx);
-	} else {
+	} else if (s->kind == GOMM_KIND_LARGE) {
 		if (unlikely(test_and_set_bit(0, s->free_bits))) {
 			gomm_report("double free (large)", ptr, &gomm_errors.double_free);
 			return;
@@ -452,7 +460,7 @@ void gomm_free(const void *ptr)
 			return;
 		}
 	}
-	gomm_free_slow(ptr);
+	gomm_free_slow(ptr, s);
 }
 EXPORT_SYMBOL_GPL(gomm_free);
 

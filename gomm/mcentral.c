@@ -22,38 +22,20 @@ EXPORT_SYMBOL_IF_KUNIT(gomm_central);
  * @s: the span; the caller owns its allocation state and no window is
  *	loaded (alloc_cache is 0)
  *
- * Takes every set free bit (xchg, so frees racing with the sweep are kept
- * for the next one), clears those objects in alloc_bits, and restarts
- * allocation from index 0 as Go's sweep does.  A free bit for an object
- * that is not allocated is a double free that raced with an earlier
- * sweep past gomm_free()'s own checks: it is reported and ignored.
+ * Go's sweep: takes every free bit (gomm_span_sweep_word()) and, if that
+ * freed anything, restarts allocation from index 0.
  *
  * Context: owner of @s (its mcache with IRQs off, or the mcentral lock).
  * Return: objects freed.
  */
 unsigned int gomm_span_sweep(struct gomm_span *s)
 {
-	unsigned int w, nw = BITS_TO_LONGS(s->nelems), n = 0;
-	unsigned long freed, alloc, bogus;
+	unsigned int w, n = 0;
 
-	for (w = 0; w < nw; w++) {
-		if (!READ_ONCE(s->free_bits[w]))
-			continue;
-		freed = xchg(&s->free_bits[w], 0);
-		alloc = s->alloc_bits[w];
-		bogus = freed & ~alloc;
-		if (unlikely(bogus))
-			gomm_report("double free",
-				    (void *)(s->start + (w * BITS_PER_LONG +
-						__ffs(bogus)) * s->elemsize),
-				    &gomm_errors.double_free);
-		WRITE_ONCE(s->alloc_bits[w], alloc & ~freed);
-		n += hweight_long(freed & alloc);
-	}
-	if (n) {
-		s->alloc_count -= n;
+	for (w = 0; w < BITS_TO_LONGS(s->nelems); w++)
+		n += gomm_span_sweep_word(s, w);
+	if (n)
 		s->freeindex = 0;
-	}
 	return n;
 }
 
@@ -61,32 +43,18 @@ unsigned int gomm_span_sweep(struct gomm_span *s)
  * gomm_span_load_window - load the next 64-object window with a free object
  * @s: a span the caller owns, with no window loaded
  *
- * Go's refillAllocCache: searches alloc_bits from @s->freeindex on for a
- * word with free objects (objects with a free not yet swept are not
- * free), makes it the window and counts its free objects as allocated:
- * the fast path hands them out without touching alloc_count.
+ * Go's refillAllocCache, from @s->freeindex on (see gomm_span_window()).
  *
  * Context: owner of @s.
  * Return: true if a window with free objects was loaded.
  */
 bool gomm_span_load_window(struct gomm_span *s)
 {
-	unsigned int w, nw = BITS_TO_LONGS(s->nelems);
-	u64 free;
+	unsigned int w;
 
-	for (w = s->freeindex / 64; w < nw; w++) {
-		free = ~(u64)(s->alloc_bits[w] | READ_ONCE(s->free_bits[w]));
-		if (w == nw - 1 && s->nelems % 64)
-			free &= BIT_ULL(s->nelems % 64) - 1;
-		if (free) {
-			s->freeindex = w * 64;
-			s->window = s->start + w * 64 * s->elemsize;
-			s->alloc_word = &s->alloc_bits[w];
-			s->alloc_count += hweight64(free);
-			s->alloc_cache = free;
+	for (w = s->freeindex / 64; w < BITS_TO_LONGS(s->nelems); w++)
+		if (gomm_span_window(s, w))
 			return true;
-		}
-	}
 	s->freeindex = s->nelems;
 	return false;
 }
