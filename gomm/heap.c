@@ -20,7 +20,7 @@
 #include <linux/io.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
-#include <kunit/visibility.h>
+#include "compat.h"
 
 #include "gomm.h"
 

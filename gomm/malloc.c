@@ -20,7 +20,7 @@
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 #include <linux/gomm.h>
-#include <kunit/visibility.h>
+#include "compat.h"
 
 #include "gomm.h"
 

@@ -10,7 +10,7 @@
  */
 #include <linux/bitops.h>
 #include <linux/slab.h>
-#include <kunit/visibility.h>
+#include "compat.h"
 
 #include "gomm.h"
 

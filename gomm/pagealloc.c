@@ -31,7 +31,7 @@
 #include <linux/spinlock.h>
 #include <linux/string.h>
 #include <asm/barrier.h>
-#include <kunit/visibility.h>
+#include "compat.h"
 
 #include "pagealloc.h"
 

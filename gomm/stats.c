@@ -18,7 +18,7 @@
 #include <linux/debugfs.h>
 #include <linux/fault-inject.h>
 #include <linux/seq_file.h>
-#include <kunit/visibility.h>
+#include "compat.h"
 
 #include "gomm.h"
 

@@ -10,9 +10,15 @@
 #ifndef _LINUX_GOMM_H
 #define _LINUX_GOMM_H
 
-#include <linux/cleanup.h>
 #include <linux/gfp.h>
 #include <linux/types.h>
+#include <linux/version.h>
+/* linux/cleanup.h: 6.5, and 6.1.y since 6.1.79 */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0) || \
+	(LINUX_VERSION_CODE >= KERNEL_VERSION(6, 1, 79) && \
+	 LINUX_VERSION_CODE < KERNEL_VERSION(6, 2, 0))
+#include <linux/cleanup.h>
+#endif
 
 /**
  * gomm_alloc - allocate memory from gomm
@@ -66,6 +72,9 @@ void gomm_free(const void *ptr);
  */
 size_t gomm_size(const void *ptr);
 
+/* scope-based freeing, __free(gomm), where the kernel has linux/cleanup.h */
+#ifdef DEFINE_FREE
 DEFINE_FREE(gomm, void *, if (_T) gomm_free(_T))
+#endif
 
 #endif /* _LINUX_GOMM_H */

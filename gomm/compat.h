@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The kernel APIs gomm uses that older kernels lack.
+ *
+ * gomm is written against 6.12 and also builds against Debian 12's own
+ * kernel, 6.1 (scripts/kernel stock).  Each shim here gives an older kernel
+ * the newer API in terms of what that kernel has, so the rest of gomm has
+ * no version checks and a shim is deleted when its kernel is dropped.
+ * See "Supported kernels" in Documentation/gomm.rst.
+ */
+#ifndef _GOMM_COMPAT_H
+#define _GOMM_COMPAT_H
+
+#include <linux/export.h>
+#include <linux/version.h>
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
+#error "gomm needs Linux 6.1 or later"
+#endif
+
+/*
+ * kunit/visibility.h (EXPORT_SYMBOL_IF_KUNIT): 6.2; only later 6.1.y have
+ * it, so 6.1 gets the same definitions from here: exported into the KUnit
+ * namespace when KUnit is on, not exported at all when it is off.  (No
+ * kernel header includes kunit/visibility.h, so they cannot clash.)
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#include <kunit/visibility.h>
+#elif IS_ENABLED(CONFIG_KUNIT)
+#define VISIBLE_IF_KUNIT
+#define EXPORT_SYMBOL_IF_KUNIT(symbol) \
+	EXPORT_SYMBOL_NS(symbol, EXPORTED_FOR_KUNIT_TESTING)
+#else
+#define VISIBLE_IF_KUNIT static
+#define EXPORT_SYMBOL_IF_KUNIT(symbol)
+#endif
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 7, 0)
+#include <linux/container_of.h>
+#include <linux/printk.h>
+#include <linux/shrinker.h>
+#include <linux/slab.h>
+
+/*
+ * shrinker_alloc(), shrinker_register(), shrinker_free(): 6.7.  Before it
+ * the caller owned struct shrinker and register_shrinker(shrinker, fmt, ...)
+ * allocated, named and registered it in one step, while 6.7 allocates in
+ * shrinker_alloc() and registers (without failing) in shrinker_register().
+ * Here shrinker_alloc() allocates the struct and its name, and
+ * shrinker_register() calls register_shrinker(): if that fails (-ENOMEM)
+ * the shrinker stays unregistered, which is reported and is otherwise
+ * harmless (shrinker_free() then only frees).  unregister_shrinker() waits
+ * for running scans (shrinker_rwsem), so shrinker_free() may free at once.
+ */
+struct gomm_compat_shrinker {
+	struct shrinker shrinker;
+	char *name;
+};
+
+static inline struct gomm_compat_shrinker *
+gomm_compat_shrinker(struct shrinker *shrinker)
+{
+	return container_of(shrinker, struct gomm_compat_shrinker, shrinker);
+}
+
+static inline __printf(2, 3) struct shrinker *
+shrinker_alloc(unsigned int flags, const char *fmt, ...)
+{
+	struct gomm_compat_shrinker *s;
+	va_list ap;
+
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return NULL;
+	va_start(ap, fmt);
+	s->name = kvasprintf(GFP_KERNEL, fmt, ap);
+	va_end(ap);
+	if (!s->name) {
+		kfree(s);
+		return NULL;
+	}
+	s->shrinker.flags = flags;
+	s->shrinker.seeks = DEFAULT_SEEKS;
+	return &s->shrinker;
+}
+
+static inline void shrinker_register(struct shrinker *shrinker)
+{
+	struct gomm_compat_shrinker *s = gomm_compat_shrinker(shrinker);
+	int err = register_shrinker(shrinker, "%s", s->name);
+
+	if (err)
+		pr_warn("%s: register_shrinker() failed (%d), running without a shrinker\n",
+			s->name, err);
+}
+
+static inline void shrinker_free(struct shrinker *shrinker)
+{
+	struct gomm_compat_shrinker *s;
+
+	if (!shrinker)
+		return;
+	s = gomm_compat_shrinker(shrinker);
+	unregister_shrinker(shrinker);	/* a no-op if it never registered */
+	kfree(s->name);
+	kfree(s);
+}
+#endif /* < 6.7 */
+
+#endif /* _GOMM_COMPAT_H */
