@@ -53,6 +53,7 @@
 #include <linux/atomic.h>
 #include <linux/fault-inject.h>
 #include <linux/gfp.h>
+#include <linux/kasan.h>
 #include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
@@ -392,6 +393,47 @@ static inline bool gomm_span_has_frees(const struct gomm_span *s)
 			return true;
 	return false;
 }
+
+/*
+ * KASAN (generic): gomm writes the shadow of its objects itself, with the
+ * codes of mm/kasan/kasan.h so that reports name the bug: a free object
+ * is KASAN_SLAB_FREE ("slab-use-after-free"), the slack between the
+ * requested size and the object's size KASAN_SLAB_REDZONE
+ * ("slab-out-of-bounds").  Spans start out all free (gomm_span_new()).
+ * Addresses and lengths are multiples of 8 except where noted.
+ */
+#define GOMM_KASAN_FREE		0xFB
+#define GOMM_KASAN_REDZONE	0xFC
+
+#ifdef CONFIG_KASAN_GENERIC
+static inline void gomm_kasan_poison(unsigned long addr, size_t len, u8 code)
+{
+	__memset(kasan_mem_to_shadow((void *)addr), code,
+		 len >> KASAN_SHADOW_SCALE_SHIFT);
+}
+
+/* [addr, addr + len) usable (any len), the rest of [addr, addr + size) a redzone */
+static inline void gomm_kasan_unpoison(unsigned long addr, size_t len, size_t size)
+{
+	u8 *shadow = kasan_mem_to_shadow((void *)addr);
+	size_t full = len >> KASAN_SHADOW_SCALE_SHIFT;
+	u8 part = len & (BIT(KASAN_SHADOW_SCALE_SHIFT) - 1);
+
+	__memset(shadow, 0, full);
+	if (part)
+		__memset(shadow + full++, part, 1);
+	__memset(shadow + full, GOMM_KASAN_REDZONE,
+		 (size >> KASAN_SHADOW_SCALE_SHIFT) - full);
+}
+#else
+static inline void gomm_kasan_poison(unsigned long addr, size_t len, u8 code)
+{
+}
+
+static inline void gomm_kasan_unpoison(unsigned long addr, size_t len, size_t size)
+{
+}
+#endif
 
 /**
  * gomm_span_sweep_word - fold the recorded frees of one bitmap word

@@ -18,6 +18,7 @@
 #include <linux/fault-inject.h>
 #include <linux/gfp.h>
 #include <linux/io.h>
+#include <linux/kmemleak.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include "compat.h"
@@ -193,6 +194,11 @@ struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
 	s = kmem_cache_zalloc(gomm_span_cache, gfp & GOMM_GFP_MASK);
 	if (!s)
 		return NULL;
+	/*
+	 * kmemleak: a span's start and window point at its objects; scanned,
+	 * they would keep leaked objects looking referenced.
+	 */
+	kmemleak_ignore(s);
 	s->npages = npages;
 	s->sizeclass = class;
 	s->spanclass = spanclass;

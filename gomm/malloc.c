@@ -11,6 +11,7 @@
  * measurements behind that choice.
  */
 #include <linux/cpuhotplug.h>
+#include <linux/kmemleak.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/ratelimit.h>
@@ -23,6 +24,9 @@
 #include "compat.h"
 
 #include "gomm.h"
+
+#define CREATE_TRACE_POINTS
+#include "gomm_trace.h"
 
 DEFINE_PER_CPU(struct gomm_mcache, gomm_mcache);
 struct gomm_errors gomm_errors;
@@ -71,6 +75,28 @@ void gomm_report(const char *what, const void *ptr, atomic_long_t *counter)
 static unsigned long gomm_retain_pages(void)
 {
 	return READ_ONCE(gomm_retain_kb) * SZ_1K / GOMM_PAGE_SIZE;
+}
+
+/*
+ * What an allocation tells KASAN (@size usable, the rest of @usable a
+ * redzone), kmemleak and the gomm_alloc tracepoint; and a free.  All of it
+ * compiles away on a kernel without KASAN and kmemleak but the
+ * tracepoints' static branches.
+ */
+static __always_inline void gomm_alloc_hook(void *p, size_t size, size_t usable,
+					    gfp_t gfp, unsigned long ip)
+{
+	gomm_kasan_unpoison((unsigned long)p, size, usable);
+	kmemleak_alloc(p, size, 1, gfp);
+	trace_gomm_alloc(ip, p, size, usable, gfp);
+}
+
+static __always_inline void gomm_free_hook(const void *p, size_t usable,
+					   unsigned long ip)
+{
+	kmemleak_free(p);
+	gomm_kasan_poison((unsigned long)p, usable, GOMM_KASAN_FREE);
+	trace_gomm_free(ip, p);
 }
 
 /*
@@ -171,13 +197,17 @@ static void *gomm_alloc_sc(struct gomm_mcache **mcp, unsigned int sc, gfp_t gfp,
 }
 
 /* The fast path's miss: called with IRQs off (@flags), returns with them restored. */
-static noinline void *gomm_alloc_refill(unsigned int sc, gfp_t gfp,
-					unsigned long flags)
+static noinline void *gomm_alloc_refill(size_t size, unsigned int sc, gfp_t gfp,
+					unsigned long flags, unsigned long ip)
 {
 	struct gomm_mcache *mc = this_cpu_ptr(&gomm_mcache);
 	void *p = gomm_next_free(&mc, sc, gfp, &flags);
 
 	local_irq_restore(flags);
+	if (p)
+		gomm_alloc_hook(p, size, gomm_class_to_size[sc], gfp, ip);
+	else
+		trace_gomm_alloc(ip, NULL, size, 0, gfp);
 	return p;
 }
 
@@ -211,8 +241,10 @@ static void gomm_tiny_close(struct gomm_span *s, unsigned long block)
 {
 	unsigned int b = (block - s->start) / GOMM_TINY_SIZE;
 
-	if (atomic_fetch_andnot(GOMM_TINY_OPEN, &s->tiny[b]) == GOMM_TINY_OPEN)
+	if (atomic_fetch_andnot(GOMM_TINY_OPEN, &s->tiny[b]) == GOMM_TINY_OPEN) {
+		gomm_kasan_poison(block, GOMM_TINY_SIZE, GOMM_KASAN_FREE);
 		gomm_free_obj(s, b);
+	}
 }
 
 /* A tiny object of @size (1..15) bytes; IRQs off. */
@@ -238,6 +270,8 @@ static void *gomm_alloc_tiny(size_t size, gfp_t gfp, unsigned long *flags)
 		WRITE_ONCE(s->tiny_ends[b], s->tiny_ends[b] | BIT(off + size - 1));
 		mc->tiny_offset = off + size;
 		mc->ntiny_alloc++;
+		/* KASAN's granules are 8 bytes: the block is usable up to here */
+		gomm_kasan_unpoison(mc->tiny, off + size, GOMM_TINY_SIZE);
 		return (void *)(mc->tiny + off);
 	}
 
@@ -259,6 +293,7 @@ static void *gomm_alloc_tiny(size_t size, gfp_t gfp, unsigned long *flags)
 	} else {
 		atomic_set(&s->tiny[b], BIT(0));
 	}
+	gomm_kasan_unpoison((unsigned long)p, size, GOMM_TINY_SIZE);
 	return p;
 }
 
@@ -281,12 +316,12 @@ static void *gomm_alloc_large(size_t size, gfp_t gfp)
 }
 
 /* Everything the fast path does not serve: 0, tiny, __GFP_ZERO, large. */
-static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp)
+static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp, unsigned long ip)
 {
 	struct gomm_mcache *mc;
 	unsigned long flags;
-	size_t usable = size;
 	unsigned int class;
+	size_t usable;
 	void *p;
 
 	if (unlikely(!size))
@@ -294,20 +329,35 @@ static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp)
 	if (size > GOMM_MAX_SMALL_SIZE) {
 		p = gomm_alloc_large(size, gfp);
 		usable = round_up(size, GOMM_PAGE_SIZE);
-	} else {
+		if (p)
+			gomm_alloc_hook(p, size, usable, gfp, ip);
+	} else if (size < GOMM_TINY_SIZE && gomm_tiny_enabled) {
 		local_irq_save(flags);
-		if (size < GOMM_TINY_SIZE && gomm_tiny_enabled) {
-			p = gomm_alloc_tiny(size, gfp, &flags);
-		} else {
-			class = gomm_size_to_class(size);
-			usable = gomm_class_to_size[class];
-			mc = this_cpu_ptr(&gomm_mcache);
-			p = gomm_alloc_sc(&mc, class, gfp, &flags);
-		}
+		p = gomm_alloc_tiny(size, gfp, &flags);
 		local_irq_restore(flags);
+		usable = size;
+		if (p) {
+			/* KASAN: gomm_alloc_tiny() unpoisoned the block */
+			kmemleak_alloc(p, size, 1, gfp);
+			trace_gomm_alloc(ip, p, size, size, gfp);
+		}
+	} else {
+		class = gomm_size_to_class(size);
+		usable = gomm_class_to_size[class];
+		local_irq_save(flags);
+		mc = this_cpu_ptr(&gomm_mcache);
+		p = gomm_alloc_sc(&mc, class, gfp, &flags);
+		local_irq_restore(flags);
+		if (p)
+			gomm_alloc_hook(p, size, usable, gfp, ip);
 	}
-	if (p && (gfp & __GFP_ZERO))
-		memset(p, 0, usable);
+	if (!p) {
+		trace_gomm_alloc(ip, NULL, size, 0, gfp);
+		return NULL;
+	}
+	/* gomm's own write, below KASAN: the slack is a redzone by now */
+	if (gfp & __GFP_ZERO)
+		__memset(p, 0, usable);
 	return p;
 }
 
@@ -328,12 +378,13 @@ void *gomm_alloc(size_t size, gfp_t flags)
 		s = this_cpu_read(gomm_mcache.alloc[sc]);
 		cache = s->alloc_cache;
 		if (unlikely(!cache))
-			return gomm_alloc_refill(sc, flags, irqs);
+			return gomm_alloc_refill(size, sc, flags, irqs, _RET_IP_);
 		p = gomm_span_take_one(s, cache);
 		local_irq_restore(irqs);
+		gomm_alloc_hook(p, size, s->elemsize, flags, _RET_IP_);
 		return p;
 	}
-	return gomm_alloc_slow(size, flags);
+	return gomm_alloc_slow(size, flags, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(gomm_alloc);
 
@@ -407,7 +458,8 @@ static struct gomm_span *gomm_check(const void *ptr, unsigned int *idx,
 	return NULL;
 }
 
-static noinline void gomm_free_slow(const void *ptr, struct gomm_span *s)
+static noinline void gomm_free_slow(const void *ptr, struct gomm_span *s,
+				    unsigned long ip)
 {
 	unsigned long off = (unsigned long)ptr - s->start;
 	unsigned int idx, toff, bit;
@@ -418,12 +470,18 @@ static noinline void gomm_free_slow(const void *ptr, struct gomm_span *s)
 		idx = off / GOMM_TINY_SIZE;
 		bit = BIT(off % GOMM_TINY_SIZE);
 		old = atomic_fetch_andnot(bit, &s->tiny[idx]);
-		if (likely(old & bit)) {
-			if (old == bit)
-				gomm_free_obj(s, idx);
+		if (unlikely(!(old & bit))) {
+			gomm_report("double free (tiny)", ptr, &gomm_errors.double_free);
 			return;
 		}
-		gomm_report("double free (tiny)", ptr, &gomm_errors.double_free);
+		/* no offset of a block is handed out twice before it is freed */
+		kmemleak_free(ptr);
+		trace_gomm_free(ip, ptr);
+		if (old == bit) {
+			gomm_kasan_poison(s->start + idx * GOMM_TINY_SIZE,
+					  GOMM_TINY_SIZE, GOMM_KASAN_FREE);
+			gomm_free_obj(s, idx);
+		}
 		return;
 	}
 	if (!ptr)
@@ -432,12 +490,14 @@ static noinline void gomm_free_slow(const void *ptr, struct gomm_span *s)
 	if (!s)
 		return;
 	if (s->kind == GOMM_KIND_SMALL) {
+		gomm_free_hook(ptr, s->elemsize, ip);
 		gomm_free_obj(s, idx);
 	} else if (s->kind == GOMM_KIND_LARGE) {
 		if (unlikely(test_and_set_bit(0, s->free_bits))) {
 			gomm_report("double free (large)", ptr, &gomm_errors.double_free);
 			return;
 		}
+		gomm_free_hook(ptr, s->elemsize, ip);
 		gomm_heap_free_span(s);
 	}
 }
@@ -456,11 +516,13 @@ void gomm_free(const void *ptr)
 		idx = m >> 32;
 		if (likely(gomm_obj_exact(m, s->divmagic) && idx < s->nelems &&
 			   test_bit(idx, s->alloc_bits))) {
+			/* before the free is published: the object may be reused */
+			gomm_free_hook(ptr, s->elemsize, _RET_IP_);
 			gomm_free_obj(s, idx);
 			return;
 		}
 	}
-	gomm_free_slow(ptr, s);
+	gomm_free_slow(ptr, s, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(gomm_free);
 

@@ -165,6 +165,7 @@ struct gomm_span *gomm_span_new(unsigned int spanclass, gfp_t gfp)
 		s->tiny = tiny;
 		s->tiny_ends = (u16 *)(s->tiny + nelems);
 	}
+	gomm_kasan_poison(s->start, s->npages * GOMM_PAGE_SIZE, GOMM_KASAN_FREE);
 	gomm_span_load_window(s);
 	spin_lock_irqsave(&c->lock, flags);
 	list_add(&s->all, &c->all);

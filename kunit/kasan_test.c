@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit suite for gomm's KASAN (generic) integration: a client's
+ * use-after-free and an overflow into the slack between the requested
+ * size and the object's size are reported by KASAN, for small, tiny and
+ * large objects, and in-bounds accesses are not.
+ *
+ * A KASAN report during a KUnit test marks that test failed (KASAN's
+ * fail_non_kasan_kunit_test()), so every bad access is made from a kthread
+ * of its own and the report is seen through the console tracepoint, the
+ * way mm/kasan/kasan_test_c.c does it.  Each access is bracketed by the
+ * "gomm-vm: expect-splat on/off" markers that tell scripts/vm a splat is
+ * expected there (and that it is an error if none comes).  The debug VM
+ * boots with kasan_multi_shot so that every report is printed.  A report
+ * turns lockdep off for the rest of the boot (taint), so this suite is
+ * linked, and runs, last.
+ */
+#include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/gomm.h>
+#include <linux/kthread.h>
+#include <linux/string.h>
+#include <trace/events/printk.h>
+
+#include "gomm.h"
+
+static struct {
+	bool report;	/* "BUG: KASAN: " seen */
+	bool uaf;	/* ... slab-use-after-free */
+	bool oob;	/* ... slab-out-of-bounds */
+} kasan_seen;
+
+static void kasan_probe_console(void *ignore, const char *buf, size_t len)
+{
+	if (!strnstr(buf, "BUG: KASAN: ", len))
+		return;
+	if (strnstr(buf, "slab-use-after-free", len))
+		WRITE_ONCE(kasan_seen.uaf, true);
+	if (strnstr(buf, "slab-out-of-bounds", len))
+		WRITE_ONCE(kasan_seen.oob, true);
+	WRITE_ONCE(kasan_seen.report, true);
+}
+
+struct kasan_access {
+	volatile char *p;
+	struct completion done;
+};
+
+static int kasan_access_fn(void *arg)
+{
+	struct kasan_access *a = arg;
+
+	(void)*a->p;
+	complete(&a->done);
+	return 0;
+}
+
+enum kasan_want { KASAN_NONE, KASAN_UAF, KASAN_OOB };
+
+/* Read @p from a kthread; true if KASAN said what @want says it should. */
+static bool kasan_read(struct kunit *test, const void *p, enum kasan_want want)
+{
+	struct kasan_access a = { .p = (volatile char *)p };
+	struct task_struct *t;
+	int i;
+
+	memset(&kasan_seen, 0, sizeof(kasan_seen));
+	init_completion(&a.done);
+	if (want != KASAN_NONE)
+		pr_info("gomm-vm: expect-splat on\n");
+	t = kthread_run(kasan_access_fn, &a, "gomm_kasan");
+	if (IS_ERR(t)) {
+		KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(t));
+		return false;
+	}
+	wait_for_completion(&a.done);
+	/* the report may reach the console from another CPU a little later */
+	for (i = 0; i < 100 && want != KASAN_NONE && !READ_ONCE(kasan_seen.report); i++)
+		msleep(10);
+	if (want == KASAN_NONE)
+		msleep(50);
+	if (want != KASAN_NONE)
+		pr_info("gomm-vm: expect-splat off\n");
+	switch (want) {
+	case KASAN_NONE:
+		return !READ_ONCE(kasan_seen.report);
+	case KASAN_UAF:
+		return READ_ONCE(kasan_seen.uaf);
+	default:
+		return READ_ONCE(kasan_seen.oob);
+	}
+}
+
+static int gomm_kasan_init(struct kunit *test)
+{
+	if (!IS_ENABLED(CONFIG_KASAN_GENERIC))
+		kunit_skip(test, "not a generic KASAN kernel");
+	return 0;
+}
+
+static int gomm_kasan_suite_init(struct kunit_suite *suite)
+{
+	return register_trace_console(kasan_probe_console, NULL);
+}
+
+static void gomm_kasan_suite_exit(struct kunit_suite *suite)
+{
+	unregister_trace_console(kasan_probe_console, NULL);
+	tracepoint_synchronize_unregister();
+}
+
+/* 100 bytes in a 112-byte object: 100..111 is slack, a redzone. */
+static void gomm_kasan_small(struct kunit *test)
+{
+	char *p = gomm_alloc(100, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_EQ(test, gomm_size(p), 112UL);
+	KUNIT_EXPECT_TRUE(test, kasan_read(test, p, KASAN_NONE));
+	KUNIT_EXPECT_TRUE(test, kasan_read(test, p + 99, KASAN_NONE));
+	KUNIT_EXPECT_TRUE_MSG(test, kasan_read(test, p + 100, KASAN_OOB),
+			      "overflow into the slack not reported");
+	KUNIT_EXPECT_TRUE(test, kasan_read(test, p + 111, KASAN_OOB));
+	gomm_free(p);
+	KUNIT_EXPECT_TRUE_MSG(test, kasan_read(test, p, KASAN_UAF),
+			      "use after free not reported");
+	KUNIT_EXPECT_TRUE(test, kasan_read(test, p + 64, KASAN_UAF));
+	/* the next object of the class is usable again, to its size */
+	p = gomm_alloc(112, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_EXPECT_TRUE(test, kasan_read(test, p + 111, KASAN_NONE));
+	gomm_free(p);
+}
+
+/*
+ * Tiny objects: the open block is usable up to the end of its last
+ * sub-object; a block whose sub-objects are all freed is poisoned.
+ */
+static void gomm_kasan_tiny(struct kunit *test)
+{
+	char *a, *b, *c;
+
+	if (!gomm_tiny_enabled)
+		kunit_skip(test, "gomm.tiny=0");
+	migrate_disable();
+	gomm_drain();	/* close this CPU's tiny block: a fresh one opens */
+	a = gomm_alloc(5, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	KUNIT_EXPECT_EQ(test, (unsigned long)a % GOMM_TINY_SIZE, 0UL);
+	KUNIT_EXPECT_TRUE(test, kasan_read(test, a + 4, KASAN_NONE));
+	KUNIT_EXPECT_TRUE_MSG(test, kasan_read(test, a + 5, KASAN_OOB),
+			      "tiny overflow not reported");
+	b = gomm_alloc(8, GFP_KERNEL);	/* aligned to 8: the block's second half */
+	KUNIT_ASSERT_PTR_EQ(test, b, a + 8);
+	KUNIT_EXPECT_TRUE(test, kasan_read(test, b + 7, KASAN_NONE));
+	gomm_free(a);
+	gomm_free(b);
+	/* the block is still open; a request that does not fit closes it */
+	c = gomm_alloc(12, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	KUNIT_EXPECT_TRUE_MSG(test, kasan_read(test, a, KASAN_UAF),
+			      "tiny use after free not reported");
+	KUNIT_EXPECT_TRUE(test, kasan_read(test, b + 7, KASAN_UAF));
+	gomm_free(c);
+	migrate_enable();
+}
+
+/* 40000 bytes in five 8 KiB pages: the rest of the last page is slack. */
+static void gomm_kasan_large(struct kunit *test)
+{
+	char *p = gomm_alloc(40000, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_EXPECT_TRUE(test, kasan_read(test, p + 39999, KASAN_NONE));
+	KUNIT_EXPECT_TRUE(test, kasan_read(test, p + 40000, KASAN_OOB));
+	KUNIT_EXPECT_TRUE(test, kasan_read(test, p + 40959, KASAN_OOB));
+	gomm_free(p);
+	KUNIT_EXPECT_TRUE(test, kasan_read(test, p, KASAN_UAF));
+}
+
+static struct kunit_case gomm_kasan_cases[] = {
+	KUNIT_CASE(gomm_kasan_small),
+	KUNIT_CASE(gomm_kasan_tiny),
+	KUNIT_CASE(gomm_kasan_large),
+	{}
+};
+
+static struct kunit_suite gomm_kasan_suite = {
+	.name = "gomm_kasan",
+	.init = gomm_kasan_init,
+	.suite_init = gomm_kasan_suite_init,
+	.suite_exit = gomm_kasan_suite_exit,
+	.test_cases = gomm_kasan_cases,
+};
+
+kunit_test_suites(&gomm_kasan_suite);
