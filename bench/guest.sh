@@ -56,6 +56,12 @@ slub_empty() {
 	done 2>/dev/null
 }
 
+# ktime_get_ns() is only as fine as the clocksource: without -icount on a
+# busy host the TSC watchdog may fall back to jiffies (4 ms); scripts/bench
+# checks this line
+cs=/sys/devices/system/clocksource/clocksource0/current_clocksource
+echo "gomm_bench: clocksource=$(cat $cs)"
+
 insmod /work/gomm_bench.ko || fail "insmod gomm_bench.ko"
 [ -f $G/heap ] || fail "no $G/heap"
 [ -r /proc/slabinfo ] || fail "no /proc/slabinfo"
