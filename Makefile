@@ -9,6 +9,9 @@
 #   make demo             boot the test VM and exercise gomm
 #   make lint             checkpatch --strict, sparse, W=1
 #   make bench            gomm against SLUB, instructions per operation
+#                         (bench/results.json, bench/results.png)
+#   make bench WALL=1     the same in guest nanoseconds, without -icount
+#                         (bench/results-wall.json, bench/results-wall.png)
 #   make gen              regenerate gomm/sizeclasses.h from Go's formulas
 #   make clean
 
@@ -38,7 +41,7 @@ lint: deps
 	scripts/lint
 
 bench: deps
-	scripts/bench
+	scripts/bench $(if $(filter-out 0,$(WALL)),--wall)
 
 gen:
 	scripts/mksizeclasses.py gomm/sizeclasses.h
