@@ -101,10 +101,25 @@ static void hard_kvfree(void *p)
 	kvfree(p);
 }
 
+static unsigned long hard_pages_owned(void)
+{
+	return READ_ONCE(gomm_heap.pages_owned);
+}
+
+static unsigned long hard_pages_in_use(void)
+{
+	return READ_ONCE(gomm_heap.pages_in_use);
+}
+
+static unsigned long hard_grows(void)
+{
+	return READ_ONCE(gomm_heap.grows);
+}
+
 /* Free pages of the heap (owned from the buddy allocator, in no span). */
 static unsigned long hard_heap_free_pages(void)
 {
-	return READ_ONCE(gomm_heap.pages_owned) - READ_ONCE(gomm_heap.pages_in_use);
+	return hard_pages_owned() - hard_pages_in_use();
 }
 
 /* a retain target that keeps every free page: no background release */
@@ -418,14 +433,14 @@ static int hard_ptr_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Pointers that @a (@n, sorted here) and @b (@n, sorted here) share. */
-static unsigned int hard_common(void **a, void **b, unsigned int n)
+/* Pointers that @a (@na of them) and @b (@nb) share; sorts both. */
+static unsigned int hard_common(void **a, unsigned int na, void **b, unsigned int nb)
 {
 	unsigned int i = 0, j = 0, common = 0;
 
-	sort(a, n, sizeof(*a), hard_ptr_cmp, NULL);
-	sort(b, n, sizeof(*b), hard_ptr_cmp, NULL);
-	while (i < n && j < n) {
+	sort(a, na, sizeof(*a), hard_ptr_cmp, NULL);
+	sort(b, nb, sizeof(*b), hard_ptr_cmp, NULL);
+	while (i < na && j < nb) {
 		if (a[i] == b[j]) {
 			common++;
 			i++;
@@ -442,30 +457,38 @@ static unsigned int hard_common(void **a, void **b, unsigned int n)
 /*
  * __GFP_ZERO for every size class, tiny sizes and large ones: @n objects
  * are dirtied and freed, then @n zeroed ones allocated on the same CPU
- * reuse (some of) them and must be zero.  Return: objects reused.
+ * reuse (some of) them and must be zero.  Everything is freed even when
+ * a check fails, so that a failure does not leak into later cases.
+ * Return: objects reused.
  */
 static unsigned int hard_zero_size(struct kunit *test, size_t size,
 				   unsigned int n, void **a, void **b)
 {
-	unsigned int i;
+	unsigned int i, na, nb, dirty = UINT_MAX;
 
-	for (i = 0; i < n; i++) {
-		a[i] = gomm_alloc(size, GFP_KERNEL);
-		KUNIT_ASSERT_NOT_NULL(test, a[i]);
-		memset(a[i], 0xa5, size);
+	for (na = 0; na < n; na++) {
+		a[na] = gomm_alloc(size, GFP_KERNEL);
+		if (!a[na])
+			break;
+		memset(a[na], 0xa5, size);
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < na; i++)
 		gomm_free(a[i]);
-	for (i = 0; i < n; i++) {
-		b[i] = i & 1 ? gomm_zalloc(size, GFP_KERNEL) :
-			       gomm_alloc(size, GFP_ATOMIC | __GFP_ZERO);
-		KUNIT_ASSERT_NOT_NULL(test, b[i]);
-		KUNIT_ASSERT_NULL_MSG(test, memchr_inv(b[i], 0, size),
-				      "size %zu object %u not zeroed", size, i);
+	for (nb = 0; nb < n; nb++) {
+		b[nb] = nb & 1 ? gomm_zalloc(size, GFP_KERNEL) :
+				 gomm_alloc(size, GFP_ATOMIC | __GFP_ZERO);
+		if (!b[nb])
+			break;
+		if (dirty == UINT_MAX && memchr_inv(b[nb], 0, size))
+			dirty = nb;
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < nb; i++)
 		gomm_free(b[i]);
-	return hard_common(a, b, n);
+	KUNIT_EXPECT_EQ_MSG(test, na, n, "size %zu: allocation failed", size);
+	KUNIT_EXPECT_EQ_MSG(test, nb, n, "size %zu: zeroed allocation failed", size);
+	KUNIT_EXPECT_EQ_MSG(test, dirty, UINT_MAX, "size %zu: object %u not zeroed",
+			    size, dirty);
+	return hard_common(a, na, b, nb);
 }
 
 #define HARD_ZERO_MAX	(2 * GOMM_MAX_OBJS_PER_SPAN * GOMM_TINY_SIZE)
@@ -564,7 +587,7 @@ static void hard_irq_check(struct kunit *test, struct hard_irq *c,
 
 	KUNIT_EXPECT_TRUE_MSG(test, c->right_context, "%s: wrong context", what);
 	KUNIT_EXPECT_TRUE_MSG(test, c->zeroed, "%s: __GFP_ZERO", what);
-	KUNIT_EXPECT_GT_MSG(test, READ_ONCE(gomm_heap.grows), grows,
+	KUNIT_EXPECT_GT_MSG(test, hard_grows(), grows,
 			    "%s: the heap did not grow", what);
 	for (i = 0; i < ARRAY_SIZE(c->p); i++) {
 		KUNIT_EXPECT_NOT_NULL_MSG(test, c->p[i], "%s: size %zu", what,
@@ -596,7 +619,7 @@ static void gomm_hard_atomic_growth(struct kunit *test)
 
 	/* hard interrupt */
 	hard_force_growth(test);
-	grows = READ_ONCE(gomm_heap.grows);
+	grows = hard_grows();
 	init_completion(&c->done);
 	hrtimer_init(&c->hrt, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
 	c->hrt.function = hard_hrtimer_fn;
@@ -607,7 +630,7 @@ static void gomm_hard_atomic_growth(struct kunit *test)
 
 	/* soft interrupt */
 	hard_force_growth(test);
-	grows = READ_ONCE(gomm_heap.grows);
+	grows = hard_grows();
 	init_completion(&c->done);
 	timer_setup(&c->tl, hard_timer_fn, 0);
 	mod_timer(&c->tl, jiffies + 1);
@@ -622,13 +645,13 @@ static void gomm_hard_atomic_growth(struct kunit *test)
 	 * fails cleanly and the failed growth is counted.
 	 */
 	hard_force_growth(test);
-	grows = READ_ONCE(gomm_heap.grows);
+	grows = hard_grows();
 	failed = atomic_long_read(&gomm_errors.failed_grow);
 	preempt_disable();
 	p = gomm_alloc(SZ_4M, GFP_NOWAIT);
 	q = gomm_alloc(64, GFP_NOWAIT);
 	preempt_enable();
-	KUNIT_EXPECT_TRUE(test, (p && q && READ_ONCE(gomm_heap.grows) > grows) ||
+	KUNIT_EXPECT_TRUE(test, (p && q && hard_grows() > grows) ||
 			  atomic_long_read(&gomm_errors.failed_grow) > failed);
 	gomm_free(p);
 	gomm_free(q);
@@ -746,10 +769,10 @@ static void hard_heap_snap(struct hard_heap_snap *h)
 {
 	unsigned int sc;
 
-	h->owned = READ_ONCE(gomm_heap.pages_owned);
-	h->in_use = READ_ONCE(gomm_heap.pages_in_use);
+	h->owned = hard_pages_owned();
+	h->in_use = hard_pages_in_use();
 	h->large = READ_ONCE(gomm_heap.nr_large);
-	h->grows = READ_ONCE(gomm_heap.grows);
+	h->grows = hard_grows();
 	for (sc = 0; sc < ARRAY_SIZE(h->objs); sc++)
 		h->objs[sc] = hard_objs(sc);
 }
@@ -813,7 +836,7 @@ static void gomm_hard_fault_grow(struct kunit *test)
 	hard_fault_restore(f);
 	for (i = 0; i < ARRAY_SIZE(hard_fault_sizes); i++)
 		hard_class_ok(test, hard_fault_sizes[i]);
-	KUNIT_EXPECT_GT(test, READ_ONCE(gomm_heap.grows), h0.grows);
+	KUNIT_EXPECT_GT(test, hard_grows(), h0.grows);
 	gomm_drain();
 	hard_expect_heap(test, "recovered", &h0, false);
 	hard_expect_errs(test, "recovered", &e0, 0, 0, 3 * ARRAY_SIZE(hard_fault_sizes), 0);
@@ -837,7 +860,7 @@ static void gomm_hard_fault_times(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&f->attr->times), 0);
 	p = gomm_alloc(SZ_1M, GFP_KERNEL);
 	KUNIT_EXPECT_NOT_NULL(test, p);
-	KUNIT_EXPECT_GT(test, READ_ONCE(gomm_heap.grows), h0.grows);
+	KUNIT_EXPECT_GT(test, hard_grows(), h0.grows);
 	gomm_free(p);
 	hard_class_ok(test, 128);
 	hard_expect_errs(test, "times=2 ran out", &e0, 0, 0, 2, 0);
@@ -899,7 +922,7 @@ static void gomm_hard_scavenge_retain(struct kunit *test)
 	/* the background scavenger must not release before the test does */
 	hard_set_retain(test, HARD_RETAIN_ALL);
 	gomm_drain();
-	KUNIT_ASSERT_EQ_MSG(test, READ_ONCE(gomm_heap.pages_in_use), 0UL,
+	KUNIT_ASSERT_EQ_MSG(test, hard_pages_in_use(), 0UL,
 			    "gomm is not idle: the bound needs every chunk wholly free");
 
 	/* clients take more than retain + 2 chunks, then free everything */
@@ -908,15 +931,15 @@ static void gomm_hard_scavenge_retain(struct kunit *test)
 		KUNIT_ASSERT_NOT_NULL(test, p[i]);
 		memset(p[i], 0xee, 64);
 	}
-	KUNIT_EXPECT_GE(test, READ_ONCE(gomm_heap.pages_owned),
+	KUNIT_EXPECT_GE(test, hard_pages_owned(),
 			n * (SZ_1M / GOMM_PAGE_SIZE));
 	for (i = 0; i < n; i++)
 		gomm_free(p[i]);
 	gomm_drain();
-	KUNIT_ASSERT_EQ(test, READ_ONCE(gomm_heap.pages_in_use), 0UL);
+	KUNIT_ASSERT_EQ(test, hard_pages_in_use(), 0UL);
 	KUNIT_ASSERT_GE(test, hard_heap_free_pages(), rp + 2 * GOMM_CHUNK_PAGES);
 
-	owned = READ_ONCE(gomm_heap.pages_owned);
+	owned = hard_pages_owned();
 	released = READ_ONCE(gomm_heap.released);
 	WRITE_ONCE(gomm_retain_kb, kb);
 	gomm_scavenge();
@@ -925,10 +948,10 @@ static void gomm_hard_scavenge_retain(struct kunit *test)
 	KUNIT_EXPECT_LT_MSG(test, free, rp + GOMM_CHUNK_PAGES,
 			    "a chunk or more above the retain target");
 	if (!rp)
-		KUNIT_EXPECT_EQ(test, READ_ONCE(gomm_heap.pages_owned), 0UL);
+		KUNIT_EXPECT_EQ(test, hard_pages_owned(), 0UL);
 	/* what the heap lost went back to the buddy allocator */
-	KUNIT_EXPECT_GT(test, owned, READ_ONCE(gomm_heap.pages_owned));
-	KUNIT_EXPECT_EQ(test, owned - READ_ONCE(gomm_heap.pages_owned),
+	KUNIT_EXPECT_GT(test, owned, hard_pages_owned());
+	KUNIT_EXPECT_EQ(test, owned - hard_pages_owned(),
 			READ_ONCE(gomm_heap.released) - released);
 	/* a second scavenge finds nothing more to release */
 	KUNIT_EXPECT_EQ(test, gomm_scavenge(), 0UL);
@@ -1026,7 +1049,7 @@ static void gomm_hard_hotplug(struct kunit *test)
 	mc = gomm_stats_mcache(cpu);
 
 	gomm_drain();
-	in_use = READ_ONCE(gomm_heap.pages_in_use);
+	in_use = hard_pages_in_use();
 	for (sc = 0; sc < ARRAY_SIZE(before); sc++)
 		before[sc] = hard_objs(sc);
 
@@ -1046,7 +1069,7 @@ static void gomm_hard_hotplug(struct kunit *test)
 	 * gomm's cpuhp teardown flushed it: every span (an mcache's empty
 	 * slot is gomm_empty_span, kind NONE, not exported) and the tiny block
 	 */
-	KUNIT_EXPECT_EQ(test, READ_ONCE(mc->flushes), flushes + 1);
+	KUNIT_EXPECT_EQ_MSG(test, mc->flushes, flushes + 1, "CPU %d's mcache not flushed", cpu);
 	for (sc = 1; sc < GOMM_NUM_SPANCLASSES; sc++)
 		KUNIT_EXPECT_EQ_MSG(test, mc->alloc[sc]->kind, GOMM_KIND_NONE,
 				    "span class %u still cached", sc);
@@ -1068,7 +1091,7 @@ static void gomm_hard_hotplug(struct kunit *test)
 		gomm_free(h->o[i].p);
 
 	gomm_drain();
-	KUNIT_EXPECT_EQ(test, READ_ONCE(gomm_heap.pages_in_use), in_use);
+	KUNIT_EXPECT_EQ(test, hard_pages_in_use(), in_use);
 	for (sc = 0; sc < ARRAY_SIZE(before); sc++)
 		KUNIT_EXPECT_EQ_MSG(test, hard_objs(sc), before[sc],
 				    "objects in use, span class %u", sc);
