@@ -79,24 +79,22 @@ static unsigned long gomm_retain_pages(void)
 
 /*
  * What an allocation tells KASAN (@size usable, the rest of @usable a
- * redzone), kmemleak and the gomm_alloc tracepoint; and a free.  All of it
- * compiles away on a kernel without KASAN and kmemleak but the
- * tracepoints' static branches.
+ * redzone) and kmemleak; and a free.  Both compile away on a kernel
+ * without KASAN and kmemleak.  The tracepoints are not here: gomm_alloc()
+ * and gomm_free() test their static keys first and go to a traced copy
+ * of themselves, so that the untraced fast paths keep no state for them.
  */
 static __always_inline void gomm_alloc_hook(void *p, size_t size, size_t usable,
-					    gfp_t gfp, unsigned long ip)
+					    gfp_t gfp)
 {
 	gomm_kasan_unpoison((unsigned long)p, size, usable);
 	kmemleak_alloc(p, size, 1, gfp);
-	trace_gomm_alloc(ip, p, size, usable, gfp);
 }
 
-static __always_inline void gomm_free_hook(const void *p, size_t usable,
-					   unsigned long ip)
+static __always_inline void gomm_free_hook(const void *p, size_t usable)
 {
 	kmemleak_free(p);
 	gomm_kasan_poison((unsigned long)p, usable, GOMM_KASAN_FREE);
-	trace_gomm_free(ip, p);
 }
 
 /*
@@ -138,8 +136,9 @@ static __always_inline void *gomm_span_take(struct gomm_span *s)
  * enables them while the heap grows, so the task may come back on another
  * CPU: *@mcp is updated to the current CPU's mcache.
  */
-static noinline void *gomm_next_free(struct gomm_mcache **mcp, unsigned int sc,
-				     gfp_t gfp, unsigned long *flags)
+static __always_inline void *gomm_next_free(struct gomm_mcache **mcp,
+					    unsigned int sc, gfp_t gfp,
+					    unsigned long *flags)
 {
 	struct gomm_mcache *mc = *mcp;
 	struct gomm_span *s = mc->alloc[sc], *old;
@@ -188,7 +187,7 @@ take:
 }
 
 /* One object of span class @sc from this CPU's mcache; IRQs off. */
-static void *gomm_alloc_sc(struct gomm_mcache **mcp, unsigned int sc, gfp_t gfp,
+static noinline void *gomm_alloc_sc(struct gomm_mcache **mcp, unsigned int sc, gfp_t gfp,
 			   unsigned long *flags)
 {
 	void *p = gomm_span_take((*mcp)->alloc[sc]);
@@ -198,16 +197,14 @@ static void *gomm_alloc_sc(struct gomm_mcache **mcp, unsigned int sc, gfp_t gfp,
 
 /* The fast path's miss: called with IRQs off (@flags), returns with them restored. */
 static noinline void *gomm_alloc_refill(size_t size, unsigned int sc, gfp_t gfp,
-					unsigned long flags, unsigned long ip)
+					unsigned long flags)
 {
 	struct gomm_mcache *mc = this_cpu_ptr(&gomm_mcache);
 	void *p = gomm_next_free(&mc, sc, gfp, &flags);
 
 	local_irq_restore(flags);
 	if (p)
-		gomm_alloc_hook(p, size, gomm_class_to_size[sc], gfp, ip);
-	else
-		trace_gomm_alloc(ip, NULL, size, 0, gfp);
+		gomm_alloc_hook(p, size, gomm_class_to_size[sc], gfp);
 	return p;
 }
 
@@ -315,8 +312,23 @@ static void *gomm_alloc_large(size_t size, gfp_t gfp)
 	return (void *)s->start;
 }
 
-/* Everything the fast path does not serve: 0, tiny, __GFP_ZERO, large. */
-static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp, unsigned long ip)
+/* A tiny object, not zeroed (__GFP_ZERO goes to gomm_alloc_slow()). */
+static noinline void *gomm_alloc_tiny_entry(size_t size, gfp_t gfp)
+{
+	unsigned long flags;
+	void *p;
+
+	local_irq_save(flags);
+	p = gomm_alloc_tiny(size, gfp, &flags);
+	local_irq_restore(flags);
+	/* KASAN: gomm_alloc_tiny() unpoisoned the block */
+	if (p)
+		kmemleak_alloc(p, size, 1, gfp);
+	return p;
+}
+
+/* Everything the fast paths do not serve: 0, __GFP_ZERO, large. */
+static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp)
 {
 	struct gomm_mcache *mc;
 	unsigned long flags;
@@ -330,17 +342,15 @@ static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp, unsigned long ip)
 		p = gomm_alloc_large(size, gfp);
 		usable = round_up(size, GOMM_PAGE_SIZE);
 		if (p)
-			gomm_alloc_hook(p, size, usable, gfp, ip);
+			gomm_alloc_hook(p, size, usable, gfp);
 	} else if (size < GOMM_TINY_SIZE && gomm_tiny_enabled) {
 		local_irq_save(flags);
 		p = gomm_alloc_tiny(size, gfp, &flags);
 		local_irq_restore(flags);
 		usable = size;
-		if (p) {
-			/* KASAN: gomm_alloc_tiny() unpoisoned the block */
+		/* KASAN: gomm_alloc_tiny() unpoisoned the block */
+		if (p)
 			kmemleak_alloc(p, size, 1, gfp);
-			trace_gomm_alloc(ip, p, size, size, gfp);
-		}
 	} else {
 		class = gomm_size_to_class(size);
 		usable = gomm_class_to_size[class];
@@ -349,19 +359,17 @@ static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp, unsigned long ip)
 		p = gomm_alloc_sc(&mc, class, gfp, &flags);
 		local_irq_restore(flags);
 		if (p)
-			gomm_alloc_hook(p, size, usable, gfp, ip);
+			gomm_alloc_hook(p, size, usable, gfp);
 	}
-	if (!p) {
-		trace_gomm_alloc(ip, NULL, size, 0, gfp);
+	if (!p)
 		return NULL;
-	}
 	/* gomm's own write, below KASAN: the slack is a redzone by now */
 	if (gfp & __GFP_ZERO)
 		__memset(p, 0, usable);
 	return p;
 }
 
-void *gomm_alloc(size_t size, gfp_t flags)
+static __always_inline void *__gomm_alloc(size_t size, gfp_t flags)
 {
 	struct gomm_span *s;
 	unsigned long irqs;
@@ -369,7 +377,6 @@ void *gomm_alloc(size_t size, gfp_t flags)
 	u64 cache;
 	void *p;
 
-	might_alloc(flags);
 	/* fast path: Go's nextFreeFast on this CPU's span of the class */
 	if (likely(size - GOMM_TINY_SIZE <= GOMM_MAX_SMALL_SIZE - GOMM_TINY_SIZE &&
 		   !(flags & __GFP_ZERO))) {
@@ -378,13 +385,41 @@ void *gomm_alloc(size_t size, gfp_t flags)
 		s = this_cpu_read(gomm_mcache.alloc[sc]);
 		cache = s->alloc_cache;
 		if (unlikely(!cache))
-			return gomm_alloc_refill(size, sc, flags, irqs, _RET_IP_);
+			return gomm_alloc_refill(size, sc, flags, irqs);
 		p = gomm_span_take_one(s, cache);
 		local_irq_restore(irqs);
-		gomm_alloc_hook(p, size, s->elemsize, flags, _RET_IP_);
+		gomm_alloc_hook(p, size, s->elemsize, flags);
 		return p;
 	}
-	return gomm_alloc_slow(size, flags, _RET_IP_);
+	if (size - 1 < GOMM_TINY_SIZE - 1 && !(flags & __GFP_ZERO) &&
+	    gomm_tiny_enabled)
+		return gomm_alloc_tiny_entry(size, flags);
+	return gomm_alloc_slow(size, flags);
+}
+
+/* gomm_alloc() with the gomm:gomm_alloc tracepoint on. */
+static noinline void *gomm_alloc_traced(size_t size, gfp_t flags,
+					unsigned long ip)
+{
+	void *p = __gomm_alloc(size, flags);
+	size_t usable = 0;
+
+	if (p && size > GOMM_MAX_SMALL_SIZE)
+		usable = round_up(size, GOMM_PAGE_SIZE);
+	else if (p && size < GOMM_TINY_SIZE && gomm_tiny_enabled)
+		usable = size;
+	else if (p)
+		usable = gomm_class_to_size[gomm_size_to_class(size)];
+	trace_gomm_alloc(ip, p, size, usable, flags);
+	return p;
+}
+
+void *gomm_alloc(size_t size, gfp_t flags)
+{
+	might_alloc(flags);
+	if (trace_gomm_alloc_enabled())
+		return gomm_alloc_traced(size, flags, _RET_IP_);
+	return __gomm_alloc(size, flags);
 }
 EXPORT_SYMBOL_GPL(gomm_alloc);
 
@@ -458,51 +493,51 @@ static struct gomm_span *gomm_check(const void *ptr, unsigned int *idx,
 	return NULL;
 }
 
-static noinline void gomm_free_slow(const void *ptr, struct gomm_span *s,
-				    unsigned long ip)
+/* Free tiny object @ptr of tiny span @s: drop its bit, the block with the last. */
+static noinline void gomm_free_tiny(const void *ptr, struct gomm_span *s)
 {
 	unsigned long off = (unsigned long)ptr - s->start;
-	unsigned int idx, toff, bit;
-	int old;
+	unsigned int b = off / GOMM_TINY_SIZE, bit = BIT(off % GOMM_TINY_SIZE);
+	int old = atomic_fetch_andnot(bit, &s->tiny[b]);
 
-	/* a tiny sub-object: drop its bit, and the block with the last one */
-	if (READ_ONCE(s->kind) == GOMM_KIND_TINY) {
-		idx = off / GOMM_TINY_SIZE;
-		bit = BIT(off % GOMM_TINY_SIZE);
-		old = atomic_fetch_andnot(bit, &s->tiny[idx]);
-		if (unlikely(!(old & bit))) {
-			gomm_report("double free (tiny)", ptr, &gomm_errors.double_free);
-			return;
-		}
-		/* no offset of a block is handed out twice before it is freed */
-		kmemleak_free(ptr);
-		trace_gomm_free(ip, ptr);
-		if (old == bit) {
-			gomm_kasan_poison(s->start + idx * GOMM_TINY_SIZE,
-					  GOMM_TINY_SIZE, GOMM_KASAN_FREE);
-			gomm_free_obj(s, idx);
-		}
+	if (unlikely(!(old & bit))) {
+		gomm_report("double free (tiny)", ptr, &gomm_errors.double_free);
 		return;
 	}
+	/* no offset of a block is handed out twice before it is freed */
+	kmemleak_free(ptr);
+	if (old == bit) {
+		gomm_kasan_poison(s->start + b * GOMM_TINY_SIZE, GOMM_TINY_SIZE,
+				  GOMM_KASAN_FREE);
+		gomm_free_obj(s, b);
+	}
+}
+
+/* Everything but a handed-out small object: large, bad input, NULL. */
+static noinline void gomm_free_slow(const void *ptr)
+{
+	unsigned int idx, toff;
+	struct gomm_span *s;
+
 	if (!ptr)
 		return;
 	s = gomm_check(ptr, &idx, &toff, true);
 	if (!s)
 		return;
 	if (s->kind == GOMM_KIND_SMALL) {
-		gomm_free_hook(ptr, s->elemsize, ip);
+		gomm_free_hook(ptr, s->elemsize);
 		gomm_free_obj(s, idx);
 	} else if (s->kind == GOMM_KIND_LARGE) {
 		if (unlikely(test_and_set_bit(0, s->free_bits))) {
 			gomm_report("double free (large)", ptr, &gomm_errors.double_free);
 			return;
 		}
-		gomm_free_hook(ptr, s->elemsize, ip);
+		gomm_free_hook(ptr, s->elemsize);
 		gomm_heap_free_span(s);
 	}
 }
 
-void gomm_free(const void *ptr)
+static __always_inline void __gomm_free(const void *ptr)
 {
 	struct gomm_span *s = gomm_span_lookup(ptr);
 	unsigned long off;
@@ -517,12 +552,29 @@ void gomm_free(const void *ptr)
 		if (likely(gomm_obj_exact(m, s->divmagic) && idx < s->nelems &&
 			   test_bit(idx, s->alloc_bits))) {
 			/* before the free is published: the object may be reused */
-			gomm_free_hook(ptr, s->elemsize, _RET_IP_);
+			gomm_free_hook(ptr, s->elemsize);
 			gomm_free_obj(s, idx);
 			return;
 		}
 	}
-	gomm_free_slow(ptr, s, _RET_IP_);
+	if (READ_ONCE(s->kind) == GOMM_KIND_TINY)
+		gomm_free_tiny(ptr, s);
+	else
+		gomm_free_slow(ptr);
+}
+
+/* gomm_free() with the gomm:gomm_free tracepoint on. */
+static noinline void gomm_free_traced(const void *ptr, unsigned long ip)
+{
+	trace_gomm_free(ip, ptr);
+	__gomm_free(ptr);
+}
+
+void gomm_free(const void *ptr)
+{
+	if (trace_gomm_free_enabled())
+		return gomm_free_traced(ptr, _RET_IP_);
+	__gomm_free(ptr);
 }
 EXPORT_SYMBOL_GPL(gomm_free);
 

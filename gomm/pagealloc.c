@@ -594,6 +594,28 @@ void gomm_pa_grow(struct gomm_pagealloc *pa, unsigned long ci,
 EXPORT_SYMBOL_IF_KUNIT(gomm_pa_grow);
 
 /*
+ * gomm_psum_merge() of the 8 children of a summary entry, cheaper when the
+ * last children have no free page (the levels above a machine's physical
+ * range are mostly such zeros): merging a zero summary only ends the
+ * running end run, so merge(prefix, 0...) == (start, max(max, end), 0).
+ */
+static gomm_psum_t psum_merge_children(const gomm_psum_t *children,
+				       unsigned int log_max_pages)
+{
+	unsigned int n = 1U << GOMM_SUM_LEVEL_BITS;
+	unsigned long start, most, end;
+	gomm_psum_t sum;
+
+	while (n > 1 && !children[n - 1])
+		n--;
+	sum = gomm_psum_merge(children, n, log_max_pages);
+	if (n == 1U << GOMM_SUM_LEVEL_BITS || !sum)
+		return sum;
+	psum_unpack(sum, &start, &most, &end);
+	return gomm_psum_pack(start, max(most, end), 0);
+}
+
+/*
  * Go's pageAlloc.update(base, npages, contig = true, alloc): recompute the
  * summaries over [page, page + npages) after its bits changed.  The chunks
  * strictly inside the range are entirely in use if @alloc, else free.
@@ -632,8 +654,8 @@ static void pa_update(struct gomm_pagealloc *pa, unsigned long page,
 			gomm_psum_t sum;
 
 			children = &pa->summary[l + 1][i << GOMM_SUM_LEVEL_BITS];
-			sum = gomm_psum_merge(children, 1U << GOMM_SUM_LEVEL_BITS,
-					      GOMM_SUM_LEVEL_LOG_PAGES(l + 1));
+			sum = psum_merge_children(children,
+						  GOMM_SUM_LEVEL_LOG_PAGES(l + 1));
 			if (pa->summary[l][i] != sum) {
 				pa->summary[l][i] = sum;
 				changed = true;

@@ -128,7 +128,7 @@ static int gomm_classes_show(struct seq_file *m, void *v)
 		   in_use * GOMM_TINY_SIZE, held,
 		   gomm_pct(held - min(held, in_use * GOMM_TINY_SIZE), held));
 	used = gomm_stats_in_use(GOMM_STATS_TINY);
-	seq_printf(m, "# tiny: %ld sub-objects in use in the tiny row's 16-byte blocks\n", used);
+	seq_printf(m, "# tiny sub-objects in use: %ld (in the tiny row's blocks)\n", used);
 	seq_printf(m, "# small: bytes in use %lu, bytes held %lu\n", total_used, total_held);
 	return 0;
 }

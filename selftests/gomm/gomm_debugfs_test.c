@@ -55,7 +55,7 @@ struct heap_info {
 };
 
 struct snapshot {
-	struct class_row cls[NCLASSES];	/* [0] is the "large" row */
+	struct class_row cls[NCLASSES + 1];	/* [0] "large", [NCLASSES] "tiny" */
 	long tiny;			/* tiny sub-objects, -1 if not shown */
 	unsigned long small_used, small_held;
 	bool have_small;
@@ -169,10 +169,8 @@ static int parse_classes(struct snapshot *s)
 		if (!strcmp(tok[0], "large")) {
 			class = 0;
 		} else if (!strcmp(tok[0], "tiny")) {
-			/* a "tiny" row, if the table has one: its in_use */
-			if (s->tiny < 0)
-				s->tiny = field(tok[5]);
-			continue;
+			/* the tiny blocks' spans: a class row of their own */
+			class = NCLASSES;
 		} else if (tok[0][0] >= '0' && tok[0][0] <= '9') {
 			class = field(tok[0]);
 			if (!class || class >= NCLASSES)
@@ -317,7 +315,7 @@ static bool check_invariants(const struct snapshot *s, bool stable)
 		if (!s->cls[c].seen)
 			VIOLATION("classes: no row for %s %u",
 				  c ? "class" : "large", c);
-	for (c = 1; c < NCLASSES; c++) {
+	for (c = 1; c <= NCLASSES; c++) {
 		check_class(c, &s->cls[c]);
 		used += s->cls[c].bytes_used;
 		held += s->cls[c].bytes_held;
@@ -372,7 +370,7 @@ static unsigned long objects_in_use(const struct snapshot *s)
 	unsigned long n = 0;
 	unsigned int c;
 
-	for (c = 0; c < NCLASSES; c++)
+	for (c = 0; c <= NCLASSES; c++)
 		n += s->cls[c].in_use;
 	return n;
 }
@@ -571,7 +569,7 @@ int main(int argc, char **argv)
 		       objects_in_use(&snap_cur), snap_cur.tiny, snap_cur.heap.in_use,
 		       strict ? "no client left: must be 0" : "other clients: must be as at start");
 	if (strict) {
-		for (c = 0; c < NCLASSES; c++)
+		for (c = 0; c <= NCLASSES; c++)
 			if (snap_cur.cls[c].in_use) {
 				ksft_print_msg("class %u: %lu objects in use\n",
 					       c, snap_cur.cls[c].in_use);
