@@ -9,6 +9,8 @@
 #   make demo             boot the test VM and exercise gomm
 #   make lint             checkpatch --strict, sparse, W=1
 #   make bench            gomm against SLUB, instructions per operation
+#   make stress           the stress module under KASAN + lockdep for
+#                         DURATION seconds (default 600)
 #   make gen              regenerate gomm/sizeclasses.h from Go's formulas
 #   make clean
 
@@ -40,8 +42,12 @@ lint: deps
 bench: deps
 	scripts/bench
 
+DURATION ?= 600
+stress: deps
+	scripts/stress $(DURATION)
+
 gen:
 	scripts/mksizeclasses.py gomm/sizeclasses.h
 	scripts/mksizeclasses.py --check ../shared/reference/go/sizeclasses.tsv
 
-.PHONY: all clean deps check demo lint bench gen
+.PHONY: all clean deps check demo lint bench stress gen
