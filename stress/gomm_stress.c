@@ -2,17 +2,20 @@
 /*
  * gomm_stress - a randomized, long-running stress test of gomm.
  *
- * One kthread per online CPU keeps a table of live objects and replaces
- * random slots: tiny (1..15 bytes), small (16..32768, log-uniform, so
- * weighted toward small sizes) and, rarely, large (up to max_size, 4 MiB)
- * objects, with GFP_KERNEL or GFP_ATOMIC (sometimes with preemption or
- * interrupts disabled), some with __GFP_ZERO or gomm_zalloc().  Every
- * object carries a pattern derived from its address, requested size and a
- * per-allocation tag (seed, thread, serial) over its whole requested size;
- * the pattern is checked before every free, so an object handed out twice,
- * overlapping objects or a write after free show up as a broken pattern.
- * gomm_size() is checked at allocation (>= the requested size, within the
- * size class rules, alignment) and again at free (unchanged).
+ * A kthread bound to each online CPU, and roamers (1) unbound ones that
+ * the scheduler moves between CPUs (also inside gomm's slow path, which
+ * runs with interrupts enabled while the heap grows), each keep a table of
+ * live objects and replace random slots: tiny (1..15 bytes), small
+ * (16..32768, log-uniform, so weighted toward small sizes) and, rarely,
+ * large (up to max_size, 4 MiB) objects, with GFP_KERNEL or GFP_ATOMIC
+ * (sometimes with preemption or interrupts disabled), some with __GFP_ZERO
+ * or gomm_zalloc().  Every object carries a pattern derived from its
+ * address, requested size and a per-allocation tag (seed, thread, serial)
+ * over its whole requested size; the pattern is checked before every free,
+ * so an object handed out twice, overlapping objects or a write after free
+ * show up as a broken pattern.  gomm_size() is checked at allocation (>=
+ * the requested size, within the size class rules, alignment) and again at
+ * free (unchanged).
  *
  * A share of the frees crosses CPUs: the object goes through a
  * single-producer single-consumer ring, one per (sender, receiver) pair,
@@ -79,6 +82,10 @@ static unsigned int xfer_pct = 25;
 module_param(xfer_pct, uint, 0444);
 MODULE_PARM_DESC(xfer_pct, "Percent of frees handed to another CPU");
 
+static unsigned int roamers = 1;
+module_param(roamers, uint, 0444);
+MODULE_PARM_DESC(roamers, "Unbound threads besides the per-CPU ones (they migrate, also inside gomm)");
+
 static unsigned int irq_us = 1000;
 module_param(irq_us, uint, 0444);
 MODULE_PARM_DESC(irq_us, "Period of the hard-irq alloc/free timer in us, 0 = off");
@@ -123,7 +130,8 @@ struct gs_stats {
 
 struct gs_thread {
 	struct task_struct *task;
-	unsigned int idx, cpu;
+	unsigned int idx;
+	int cpu;		/* bound to, or -1 */
 	struct rnd_state rnd;
 	u64 serial;
 	struct gs_obj *live;
@@ -223,10 +231,10 @@ static long gs_find_bad(const struct gs_obj *o)
 }
 
 /*
- * Check an object's pattern and size, then free it; @who and @cpu say who
+ * Check an object's pattern and size, then free it; @who and @idx say who
  * frees it, for the report.
  */
-static void gs_release(const struct gs_obj *o, const char *who, unsigned int cpu)
+static void gs_release(const struct gs_obj *o, const char *who, unsigned int idx)
 {
 	const u8 *b = o->p;
 	size_t usable;
@@ -234,18 +242,18 @@ static void gs_release(const struct gs_obj *o, const char *who, unsigned int cpu
 
 	bad = gs_find_bad(o);
 	if (bad >= 0)
-		gs_err("%s%u: pattern broken at %p+%ld (size %u, usable %u, tag %#llx): %02x, want %02x\n",
-		       who, cpu, o->p, bad, o->size, o->usable, o->tag, b[bad],
+		gs_err("%s %u: pattern broken at %p+%ld (size %u, usable %u, tag %#llx): %02x, want %02x\n",
+		       who, idx, o->p, bad, o->size, o->usable, o->tag, b[bad],
 		       gs_byte(gs_base(o), bad));
 	usable = gomm_size(o->p);
 	if (usable != o->usable)
-		gs_err("%s%u: gomm_size(%p) changed from %u to %zu (size %u)\n",
-		       who, cpu, o->p, o->usable, usable, o->size);
+		gs_err("%s %u: gomm_size(%p) changed from %u to %zu (size %u)\n",
+		       who, idx, o->p, o->usable, usable, o->size);
 	gomm_free(o->p);
 }
 
 /* The size and alignment rules of include/linux/gomm.h. */
-static void gs_check_new(const struct gs_obj *o, unsigned int cpu)
+static void gs_check_new(const struct gs_obj *o, unsigned int idx)
 {
 	unsigned long a = (unsigned long)o->p;
 	u32 n = o->size, u = o->usable;
@@ -260,8 +268,8 @@ static void gs_check_new(const struct gs_obj *o, unsigned int cpu)
 	else
 		ok = u == round_up(n, GS_PAGE) && IS_ALIGNED(a, GS_PAGE);
 	if (!ok)
-		gs_err("cpu%u: %u-byte request got %p (address %% 8192 = %lu) with gomm_size %u\n",
-		       cpu, n, o->p, a % GS_PAGE, u);
+		gs_err("thread %u: %u-byte request got %p (address %% 8192 = %lu) with gomm_size %u\n",
+		       idx, n, o->p, a % GS_PAGE, u);
 }
 
 static bool gs_zeroed(const void *p, size_t n)
@@ -333,8 +341,8 @@ static void gs_alloc(struct gs_thread *t, struct gs_obj *o)
 
 	if (!p) {
 		if (gfp & __GFP_DIRECT_RECLAIM)
-			gs_err("cpu%u: GFP_KERNEL allocation of %u bytes failed\n",
-			       t->cpu, size);
+			gs_err("thread %u: GFP_KERNEL allocation of %u bytes failed\n",
+			       t->idx, size);
 		else
 			t->st.nomem_atomic++;
 		return;
@@ -343,11 +351,11 @@ static void gs_alloc(struct gs_thread *t, struct gs_obj *o)
 	o->size = size;
 	o->usable = gomm_size(p);
 	o->tag = gs.seed ^ ((u64)t->idx << 56) ^ ++t->serial;
-	gs_check_new(o, t->cpu);
+	gs_check_new(o, t->idx);
 	if (zero) {
 		if (!gs_zeroed(p, size))
-			gs_err("cpu%u: zeroed %u-byte object %p is not zero\n",
-			       t->cpu, size, p);
+			gs_err("thread %u: zeroed %u-byte object %p is not zero\n",
+			       t->idx, size, p);
 		t->st.zeroed++;
 	}
 	gs_fill(o);
@@ -367,10 +375,10 @@ static void gs_free(struct gs_thread *t, struct gs_obj *o)
 
 	if (o->size <= GS_SMALL_MAX && gs_pct(t, 10)) {
 		local_irq_save(flags);
-		gs_release(o, "cpu", t->cpu);
+		gs_release(o, "thread", t->idx);
 		local_irq_restore(flags);
 	} else {
-		gs_release(o, "cpu", t->cpu);
+		gs_release(o, "thread", t->idx);
 	}
 	t->st.frees++;
 	o->p = NULL;
@@ -414,7 +422,7 @@ static void gs_receive(struct gs_thread *t)
 		if (tl == h)
 			continue;
 		for (; tl != h; tl++) {
-			gs_release(&r->o[tl % GS_RING], "from a ring on cpu", t->cpu);
+			gs_release(&r->o[tl % GS_RING], "ring to thread", t->idx);
 			t->st.received++;
 		}
 		/* our reads of the entries before the slots are reused */
@@ -466,7 +474,7 @@ static enum hrtimer_restart gs_timer_fn(struct hrtimer *timer)
 	void *p;
 
 	if (o->p) {
-		gs_release(o, "hardirq on cpu", t->cpu);
+		gs_release(o, "hardirq of thread", t->idx);
 		o->p = NULL;
 	}
 	o->size = gs_size(r, min(max_size, GS_IRQ_MAX));
@@ -475,7 +483,7 @@ static enum hrtimer_restart gs_timer_fn(struct hrtimer *timer)
 		o->p = p;
 		o->usable = gomm_size(p);
 		o->tag = gs.seed ^ ((u64)(t->idx | 0x80) << 56) ^ ++t->irq_serial;
-		gs_check_new(o, t->cpu);
+		gs_check_new(o, t->idx);
 		gs_fill(o);
 		t->irq_ops++;
 	} else {
@@ -530,7 +538,7 @@ static int gs_thread_fn(void *arg)
 		hrtimer_cancel(&t->timer);
 	for (i = 0; i < GS_IRQ_SLOTS; i++)
 		if (t->irq_live[i].p)
-			gs_release(&t->irq_live[i], "cpu", t->cpu);
+			gs_release(&t->irq_live[i], "thread", t->idx);
 
 	/* stop sending; keep receiving until nobody else can send either */
 	atomic_dec_return(&gs.producers);	/* orders our ring heads before */
@@ -563,9 +571,12 @@ static void gs_report(unsigned long ms)
 	for (i = 0; i < gs.n; i++) {
 		struct gs_thread *t = &gs.t[i];
 		struct gs_stats *s = &t->st;
+		char where[16] = "unbound";
 
-		pr_info("thread %u cpu%u: allocs %llu frees %llu sent %llu received %llu ring_full %llu zeroed %llu atomic %llu (irqoff %llu, preemptoff %llu) tiny %llu large %llu bursts %llu irq_ops %llu nomem_atomic %llu\n",
-			i, t->cpu, s->allocs, s->frees, s->sent, s->received,
+		if (t->cpu >= 0)
+			snprintf(where, sizeof(where), "cpu%d", t->cpu);
+		pr_info("thread %u %s: allocs %llu frees %llu sent %llu received %llu ring_full %llu zeroed %llu atomic %llu (irqoff %llu, preemptoff %llu) tiny %llu large %llu bursts %llu irq_ops %llu nomem_atomic %llu\n",
+			i, where, s->allocs, s->frees, s->sent, s->received,
 			s->ring_full, s->zeroed, s->atomic, s->irqoff,
 			s->preemptoff, s->tiny, s->large, s->bursts, t->irq_ops,
 			s->nomem_atomic + t->irq_nomem);
@@ -601,13 +612,41 @@ static void gs_free_all(void)
 	kfree(gs.t);
 }
 
+/* Thread @idx, bound to @cpu or (-1) unbound; it does not run yet. */
+static int gs_setup_thread(struct gs_thread *t, unsigned int idx, int cpu)
+{
+	t->idx = idx;
+	t->cpu = cpu;
+	init_completion(&t->done);
+	prandom_seed_state(&t->rnd, gs.seed ^ gs_mix(idx + 1));
+	prandom_seed_state(&t->irq_rnd, ~gs.seed ^ gs_mix(idx + 1));
+	hrtimer_init(&t->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED);
+	t->timer.function = gs_timer_fn;
+	t->live = kvcalloc(objects, sizeof(*t->live), GFP_KERNEL);
+	if (!t->live)
+		return -ENOMEM;
+	if (cpu >= 0)
+		t->task = kthread_create_on_cpu(gs_thread_fn, t, cpu, "gomm_stress/%u");
+	else
+		t->task = kthread_create(gs_thread_fn, t, "gomm_stress/u%u", idx);
+	if (IS_ERR(t->task)) {
+		int ret = PTR_ERR(t->task);
+
+		t->task = NULL;
+		return ret;
+	}
+	get_task_struct(t->task);
+	return 0;
+}
+
 static int __init gs_init(void)
 {
 	unsigned long start;
 	unsigned int cpu, i;
 	int ret = 0;
 
-	if (!objects || !max_size || max_size > GS_LARGE_MAX || xfer_pct > 100)
+	if (!objects || !max_size || max_size > GS_LARGE_MAX || xfer_pct > 100 ||
+	    roamers > 64)
 		return -EINVAL;
 	gs.seed = seed ?: get_random_u64() | 1;
 	atomic_set(&gs.errors, 0);
@@ -615,7 +654,7 @@ static int __init gs_init(void)
 	gs.abort = false;
 
 	cpus_read_lock();
-	gs.n = num_online_cpus();
+	gs.n = num_online_cpus() + roamers;
 	gs.t = kcalloc(gs.n, sizeof(*gs.t), GFP_KERNEL);
 	gs.rings = kvcalloc(gs.n * gs.n, sizeof(*gs.rings), GFP_KERNEL);
 	if (!gs.t || !gs.rings) {
@@ -624,28 +663,13 @@ static int __init gs_init(void)
 	}
 	i = 0;
 	for_each_online_cpu(cpu) {
-		struct gs_thread *t = &gs.t[i];
-
-		t->idx = i++;
-		t->cpu = cpu;
-		init_completion(&t->done);
-		prandom_seed_state(&t->rnd, gs.seed ^ gs_mix(t->idx + 1));
-		prandom_seed_state(&t->irq_rnd, ~gs.seed ^ gs_mix(t->idx + 1));
-		hrtimer_init(&t->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED);
-		t->timer.function = gs_timer_fn;
-		t->live = kvcalloc(objects, sizeof(*t->live), GFP_KERNEL);
-		if (!t->live) {
-			ret = -ENOMEM;
+		ret = gs_setup_thread(&gs.t[i], i, cpu);
+		if (ret)
 			break;
-		}
-		t->task = kthread_create_on_cpu(gs_thread_fn, t, cpu, "gomm_stress/%u");
-		if (IS_ERR(t->task)) {
-			ret = PTR_ERR(t->task);
-			t->task = NULL;
-			break;
-		}
-		get_task_struct(t->task);
+		i++;
 	}
+	for (; !ret && i < gs.n; i++)
+		ret = gs_setup_thread(&gs.t[i], i, -1);
 	if (ret) {
 		/* nothing ran yet: the threads stop before their function */
 		for (i = 0; i < gs.n; i++)
@@ -653,8 +677,8 @@ static int __init gs_init(void)
 				kthread_stop_put(gs.t[i].task);
 		goto out_unlock;
 	}
-	pr_info("start: seed %#llx, %u threads, %u s, %u slots each, max_size %u, xfer %u%%, irq every %u us%s\n",
-		gs.seed, gs.n, duration_s, objects, max_size, xfer_pct, irq_us,
+	pr_info("start: seed %#llx, %u threads (%u unbound), %u s, %u slots each, max_size %u, xfer %u%%, irq every %u us%s\n",
+		gs.seed, gs.n, roamers, duration_s, objects, max_size, xfer_pct, irq_us,
 		inject ? ", fault injection on" : "");
 	atomic_set(&gs.producers, gs.n);
 	start = jiffies;
