@@ -125,7 +125,7 @@ struct gs_ring {
 
 struct gs_stats {
 	u64 allocs, frees, sent, received, ring_full, zeroed, atomic, irqoff;
-	u64 preemptoff, tiny, large, bytes, nomem_atomic, bursts, irq_ops;
+	u64 preemptoff, tiny, large, bytes, nomem_atomic, bursts;
 };
 
 struct gs_thread {
