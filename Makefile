@@ -12,6 +12,8 @@
 #                         (bench/results.json, bench/results.png)
 #   make bench WALL=1     the same in guest nanoseconds, without -icount
 #                         (bench/results-wall.json, bench/results-wall.png)
+#   make stress           the stress module under KASAN + lockdep for
+#                         DURATION seconds (default 600)
 #   make gen              regenerate gomm/sizeclasses.h from Go's formulas
 #   make clean
 
@@ -43,8 +45,12 @@ lint: deps
 bench: deps
 	scripts/bench $(if $(filter-out 0,$(WALL)),--wall)
 
+DURATION ?= 600
+stress: deps
+	scripts/stress $(DURATION)
+
 gen:
 	scripts/mksizeclasses.py gomm/sizeclasses.h
 	scripts/mksizeclasses.py --check ../shared/reference/go/sizeclasses.tsv
 
-.PHONY: all clean deps check demo lint bench gen
+.PHONY: all clean deps check demo lint bench stress gen
