@@ -64,6 +64,9 @@
 #include "sizeclasses.h"
 
 #define GOMM_MAX_LARGE_SIZE	(4UL << 20)
+/* free large spans the heap keeps for reuse: up to 64 pages, 512 in all */
+#define GOMM_LARGE_CACHE_NPAGES	64
+#define GOMM_LARGE_CACHE_PAGES	512
 /* GFP bits that mean something to the page and slab allocators here */
 #define GOMM_GFP_MASK		(GFP_KERNEL | GFP_ATOMIC | __GFP_NOWARN | \
 				 __GFP_NORETRY | __GFP_RETRY_MAYFAIL | \
@@ -233,8 +236,12 @@ struct gomm_chunk {
  * @spanmap: chunk index -> the chunk's page->span map, or a map of
  *	&gomm_empty_span for chunks gomm does not have (lockless readers)
  * @nspanmap: entries in @spanmap (chunks of the physical address range)
- * @large: spans of live large objects
- * @nr_large: spans on @large
+ * @large: spans of large objects, live ones and those in @large_cache
+ * @nr_large: large-object spans (cached ones included)
+ * @large_cache: free large spans of 1..GOMM_LARGE_CACHE_NPAGES pages, by
+ *	size, kept mapped for the next large allocation of their size
+ * @large_cached: spans in @large_cache
+ * @large_cached_pages: gomm pages in @large_cache
  * @pages_owned: gomm pages held from the buddy allocator
  * @pages_in_use: gomm pages in spans
  * @large_pages: gomm pages in large-object spans
@@ -249,6 +256,9 @@ struct gomm_heap {
 	unsigned long nspanmap;
 	struct list_head large;
 	unsigned long nr_large;
+	struct list_head large_cache[GOMM_LARGE_CACHE_NPAGES + 1];
+	unsigned long large_cached;
+	unsigned long large_cached_pages;
 	unsigned long pages_owned;
 	unsigned long pages_in_use;
 	unsigned long large_pages;
@@ -289,6 +299,9 @@ unsigned long gomm_heap_exit(void);
 struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
 				       unsigned int spanclass, gfp_t gfp);
 void gomm_heap_free_span(struct gomm_span *s);
+struct gomm_span *gomm_heap_alloc_large(unsigned long npages, gfp_t gfp);
+void gomm_heap_free_large(struct gomm_span *s);
+unsigned long gomm_heap_drain_large(void);
 struct gomm_span *gomm_span_of(const void *p, bool *free_page);
 unsigned long gomm_heap_scavenge(unsigned long retain_pages,
 				 unsigned long max_pages);
@@ -449,8 +462,8 @@ static inline void gomm_kasan_unpoison(unsigned long addr, size_t len, size_t si
  * Context: owner of @s.
  * Return: objects freed.
  */
-static inline unsigned int gomm_span_sweep_word(struct gomm_span *s,
-						unsigned int w)
+static __always_inline unsigned int
+gomm_span_sweep_word(struct gomm_span *s, unsigned int w)
 {
 	unsigned long freed, alloc, bogus;
 	unsigned int n;
@@ -482,7 +495,8 @@ static inline unsigned int gomm_span_sweep_word(struct gomm_span *s,
  * Context: owner of @s.
  * Return: true if the word had free objects and is now the window.
  */
-static inline bool gomm_span_window(struct gomm_span *s, unsigned int w)
+static __always_inline bool gomm_span_window(struct gomm_span *s,
+					     unsigned int w)
 {
 	u64 free = ~(u64)(s->alloc_bits[w] | READ_ONCE(s->free_bits[w]));
 

@@ -246,7 +246,8 @@ struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
 
 /**
  * gomm_heap_free_span - return a span's pages to the heap (Go's freeSpan)
- * @s: a span no one allocates from any more
+ * @s: a span no one allocates from any more (a large one off every list
+ *	but the heap's large list or a private one)
  *
  * Context: any but NMI; no gomm lock held.
  */
@@ -268,6 +269,95 @@ void gomm_heap_free_span(struct gomm_span *s)
 	spin_unlock_irqrestore(&gomm_heap.lock, flags);
 	kfree(s->tiny);
 	kmem_cache_free(gomm_span_cache, s);
+}
+
+/*
+ * Large objects of up to GOMM_LARGE_CACHE_NPAGES pages: a freed span is
+ * kept, still mapped and still on the large list, on a list of its size
+ * (up to GOMM_LARGE_CACHE_PAGES pages in all), and the next allocation of
+ * that size takes it back - two list operations under the heap lock
+ * instead of a page-allocator search, two summary updates and a span's
+ * setup and teardown.  It plays the part the buddy allocator's per-CPU
+ * lists play for kmalloc()'s large objects.  Its free bit stays set while
+ * it is cached, so a second free of it is still a double free.  Drain,
+ * the scavenger, the shrinker and unload empty the cache.
+ */
+
+/**
+ * gomm_heap_alloc_large - a span for a large object of @npages pages
+ * @npages: gomm pages
+ * @gfp: GFP flags of the allocation
+ *
+ * Context: any but NMI; sleeps only if @gfp allows.  No gomm lock held.
+ * Return: a GOMM_SPAN_LARGE span, or NULL.
+ */
+struct gomm_span *gomm_heap_alloc_large(unsigned long npages, gfp_t gfp)
+{
+	struct gomm_span *s = NULL;
+	unsigned long flags;
+
+	if (npages <= GOMM_LARGE_CACHE_NPAGES) {
+		spin_lock_irqsave(&gomm_heap.lock, flags);
+		s = list_first_entry_or_null(&gomm_heap.large_cache[npages],
+					     struct gomm_span, list);
+		if (s) {
+			list_move(&s->list, &gomm_heap.large);
+			gomm_heap.large_cached--;
+			gomm_heap.large_cached_pages -= npages;
+			clear_bit(0, s->free_bits);
+		}
+		spin_unlock_irqrestore(&gomm_heap.lock, flags);
+	}
+	return s ? s : gomm_heap_alloc_span(npages, 0, gfp);
+}
+
+/**
+ * gomm_heap_free_large - free a large object's span (its free bit is set)
+ * @s: the span
+ *
+ * Context: any but NMI; no gomm lock held.
+ */
+void gomm_heap_free_large(struct gomm_span *s)
+{
+	unsigned long flags;
+
+	if (s->npages <= GOMM_LARGE_CACHE_NPAGES) {
+		spin_lock_irqsave(&gomm_heap.lock, flags);
+		if (gomm_heap.large_cached_pages + s->npages <= GOMM_LARGE_CACHE_PAGES) {
+			list_move(&s->list, &gomm_heap.large_cache[s->npages]);
+			gomm_heap.large_cached++;
+			gomm_heap.large_cached_pages += s->npages;
+			spin_unlock_irqrestore(&gomm_heap.lock, flags);
+			return;
+		}
+		spin_unlock_irqrestore(&gomm_heap.lock, flags);
+	}
+	gomm_heap_free_span(s);
+}
+
+/**
+ * gomm_heap_drain_large - give the cached large spans back to the heap
+ *
+ * Context: any but NMI; no gomm lock held.
+ * Return: spans freed.
+ */
+unsigned long gomm_heap_drain_large(void)
+{
+	struct gomm_span *s, *tmp;
+	unsigned long flags, n;
+	LIST_HEAD(spans);
+
+	spin_lock_irqsave(&gomm_heap.lock, flags);
+	for (n = 1; n <= GOMM_LARGE_CACHE_NPAGES; n++)
+		list_splice_init(&gomm_heap.large_cache[n], &spans);
+	n = gomm_heap.large_cached;
+	gomm_heap.large_cached = 0;
+	gomm_heap.large_cached_pages = 0;
+	spin_unlock_irqrestore(&gomm_heap.lock, flags);
+	/* gomm_heap_free_span() takes each off this private list */
+	list_for_each_entry_safe(s, tmp, &spans, list)
+		gomm_heap_free_span(s);
+	return n;
 }
 
 /* Pages of chunk @c that gomm owns, if every one of them is free, else 0. */
@@ -373,6 +463,8 @@ int gomm_heap_init(void)
 
 	spin_lock_init(&gomm_heap.lock);
 	INIT_LIST_HEAD(&gomm_heap.large);
+	for (i = 0; i <= GOMM_LARGE_CACHE_NPAGES; i++)
+		INIT_LIST_HEAD(&gomm_heap.large_cache[i]);
 	for (i = 0; i < GOMM_CHUNK_PAGES; i++)
 		gomm_empty_map[i] = &gomm_empty_span;
 	gomm_heap.spanmap = kvmalloc_array(nchunks, sizeof(*gomm_heap.spanmap),
@@ -409,6 +501,7 @@ unsigned long gomm_heap_exit(void)
 	struct gomm_span *s, *tmp;
 	struct gomm_chunk *c;
 
+	gomm_heap_drain_large();
 	list_for_each_entry_safe(s, tmp, &gomm_heap.large, list) {
 		nlarge++;
 		bytes += s->elemsize;

@@ -305,7 +305,7 @@ static void *gomm_alloc_large(size_t size, gfp_t gfp)
 					    size);
 		return NULL;
 	}
-	s = gomm_heap_alloc_span(DIV_ROUND_UP(size, GOMM_PAGE_SIZE), 0, gfp);
+	s = gomm_heap_alloc_large(DIV_ROUND_UP(size, GOMM_PAGE_SIZE), gfp);
 	if (!s)
 		return NULL;
 	this_cpu_inc(gomm_mcache.nalloc[0]);
@@ -533,7 +533,7 @@ static noinline void gomm_free_slow(const void *ptr)
 			return;
 		}
 		gomm_free_hook(ptr, s->elemsize);
-		gomm_heap_free_span(s);
+		gomm_heap_free_large(s);
 	}
 }
 
@@ -650,6 +650,7 @@ static void __gomm_drain(void)
 {
 	on_each_cpu(gomm_flush_local, NULL, 1);
 	gomm_mcentral_reclaim(0);
+	gomm_heap_drain_large();
 }
 
 /**
@@ -681,6 +682,7 @@ static void gomm_scavenge_fn(struct work_struct *work)
 {
 	mutex_lock(&gomm_reclaim_mutex);
 	gomm_mcentral_reclaim(READ_ONCE(gomm_keep_empty));
+	gomm_heap_drain_large();
 	gomm_heap_scavenge(gomm_retain_pages(), GOMM_SCAVENGE_BATCH);
 	mutex_unlock(&gomm_reclaim_mutex);
 	schedule_delayed_work(&gomm_scavenger,
@@ -734,6 +736,7 @@ static unsigned long gomm_shrink_scan(struct shrinker *sh,
 	if (!mutex_trylock(&gomm_reclaim_mutex))
 		return SHRINK_STOP;
 	gomm_mcentral_reclaim(0);
+	gomm_heap_drain_large();
 	n = gomm_heap_scavenge(gomm_retain_pages(),
 			       DIV_ROUND_UP(sc->nr_to_scan,
 					    GOMM_PAGE_SIZE / PAGE_SIZE));

@@ -56,7 +56,7 @@ long gomm_stats_in_use(unsigned int sc)
 	long n = 0;
 
 	if (!sc)
-		return READ_ONCE(gomm_heap.nr_large);
+		return READ_ONCE(gomm_heap.nr_large) - READ_ONCE(gomm_heap.large_cached);
 	c = &gomm_central[sc == GOMM_STATS_TINY ? GOMM_TINY_SPANCLASS : sc];
 	spin_lock_irqsave(&c->lock, flags);
 	list_for_each_entry(s, &c->all, all) {
