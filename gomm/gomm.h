@@ -168,7 +168,10 @@ struct gomm_span {
  *	empty window) when none, so the fast path never tests for NULL
  * @tiny: address of the open tiny block, 0 when none
  * @tiny_offset: bytes of the open tiny block already handed out
+ *	(GOMM_TINY_SIZE when none is open)
  * @tiny_span: span of the open tiny block
+ * @tiny_state: &@tiny_span->tiny[] of the open block
+ * @tiny_end: &@tiny_span->tiny_ends[] of the open block
  * @nalloc: objects taken by this CPU per span class (counted when a window
  *	is loaded, the unused rest taken back when the span is uncached);
  *	[0] counts large objects
@@ -186,6 +189,8 @@ struct gomm_mcache {
 	unsigned long tiny;
 	unsigned int tiny_offset;
 	struct gomm_span *tiny_span;
+	atomic_t *tiny_state;
+	u16 *tiny_end;
 	unsigned long nalloc[GOMM_NUM_SPANCLASSES];
 	unsigned long ntiny_alloc;
 	unsigned long slow;

@@ -195,9 +195,9 @@ static noinline void *gomm_alloc_sc(struct gomm_mcache **mcp, unsigned int sc, g
 	return p ? p : gomm_next_free(mcp, sc, gfp, flags);
 }
 
-/* The fast path's miss: called with IRQs off (@flags), returns with them restored. */
-static noinline void *gomm_alloc_refill(size_t size, unsigned int sc, gfp_t gfp,
-					unsigned long flags)
+/* The fast path's miss, the general case; IRQs off (@flags) until it returns. */
+static noinline void *gomm_alloc_refill_slow(size_t size, unsigned int sc,
+					     gfp_t gfp, unsigned long flags)
 {
 	struct gomm_mcache *mc = this_cpu_ptr(&gomm_mcache);
 	void *p = gomm_next_free(&mc, sc, gfp, &flags);
@@ -205,6 +205,42 @@ static noinline void *gomm_alloc_refill(size_t size, unsigned int sc, gfp_t gfp,
 	local_irq_restore(flags);
 	if (p)
 		gomm_alloc_hook(p, size, gomm_class_to_size[sc], gfp);
+	return p;
+}
+
+/*
+ * The fast path's miss: called with IRQs off (@flags), returns with them
+ * restored.  Its common case - frees came back to the used-up window's
+ * own word (a span of one to a few objects cycling, or a working set that
+ * fits a window) - is a one-word sweep that reloads the same window: the
+ * objects the sweep frees are exactly the window's free objects, so
+ * alloc_count (less the freed, plus the window's) does not change.
+ */
+static noinline void *gomm_alloc_refill(size_t size, unsigned int sc, gfp_t gfp,
+					unsigned long flags)
+{
+	struct gomm_span *s = this_cpu_read(gomm_mcache.alloc[sc]);
+	unsigned long *fw = &s->free_bits[s->freeindex / 64];
+	unsigned long freed, alloc;
+	void *p;
+
+	if (!READ_ONCE(*fw))
+		return gomm_alloc_refill_slow(size, sc, gfp, flags);
+	freed = xchg(fw, 0);
+	alloc = *s->alloc_word;
+	if (unlikely(freed & ~alloc)) {
+		/* a double free raced with a sweep: the general path reports it */
+		atomic_long_or(freed, (atomic_long_t *)fw);
+		return gomm_alloc_refill_slow(size, sc, gfp, flags);
+	}
+	WRITE_ONCE(*s->alloc_word, alloc & ~freed);
+	s->alloc_cache = freed;
+	this_cpu_inc(gomm_mcache.slow);
+	this_cpu_inc(gomm_mcache.sweeps);
+	this_cpu_add(gomm_mcache.nalloc[sc], hweight_long(freed));
+	p = gomm_span_take_one(s, freed);
+	local_irq_restore(flags);
+	gomm_alloc_hook(p, size, s->elemsize, gfp);
 	return p;
 }
 
@@ -244,27 +280,24 @@ static void gomm_tiny_close(struct gomm_span *s, unsigned long block)
 	}
 }
 
+/* Go's tiny alignment as a mask: size % 8 == 0 -> 8, % 4 -> 4, % 2 -> 2 */
+static const u8 gomm_tiny_align[GOMM_TINY_SIZE] = {
+	0, 0, 1, 0, 3, 0, 1, 0, 7, 0, 1, 0, 3, 0, 1, 0,
+};
+
 /* A tiny object of @size (1..15) bytes; IRQs off. */
 static void *gomm_alloc_tiny(size_t size, gfp_t gfp, unsigned long *flags)
 {
 	struct gomm_mcache *mc = this_cpu_ptr(&gomm_mcache);
+	unsigned int off, b, mask = gomm_tiny_align[size];
 	struct gomm_span *s;
-	unsigned int off, b;
 	void *p;
 
-	off = mc->tiny_offset;
-	/* Go's alignment rules for tiny sub-objects */
-	if (!(size & 7))
-		off = ALIGN(off, 8);
-	else if (!(size & 3))
-		off = ALIGN(off, 4);
-	else if (!(size & 1))
-		off = ALIGN(off, 2);
-	if (mc->tiny && off + size <= GOMM_TINY_SIZE) {
-		s = mc->tiny_span;
-		b = (mc->tiny - s->start) / GOMM_TINY_SIZE;
-		atomic_or(BIT(off), &s->tiny[b]);
-		WRITE_ONCE(s->tiny_ends[b], s->tiny_ends[b] | BIT(off + size - 1));
+	/* tiny_offset is GOMM_TINY_SIZE when no block is open */
+	off = (mc->tiny_offset + mask) & ~mask;
+	if (off + size <= GOMM_TINY_SIZE) {
+		atomic_or(BIT(off), mc->tiny_state);
+		WRITE_ONCE(*mc->tiny_end, *mc->tiny_end | BIT(off + size - 1));
 		mc->tiny_offset = off + size;
 		mc->ntiny_alloc++;
 		/* KASAN's granules are 8 bytes: the block is usable up to here */
@@ -280,13 +313,15 @@ static void *gomm_alloc_tiny(size_t size, gfp_t gfp, unsigned long *flags)
 	mc->ntiny_alloc++;
 	WRITE_ONCE(s->tiny_ends[b], BIT(size - 1));
 	/* keep whichever block has more room left, as Go does */
-	if (!mc->tiny || size < mc->tiny_offset) {
+	if (size < mc->tiny_offset) {
 		atomic_set(&s->tiny[b], GOMM_TINY_OPEN | BIT(0));
 		if (mc->tiny)
 			gomm_tiny_close(mc->tiny_span, mc->tiny);
 		mc->tiny = (unsigned long)p;
 		mc->tiny_offset = size;
 		mc->tiny_span = s;
+		mc->tiny_state = &s->tiny[b];
+		mc->tiny_end = &s->tiny_ends[b];
 	} else {
 		atomic_set(&s->tiny[b], BIT(0));
 	}
@@ -605,7 +640,7 @@ static void gomm_mcache_flush(struct gomm_mcache *mc)
 	if (mc->tiny) {
 		gomm_tiny_close(mc->tiny_span, mc->tiny);
 		mc->tiny = 0;
-		mc->tiny_offset = 0;
+		mc->tiny_offset = GOMM_TINY_SIZE;
 		mc->tiny_span = NULL;
 	}
 	for (sc = 1; sc < GOMM_NUM_SPANCLASSES; sc++) {
@@ -751,9 +786,11 @@ static int __init gomm_init(void)
 
 	for (i = GOMM_TINY_SIZE / 8; i < ARRAY_SIZE(gomm_fast_class); i++)
 		gomm_fast_class[i] = gomm_size_to_class(i * 8);
-	for_each_possible_cpu(cpu)
+	for_each_possible_cpu(cpu) {
 		for (sc = 0; sc < GOMM_NUM_SPANCLASSES; sc++)
 			per_cpu_ptr(&gomm_mcache, cpu)->alloc[sc] = &gomm_empty_span;
+		per_cpu_ptr(&gomm_mcache, cpu)->tiny_offset = GOMM_TINY_SIZE;
+	}
 	gomm_mcentral_init();
 	ret = gomm_heap_init();
 	if (ret)
