@@ -21,27 +21,19 @@
 
 TRACE_EVENT(gomm_alloc,
 
-	TP_PROTO(unsigned long call_site, const void *ptr, size_t bytes_req,
-		 size_t bytes_alloc, gfp_t gfp_flags),
-
+	TP_PROTO(unsigned long call_site, const void *ptr, size_t bytes_req, size_t bytes_alloc,
+		 gfp_t gfp_flags),
 	TP_ARGS(call_site, ptr, bytes_req, bytes_alloc, gfp_flags),
-
-	TP_STRUCT__entry(
-		__field(unsigned long,	call_site)
-		__field(const void *,	ptr)
-		__field(size_t,		bytes_req)
-		__field(size_t,		bytes_alloc)
-		__field(unsigned long,	gfp_flags)
-	),
-
-	TP_fast_assign(
-		__entry->call_site	= call_site;
-		__entry->ptr		= ptr;
-		__entry->bytes_req	= bytes_req;
-		__entry->bytes_alloc	= bytes_alloc;
-		__entry->gfp_flags	= (__force unsigned long)gfp_flags;
-	),
-
+	TP_STRUCT__entry(__field(unsigned long, call_site)
+			 __field(const void *, ptr)
+			 __field(size_t, bytes_req)
+			 __field(size_t, bytes_alloc)
+			 __field(unsigned long, gfp_flags)),
+	TP_fast_assign(__entry->call_site = call_site;
+		       __entry->ptr = ptr;
+		       __entry->bytes_req = bytes_req;
+		       __entry->bytes_alloc = bytes_alloc;
+		       __entry->gfp_flags = (__force unsigned long)gfp_flags;),
 	TP_printk("call_site=%pS ptr=%p bytes_req=%zu bytes_alloc=%zu gfp_flags=%s",
 		  (void *)__entry->call_site, __entry->ptr, __entry->bytes_req,
 		  __entry->bytes_alloc, show_gfp_flags(__entry->gfp_flags))
@@ -50,19 +42,11 @@ TRACE_EVENT(gomm_alloc,
 TRACE_EVENT(gomm_free,
 
 	TP_PROTO(unsigned long call_site, const void *ptr),
-
 	TP_ARGS(call_site, ptr),
-
-	TP_STRUCT__entry(
-		__field(unsigned long,	call_site)
-		__field(const void *,	ptr)
-	),
-
-	TP_fast_assign(
-		__entry->call_site	= call_site;
-		__entry->ptr		= ptr;
-	),
-
+	TP_STRUCT__entry(__field(unsigned long, call_site)
+			 __field(const void *, ptr)),
+	TP_fast_assign(__entry->call_site = call_site;
+		       __entry->ptr = ptr;),
 	TP_printk("call_site=%pS ptr=%p", (void *)__entry->call_site, __entry->ptr)
 );
 

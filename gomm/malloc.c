@@ -187,8 +187,8 @@ take:
 }
 
 /* One object of span class @sc from this CPU's mcache; IRQs off. */
-static noinline void *gomm_alloc_sc(struct gomm_mcache **mcp, unsigned int sc, gfp_t gfp,
-			   unsigned long *flags)
+static noinline void *gomm_alloc_sc(struct gomm_mcache **mcp, unsigned int sc,
+				    gfp_t gfp, unsigned long *flags)
 {
 	void *p = gomm_span_take((*mcp)->alloc[sc]);
 

@@ -43,7 +43,7 @@ static void kasan_probe_console(void *ignore, const char *buf, size_t len)
 }
 
 struct kasan_access {
-	volatile char *p;
+	const char *p;
 	struct completion done;
 };
 
@@ -51,7 +51,7 @@ static int kasan_access_fn(void *arg)
 {
 	struct kasan_access *a = arg;
 
-	(void)*a->p;
+	(void)READ_ONCE(*a->p);
 	complete(&a->done);
 	return 0;
 }
@@ -61,7 +61,7 @@ enum kasan_want { KASAN_NONE, KASAN_UAF, KASAN_OOB };
 /* Read @p from a kthread; true if KASAN said what @want says it should. */
 static bool kasan_read(struct kunit *test, const void *p, enum kasan_want want)
 {
-	struct kasan_access a = { .p = (volatile char *)p };
+	struct kasan_access a = { .p = p };
 	struct task_struct *t;
 	int i;
 
@@ -76,8 +76,8 @@ static bool kasan_read(struct kunit *test, const void *p, enum kasan_want want)
 	}
 	wait_for_completion(&a.done);
 	/* the report may reach the console from another CPU a little later */
-	for (i = 0; i < 100 && want != KASAN_NONE && !READ_ONCE(kasan_seen.report); i++)
-		msleep(10);
+	for (i = 0; i < 50 && want != KASAN_NONE && !READ_ONCE(kasan_seen.report); i++)
+		msleep(20);
 	if (want == KASAN_NONE)
 		msleep(50);
 	if (want != KASAN_NONE)
