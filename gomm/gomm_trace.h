@@ -6,9 +6,8 @@
  *   gomm:gomm_alloc  call_site ptr bytes_req bytes_alloc gfp_flags
  *   gomm:gomm_free   call_site ptr
  *
- * An event fires for every call that returns an object or frees one
- * (a failed allocation traces ptr=0); bad frees are not traced, they are
- * reported and counted.
+ * Every gomm_alloc() call fires gomm_alloc (a failed one with ptr=0) and
+ * every gomm_free() call gomm_free, bad frees included, as kfree does.
  */
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM gomm
