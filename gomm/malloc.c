@@ -347,7 +347,7 @@ static void *gomm_alloc_large(size_t size, gfp_t gfp)
 	return (void *)s->start;
 }
 
-/* A tiny object, not zeroed (__GFP_ZERO goes to gomm_alloc_slow()). */
+/* A tiny object (gomm_alloc_slow() zeroes it for __GFP_ZERO). */
 static noinline void *gomm_alloc_tiny_entry(size_t size, gfp_t gfp)
 {
 	unsigned long flags;
@@ -379,13 +379,8 @@ static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp)
 		if (p)
 			gomm_alloc_hook(p, size, usable, gfp);
 	} else if (size < GOMM_TINY_SIZE && gomm_tiny_enabled) {
-		local_irq_save(flags);
-		p = gomm_alloc_tiny(size, gfp, &flags);
-		local_irq_restore(flags);
+		p = gomm_alloc_tiny_entry(size, gfp);
 		usable = size;
-		/* KASAN: gomm_alloc_tiny() unpoisoned the block */
-		if (p)
-			kmemleak_alloc(p, size, 1, gfp);
 	} else {
 		class = gomm_size_to_class(size);
 		usable = gomm_class_to_size[class];

@@ -88,45 +88,45 @@ static unsigned long gomm_pct(unsigned long part, unsigned long whole)
 	return whole ? part * 100 / whole : 0;
 }
 
+/* One row of the classes table: span class @sc, labelled @label. */
+static void gomm_class_row(struct seq_file *m, const char *label, unsigned int sc,
+			   unsigned long *total_used, unsigned long *total_held)
+{
+	unsigned int class = gomm_sizeclass_of(sc);
+	unsigned int size = gomm_class_to_size[class];
+	unsigned int nelems = gomm_class_to_nelems[class];
+	unsigned long spans = READ_ONCE(gomm_central[sc].nr_spans);
+	unsigned long held = spans * gomm_class_to_npages[class] * GOMM_PAGE_SIZE;
+	long used = gomm_stats_in_use(sc);
+	unsigned long in_use = used > 0 ? used : 0;
+
+	*total_held += held;
+	*total_used += in_use * size;
+	seq_printf(m, "%7s %5u %9u %10u %6lu %7lu %7lu %13lu %11lu %6lu\n",
+		   label, size, nelems, gomm_class_to_npages[class],
+		   spans, in_use, spans * nelems - min(in_use, spans * nelems),
+		   in_use * size, held,
+		   gomm_pct(held - min(held, in_use * size), held));
+}
+
 static int gomm_classes_show(struct seq_file *m, void *v)
 {
-	unsigned long spans, held, in_use, total_held = 0, total_used = 0;
-	unsigned int class, size, nelems;
+	unsigned long spans, in_use, total_held = 0, total_used = 0;
+	unsigned int class;
+	char label[8];
 	long used;
 
 	seq_puts(m, "# class  size objs/span pages/span  spans  in_use    free  bytes_in_use  bytes_held waste%\n");
 	for (class = 1; class < GOMM_NUM_CLASSES; class++) {
-		size = gomm_class_to_size[class];
-		nelems = gomm_class_to_nelems[class];
-		spans = READ_ONCE(gomm_central[class].nr_spans);
-		used = gomm_stats_in_use(class);
-		in_use = used > 0 ? used : 0;
-		held = spans * gomm_class_to_npages[class] * GOMM_PAGE_SIZE;
-		total_held += held;
-		total_used += in_use * size;
-		seq_printf(m, "%7u %5u %9u %10u %6lu %7lu %7lu %13lu %11lu %6lu\n",
-			   class, size, nelems, gomm_class_to_npages[class],
-			   spans, in_use, spans * nelems - min(in_use, spans * nelems),
-			   in_use * size, held,
-			   gomm_pct(held - min(held, in_use * size), held));
+		snprintf(label, sizeof(label), "%u", class);
+		gomm_class_row(m, label, class, &total_used, &total_held);
 	}
 	spans = READ_ONCE(gomm_heap.large_pages);
 	used = gomm_stats_in_use(0);
 	in_use = used > 0 ? used : 0;
 	seq_printf(m, "  large     -         1          -      %lu %7lu       0 %13lu %11lu      0\n",
 		   in_use, in_use, spans * GOMM_PAGE_SIZE, spans * GOMM_PAGE_SIZE);
-	spans = READ_ONCE(gomm_central[GOMM_TINY_SPANCLASS].nr_spans);
-	nelems = gomm_class_to_nelems[GOMM_TINY_CLASS];
-	used = gomm_stats_in_use(GOMM_TINY_SPANCLASS);
-	in_use = used > 0 ? used : 0;
-	held = spans * gomm_class_to_npages[GOMM_TINY_CLASS] * GOMM_PAGE_SIZE;
-	total_held += held;
-	total_used += in_use * GOMM_TINY_SIZE;
-	seq_printf(m, "   tiny %5u %9u %10u %6lu %7lu %7lu %13lu %11lu %6lu\n",
-		   GOMM_TINY_SIZE, nelems, gomm_class_to_npages[GOMM_TINY_CLASS],
-		   spans, in_use, spans * nelems - min(in_use, spans * nelems),
-		   in_use * GOMM_TINY_SIZE, held,
-		   gomm_pct(held - min(held, in_use * GOMM_TINY_SIZE), held));
+	gomm_class_row(m, "tiny", GOMM_TINY_SPANCLASS, &total_used, &total_held);
 	used = gomm_stats_in_use(GOMM_STATS_TINY);
 	seq_printf(m, "# tiny sub-objects in use: %ld (in the tiny row's blocks)\n", used);
 	seq_printf(m, "# small: bytes in use %lu, bytes held %lu\n", total_used, total_held);
