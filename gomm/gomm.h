@@ -72,8 +72,14 @@
 				 __GFP_NORETRY | __GFP_RETRY_MAYFAIL | \
 				 __GFP_NOMEMALLOC)
 #define GOMM_SPAN_WORDS		(GOMM_MAX_OBJS_PER_SPAN / BITS_PER_LONG)
-/* tiny block state: bits 0..15 = live sub-object offsets, bit 16 = open */
+/*
+ * Tiny block state (one atomic_long_t per block): bits 0..15 = live
+ * sub-object offsets, bit 16 = the block is a CPU's open block, bits
+ * 32..47 = the last byte of each sub-object handed out (for gomm_size()).
+ */
+#define GOMM_TINY_LIVE		GENMASK(15, 0)
 #define GOMM_TINY_OPEN		BIT(16)
+#define GOMM_TINY_END(byte)	BIT(32 + (byte))
 /*
  * Span classes: 1..67 are the size classes; tiny blocks (class 2 objects
  * carved into sub-objects) live in spans of their own, span class 68, so
@@ -130,8 +136,7 @@ enum gomm_span_kind {
  * @page: first gomm page number (physical address >> 13); immutable
  * @list: mcentral list link, or the heap's list of large spans
  * @all: link in the mcentral's list of all its spans (mcentral lock)
- * @tiny: tiny spans: per-block state (live offsets | GOMM_TINY_OPEN)
- * @tiny_ends: tiny spans: per-block bit (off + size - 1) per sub-object
+ * @tiny: tiny spans: per-block state (GOMM_TINY_LIVE, _OPEN and _END bits)
  * @alloc_bits: owner: 1 = handed out (set by the fast path as it hands an
  *	object out, cleared by the sweep); read locklessly by gomm_free()
  * @free_bits: set by gomm_free() (atomic), cleared by the owner's sweep
@@ -156,8 +161,7 @@ struct gomm_span {
 	unsigned long page;
 	struct list_head list;
 	struct list_head all;
-	atomic_t *tiny;
-	u16 *tiny_ends;
+	atomic_long_t *tiny;
 	unsigned long alloc_bits[GOMM_SPAN_WORDS];
 	unsigned long free_bits[GOMM_SPAN_WORDS];
 };
@@ -171,7 +175,6 @@ struct gomm_span {
  *	(GOMM_TINY_SIZE when none is open)
  * @tiny_span: span of the open tiny block
  * @tiny_state: &@tiny_span->tiny[] of the open block
- * @tiny_end: &@tiny_span->tiny_ends[] of the open block
  * @nalloc: objects taken by this CPU per span class (counted when a window
  *	is loaded, the unused rest taken back when the span is uncached);
  *	[0] counts large objects
@@ -189,8 +192,7 @@ struct gomm_mcache {
 	unsigned long tiny;
 	unsigned int tiny_offset;
 	struct gomm_span *tiny_span;
-	atomic_t *tiny_state;
-	u16 *tiny_end;
+	atomic_long_t *tiny_state;
 	unsigned long nalloc[GOMM_NUM_SPANCLASSES];
 	unsigned long ntiny_alloc;
 	unsigned long slow;

@@ -265,16 +265,18 @@ static __always_inline void gomm_free_obj(struct gomm_span *s, unsigned int idx)
 /*
  * The tiny allocator (Go's mallocgc tiny path).  A 16-byte block from a
  * tiny span is carved into sub-objects; s->tiny[block] holds a bit per
- * live sub-object offset plus GOMM_TINY_OPEN while it is this CPU's open
- * block, and s->tiny_ends[block] a bit at the last byte of each
- * sub-object, so gomm_size() can tell its extent.  The block is freed when
+ * live sub-object offset, GOMM_TINY_OPEN while it is this CPU's open
+ * block, and a bit at the last byte of each sub-object handed out, so
+ * gomm_size() can tell its extent (one atomic OR hands a sub-object out).  The block is freed when
  * the last bit goes.
  */
 static void gomm_tiny_close(struct gomm_span *s, unsigned long block)
 {
 	unsigned int b = (block - s->start) / GOMM_TINY_SIZE;
 
-	if (atomic_fetch_andnot(GOMM_TINY_OPEN, &s->tiny[b]) == GOMM_TINY_OPEN) {
+	long old = atomic_long_fetch_andnot(GOMM_TINY_OPEN, &s->tiny[b]);
+
+	if ((old & (GOMM_TINY_LIVE | GOMM_TINY_OPEN)) == GOMM_TINY_OPEN) {
 		gomm_kasan_poison(block, GOMM_TINY_SIZE, GOMM_KASAN_FREE);
 		gomm_free_obj(s, b);
 	}
@@ -296,8 +298,8 @@ static void *gomm_alloc_tiny(size_t size, gfp_t gfp, unsigned long *flags)
 	/* tiny_offset is GOMM_TINY_SIZE when no block is open */
 	off = (mc->tiny_offset + mask) & ~mask;
 	if (off + size <= GOMM_TINY_SIZE) {
-		atomic_or(BIT(off), mc->tiny_state);
-		WRITE_ONCE(*mc->tiny_end, *mc->tiny_end | BIT(off + size - 1));
+		atomic_long_or(BIT(off) | GOMM_TINY_END(off + size - 1),
+			       mc->tiny_state);
 		mc->tiny_offset = off + size;
 		mc->ntiny_alloc++;
 		/* KASAN's granules are 8 bytes: the block is usable up to here */
@@ -311,19 +313,18 @@ static void *gomm_alloc_tiny(size_t size, gfp_t gfp, unsigned long *flags)
 	s = mc->alloc[GOMM_TINY_SPANCLASS];
 	b = ((unsigned long)p - s->start) / GOMM_TINY_SIZE;
 	mc->ntiny_alloc++;
-	WRITE_ONCE(s->tiny_ends[b], BIT(size - 1));
 	/* keep whichever block has more room left, as Go does */
 	if (size < mc->tiny_offset) {
-		atomic_set(&s->tiny[b], GOMM_TINY_OPEN | BIT(0));
+		atomic_long_set(&s->tiny[b], GOMM_TINY_OPEN | BIT(0) |
+					     GOMM_TINY_END(size - 1));
 		if (mc->tiny)
 			gomm_tiny_close(mc->tiny_span, mc->tiny);
 		mc->tiny = (unsigned long)p;
 		mc->tiny_offset = size;
 		mc->tiny_span = s;
 		mc->tiny_state = &s->tiny[b];
-		mc->tiny_end = &s->tiny_ends[b];
 	} else {
-		atomic_set(&s->tiny[b], BIT(0));
+		atomic_long_set(&s->tiny[b], BIT(0) | GOMM_TINY_END(size - 1));
 	}
 	gomm_kasan_unpoison((unsigned long)p, size, GOMM_TINY_SIZE);
 	return p;
@@ -482,7 +483,7 @@ static struct gomm_span *gomm_check(const void *ptr, unsigned int *idx,
 			break;
 		if (s->kind == GOMM_KIND_TINY) {
 			*toff = off % GOMM_TINY_SIZE;
-			if (atomic_read(&s->tiny[*idx]) & BIT(*toff))
+			if (atomic_long_read(&s->tiny[*idx]) & BIT(*toff))
 				return s;
 			gomm_report(is_free ? "double free (tiny)" :
 				    "size query of a free tiny object", ptr,
@@ -528,7 +529,7 @@ static noinline void gomm_free_tiny(const void *ptr, struct gomm_span *s)
 {
 	unsigned long off = (unsigned long)ptr - s->start;
 	unsigned int b = off / GOMM_TINY_SIZE, bit = BIT(off % GOMM_TINY_SIZE);
-	int old = atomic_fetch_andnot(bit, &s->tiny[b]);
+	long old = atomic_long_fetch_andnot(bit, &s->tiny[b]);
 
 	if (unlikely(!(old & bit))) {
 		gomm_report("double free (tiny)", ptr, &gomm_errors.double_free);
@@ -536,7 +537,7 @@ static noinline void gomm_free_tiny(const void *ptr, struct gomm_span *s)
 	}
 	/* no offset of a block is handed out twice before it is freed */
 	kmemleak_free(ptr);
-	if (old == bit) {
+	if ((old & (GOMM_TINY_LIVE | GOMM_TINY_OPEN)) == bit) {
 		gomm_kasan_poison(s->start + b * GOMM_TINY_SIZE, GOMM_TINY_SIZE,
 				  GOMM_KASAN_FREE);
 		gomm_free_obj(s, b);
@@ -612,7 +613,7 @@ size_t gomm_size(const void *ptr)
 {
 	unsigned int idx, toff;
 	struct gomm_span *s;
-	u16 ends;
+	unsigned long ends;
 
 	if (!ptr)
 		return 0;
@@ -620,7 +621,8 @@ size_t gomm_size(const void *ptr)
 	if (!s)
 		return 0;
 	if (s->kind == GOMM_KIND_TINY) {
-		ends = READ_ONCE(s->tiny_ends[idx]) >> toff;
+		/* the first sub-object end at or after the object's start */
+		ends = atomic_long_read(&s->tiny[idx]) >> (32 + toff);
 		return ends ? __ffs(ends) + 1 : 0;
 	}
 	return s->elemsize;

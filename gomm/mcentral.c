@@ -150,8 +150,7 @@ struct gomm_span *gomm_span_new(unsigned int spanclass, gfp_t gfp)
 	void *tiny = NULL;
 
 	if (spanclass == GOMM_TINY_SPANCLASS) {
-		tiny = kcalloc(nelems, sizeof(atomic_t) + sizeof(u16),
-			       gfp & GOMM_GFP_MASK);
+		tiny = kcalloc(nelems, sizeof(atomic_long_t), gfp & GOMM_GFP_MASK);
 		if (!tiny)
 			return NULL;
 	}
@@ -161,10 +160,7 @@ struct gomm_span *gomm_span_new(unsigned int spanclass, gfp_t gfp)
 		kfree(tiny);
 		return NULL;
 	}
-	if (tiny) {
-		s->tiny = tiny;
-		s->tiny_ends = (u16 *)(s->tiny + nelems);
-	}
+	s->tiny = tiny;
 	gomm_kasan_poison(s->start, s->npages * GOMM_PAGE_SIZE, GOMM_KASAN_FREE);
 	gomm_span_load_window(s);
 	spin_lock_irqsave(&c->lock, flags);

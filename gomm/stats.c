@@ -31,7 +31,7 @@ static unsigned long gomm_tiny_live(struct gomm_span *s)
 	unsigned int b;
 
 	for (b = 0; b < s->nelems; b++)
-		n += hweight32(atomic_read(&s->tiny[b]) & (GOMM_TINY_OPEN - 1));
+		n += hweight_long(atomic_long_read(&s->tiny[b]) & GOMM_TINY_LIVE);
 	return n;
 }
 
