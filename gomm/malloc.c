@@ -216,9 +216,10 @@ static noinline void *gomm_alloc_refill_slow(size_t size, unsigned int sc,
  * objects the sweep frees are exactly the window's free objects, so
  * alloc_count (less the freed, plus the window's) does not change.
  */
-static noinline void *gomm_alloc_refill(size_t size, unsigned int sc, gfp_t gfp,
+static noinline void *gomm_alloc_refill(size_t size, gfp_t gfp,
 					unsigned long flags)
 {
+	unsigned int sc = gomm_fast_class[(size + 7) / 8];
 	struct gomm_span *s = this_cpu_read(gomm_mcache.alloc[sc]);
 	unsigned long *fw = &s->free_bits[s->freeindex / 64];
 	unsigned long freed, alloc;
@@ -244,21 +245,21 @@ static noinline void *gomm_alloc_refill(size_t size, unsigned int sc, gfp_t gfp,
 	return p;
 }
 
-static noinline void gomm_double_free(struct gomm_span *s, unsigned int idx)
+static noinline void gomm_double_free(const void *ptr)
 {
-	gomm_report("double free", (void *)(s->start + idx * s->elemsize),
-		    &gomm_errors.double_free);
+	gomm_report("double free", ptr, &gomm_errors.double_free);
 }
 
-/* Free object @idx of small span @s, handed out: record it for the sweep. */
-static __always_inline void gomm_free_obj(struct gomm_span *s, unsigned int idx)
+/* Free object @idx (at @ptr) of small span @s, handed out: record it for the sweep. */
+static __always_inline void gomm_free_obj(struct gomm_span *s, unsigned int idx,
+					  const void *ptr)
 {
 	if (unlikely(test_and_set_bit(idx, s->free_bits))) {
-		gomm_double_free(s, idx);
+		gomm_double_free(ptr);
 		return;
 	}
 	/* test_and_set_bit() is fully ordered: see gomm_mcentral_put() */
-	if (unlikely(READ_ONCE(s->state) == GOMM_SPAN_FULL))
+	if (unlikely(data_race(s->state) == GOMM_SPAN_FULL))
 		gomm_mcentral_freed(s);
 }
 
@@ -278,7 +279,7 @@ static void gomm_tiny_close(struct gomm_span *s, unsigned long block)
 
 	if ((old & (GOMM_TINY_LIVE | GOMM_TINY_OPEN)) == GOMM_TINY_OPEN) {
 		gomm_kasan_poison(block, GOMM_TINY_SIZE, GOMM_KASAN_FREE);
-		gomm_free_obj(s, b);
+		gomm_free_obj(s, b, (void *)block);
 	}
 }
 
@@ -416,7 +417,7 @@ static __always_inline void *__gomm_alloc(size_t size, gfp_t flags)
 		s = this_cpu_read(gomm_mcache.alloc[sc]);
 		cache = s->alloc_cache;
 		if (unlikely(!cache))
-			return gomm_alloc_refill(size, sc, flags, irqs);
+			return gomm_alloc_refill(size, flags, irqs);
 		p = gomm_span_take_one(s, cache);
 		local_irq_restore(irqs);
 		gomm_alloc_hook(p, size, s->elemsize, flags);
@@ -540,7 +541,7 @@ static noinline void gomm_free_tiny(const void *ptr, struct gomm_span *s)
 	if ((old & (GOMM_TINY_LIVE | GOMM_TINY_OPEN)) == bit) {
 		gomm_kasan_poison(s->start + b * GOMM_TINY_SIZE, GOMM_TINY_SIZE,
 				  GOMM_KASAN_FREE);
-		gomm_free_obj(s, b);
+		gomm_free_obj(s, b, (void *)(s->start + b * GOMM_TINY_SIZE));
 	}
 }
 
@@ -557,7 +558,7 @@ static noinline void gomm_free_slow(const void *ptr)
 		return;
 	if (s->kind == GOMM_KIND_SMALL) {
 		gomm_free_hook(ptr, s->elemsize);
-		gomm_free_obj(s, idx);
+		gomm_free_obj(s, idx, ptr);
 	} else if (s->kind == GOMM_KIND_LARGE) {
 		if (unlikely(test_and_set_bit(0, s->free_bits))) {
 			gomm_report("double free (large)", ptr, &gomm_errors.double_free);
@@ -576,7 +577,7 @@ static __always_inline void __gomm_free(const void *ptr)
 	u64 m;
 
 	/* fast path: a handed-out small object, found by its exact start */
-	if (likely(READ_ONCE(s->kind) == GOMM_KIND_SMALL)) {
+	if (likely(data_race(s->kind) == GOMM_KIND_SMALL)) {
 		off = (unsigned long)ptr - s->start;
 		m = (u64)off * s->divmagic;
 		idx = m >> 32;
@@ -584,7 +585,7 @@ static __always_inline void __gomm_free(const void *ptr)
 			   test_bit(idx, s->alloc_bits))) {
 			/* before the free is published: the object may be reused */
 			gomm_free_hook(ptr, s->elemsize);
-			gomm_free_obj(s, idx);
+			gomm_free_obj(s, idx, ptr);
 			return;
 		}
 	}
