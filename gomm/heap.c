@@ -64,6 +64,29 @@ static struct gomm_chunk *gomm_chunk_of(unsigned long ci)
 }
 
 /**
+ * gomm_chunk_of_addr - the gomm chunk holding @p, or NULL (lockless)
+ * @p: any pointer
+ * @pi: set to @p's page index inside the chunk
+ *
+ * Only the direct map can hold gomm memory; the chunk table maps its
+ * physical address to a chunk.
+ */
+static struct gomm_chunk *gomm_chunk_of_addr(const void *p, unsigned int *pi)
+{
+	unsigned long addr = (unsigned long)p, g;
+	struct gomm_pchunk *pc;
+
+	if (addr - PAGE_OFFSET >= (unsigned long)high_memory - PAGE_OFFSET)
+		return NULL;
+	g = __pa(addr) >> GOMM_PAGE_SHIFT;
+	if (unlikely(g / GOMM_CHUNK_PAGES >= gomm_heap.pa.nchunks))
+		return NULL;
+	pc = READ_ONCE(gomm_heap.pa.chunks[g / GOMM_CHUNK_PAGES]);
+	*pi = g % GOMM_CHUNK_PAGES;
+	return pc ? container_of(pc, struct gomm_chunk, palloc) : NULL;
+}
+
+/**
  * gomm_span_of - find the span that holds an address
  * @p: any pointer
  * @free_page: if not NULL, set to true when @p is in a gomm page that

@@ -6,7 +6,7 @@
  * The mcache of a CPU is used with local interrupts disabled: that keeps
  * its spans and counters consistent against interrupt handlers on the same
  * CPU that allocate too (GFP_ATOMIC from hardirq and softirq), and against
- * preemption and migration, for the price of a pushf/cli/popf - no lock
+ * preemption and migration, for the price of a pushf/cli/sti - no lock
  * and no atomic read-modify-write.  See Documentation/gomm.rst for the
  * measurements behind that choice.
  */
