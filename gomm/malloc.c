@@ -222,7 +222,7 @@ static noinline void *gomm_alloc_refill(size_t size, gfp_t gfp,
 	unsigned int sc = gomm_fast_class[(size + 7) / 8];
 	struct gomm_span *s = this_cpu_read(gomm_mcache.alloc[sc]);
 	unsigned long *fw = &s->free_bits[s->freeindex / 64];
-	unsigned long freed, alloc;
+	unsigned long freed, alloc, i;
 	void *p;
 
 	if (!READ_ONCE(*fw))
@@ -231,7 +231,8 @@ static noinline void *gomm_alloc_refill(size_t size, gfp_t gfp,
 	alloc = *s->alloc_word;
 	if (unlikely(freed & ~alloc)) {
 		/* a double free raced with a sweep: the general path reports it */
-		atomic_long_or(freed, (atomic_long_t *)fw);
+		for_each_set_bit(i, &freed, BITS_PER_LONG)
+			set_bit(i, fw);
 		return gomm_alloc_refill_slow(size, sc, gfp, flags);
 	}
 	WRITE_ONCE(*s->alloc_word, alloc & ~freed);
@@ -271,16 +272,22 @@ static __always_inline void gomm_free_obj(struct gomm_span *s, unsigned int idx,
  * gomm_size() can tell its extent (one atomic OR hands a sub-object out).  The block is freed when
  * the last bit goes.
  */
+/* Block @b of tiny span @s has no live sub-object and is closed: free it. */
+static __always_inline void gomm_tiny_release(struct gomm_span *s, unsigned int b)
+{
+	unsigned long block = s->start + b * GOMM_TINY_SIZE;
+
+	gomm_kasan_poison(block, GOMM_TINY_SIZE, GOMM_KASAN_FREE);
+	gomm_free_obj(s, b, (void *)block);
+}
+
 static void gomm_tiny_close(struct gomm_span *s, unsigned long block)
 {
 	unsigned int b = (block - s->start) / GOMM_TINY_SIZE;
-
 	long old = atomic_long_fetch_andnot(GOMM_TINY_OPEN, &s->tiny[b]);
 
-	if ((old & (GOMM_TINY_LIVE | GOMM_TINY_OPEN)) == GOMM_TINY_OPEN) {
-		gomm_kasan_poison(block, GOMM_TINY_SIZE, GOMM_KASAN_FREE);
-		gomm_free_obj(s, b, (void *)block);
-	}
+	if ((old & (GOMM_TINY_LIVE | GOMM_TINY_OPEN)) == GOMM_TINY_OPEN)
+		gomm_tiny_release(s, b);
 }
 
 /* Go's tiny alignment as a mask: size % 8 == 0 -> 8, % 4 -> 4, % 2 -> 2 */
@@ -538,11 +545,8 @@ static noinline void gomm_free_tiny(const void *ptr, struct gomm_span *s)
 	}
 	/* no offset of a block is handed out twice before it is freed */
 	kmemleak_free(ptr);
-	if ((old & (GOMM_TINY_LIVE | GOMM_TINY_OPEN)) == bit) {
-		gomm_kasan_poison(s->start + b * GOMM_TINY_SIZE, GOMM_TINY_SIZE,
-				  GOMM_KASAN_FREE);
-		gomm_free_obj(s, b, (void *)(s->start + b * GOMM_TINY_SIZE));
-	}
+	if ((old & (GOMM_TINY_LIVE | GOMM_TINY_OPEN)) == bit)
+		gomm_tiny_release(s, b);
 }
 
 /* Everything but a handed-out small object: large, bad input, NULL. */
