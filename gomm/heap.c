@@ -226,11 +226,14 @@ struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
 	s->sizeclass = class;
 	s->spanclass = spanclass;
 	if (class) {
-		s->kind = spanclass == GOMM_TINY_SPANCLASS ? GOMM_KIND_TINY :
-							     GOMM_KIND_SMALL;
 		s->elemsize = gomm_class_to_size[class];
 		s->nelems = gomm_class_to_nelems[class];
-		s->divmagic = gomm_class_to_divmagic[class];
+		if (spanclass == GOMM_TINY_SPANCLASS) {
+			s->kind = GOMM_KIND_TINY;
+		} else {
+			s->kind = GOMM_KIND_SMALL;
+			s->divmagic = gomm_class_to_divmagic[class];
+		}
 		s->state = GOMM_SPAN_CACHED;
 	} else {
 		s->kind = GOMM_KIND_LARGE;

@@ -483,22 +483,21 @@ static struct gomm_span *gomm_check(const void *ptr, unsigned int *idx,
 	u64 m;
 
 	switch (READ_ONCE(s->kind)) {
-	case GOMM_KIND_SMALL:
 	case GOMM_KIND_TINY:
+		if (off >= (unsigned long)s->nelems * GOMM_TINY_SIZE)
+			break;
+		*idx = off / GOMM_TINY_SIZE;
+		*toff = off % GOMM_TINY_SIZE;
+		if (atomic_long_read(&s->tiny[*idx]) & BIT(*toff))
+			return s;
+		gomm_report(is_free ? "double free (tiny)" :
+			    "size query of a free tiny object", ptr,
+			    &gomm_errors.double_free);
+		return NULL;
+	case GOMM_KIND_SMALL:
 		m = (u64)off * s->divmagic;
 		*idx = m >> 32;
-		if (*idx >= s->nelems)
-			break;
-		if (s->kind == GOMM_KIND_TINY) {
-			*toff = off % GOMM_TINY_SIZE;
-			if (atomic_long_read(&s->tiny[*idx]) & BIT(*toff))
-				return s;
-			gomm_report(is_free ? "double free (tiny)" :
-				    "size query of a free tiny object", ptr,
-				    &gomm_errors.double_free);
-			return NULL;
-		}
-		if (!gomm_obj_exact(m, s->divmagic))
+		if (*idx >= s->nelems || !gomm_obj_exact(m, s->divmagic))
 			break;
 		if (test_bit(*idx, s->alloc_bits) && !test_bit(*idx, s->free_bits))
 			return s;
@@ -576,22 +575,24 @@ static noinline void gomm_free_slow(const void *ptr)
 static __always_inline void __gomm_free(const void *ptr)
 {
 	struct gomm_span *s = gomm_span_lookup(ptr);
-	unsigned long off;
-	unsigned int idx;
-	u64 m;
+	u64 m = (u64)((unsigned long)ptr - s->start) * s->divmagic;
+	/*
+	 * A valid index is below nelems; the mask only keeps the bitmap
+	 * reads in bounds for a span that is torn down under a racing
+	 * double free (its fields then need not agree with each other).
+	 */
+	unsigned int idx = (m >> 32) & (GOMM_MAX_OBJS_PER_SPAN - 1);
 
-	/* fast path: a handed-out small object, found by its exact start */
-	if (likely(data_race(s->kind) == GOMM_KIND_SMALL)) {
-		off = (unsigned long)ptr - s->start;
-		m = (u64)off * s->divmagic;
-		idx = m >> 32;
-		if (likely(gomm_obj_exact(m, s->divmagic) && idx < s->nelems &&
-			   test_bit(idx, s->alloc_bits))) {
-			/* before the free is published: the object may be reused */
-			gomm_free_hook(ptr, s->elemsize);
-			gomm_free_obj(s, idx, ptr);
-			return;
-		}
+	/*
+	 * fast path: a handed-out object of a small span, found by its exact
+	 * start; divmagic is 0 in every other span, the empty one included
+	 */
+	if (likely(gomm_obj_exact(m, s->divmagic) &&
+		   test_bit(idx, s->alloc_bits))) {
+		/* before the free is published: the object may be reused */
+		gomm_free_hook(ptr, s->elemsize);
+		gomm_free_obj(s, idx, ptr);
+		return;
 	}
 	if (READ_ONCE(s->kind) == GOMM_KIND_TINY)
 		gomm_free_tiny(ptr, s);
