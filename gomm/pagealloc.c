@@ -17,6 +17,10 @@
  * bitmaps live in caller storage.  There is no scavenger (no scavenged
  * bitmap) and no page cache, so Go's non-contiguous update path is gone.
  * A grown chunk starts fully in use; the owner frees the pages it owns.
+ * Go updates the summaries after every allocation and free; here the
+ * summaries of the one chunk last changed may lag its bitmap until
+ * another chunk changes or the tree is read (struct gomm_pagealloc.dirty),
+ * which makes a run of allocations or frees in one chunk cost one update.
  */
 
 #include <linux/bitops.h>
@@ -521,6 +525,7 @@ int gomm_pa_init(struct gomm_pagealloc *pa, unsigned long nchunks,
 			 (GOMM_SUM_LEVELS - 1) * GOMM_SUM_LEVEL_BITS, 0);
 	pa->nchunks = nchunks;
 	pa->search = max_search(pa);
+	pa->dirty = GOMM_PA_CLEAN;
 	pa->lock = lock;
 
 	pa->chunks = kvcalloc(nchunks, sizeof(*pa->chunks), GFP_KERNEL);
@@ -684,6 +689,44 @@ static void pa_mark(struct gomm_pagealloc *pa, unsigned long page,
 }
 
 /**
+ * gomm_pa_flush() - bring the dirty chunk's summaries up to date
+ * @pa: allocator
+ *
+ * Called by everything here that reads the summary tree; tests call it
+ * before they look at the tree themselves.
+ */
+void gomm_pa_flush(struct gomm_pagealloc *pa)
+{
+	unsigned long ci = pa->dirty;
+
+	assert_locked(pa);
+	if (ci == GOMM_PA_CLEAN)
+		return;
+	pa->dirty = GOMM_PA_CLEAN;
+	pa_update(pa, chunk_base(ci), GOMM_CHUNK_PAGES, false);
+}
+EXPORT_SYMBOL_IF_KUNIT(gomm_pa_flush);
+
+/*
+ * Mark [page, page + npages) in use (@alloc) or free.  Within one chunk
+ * only the bits change and the chunk becomes the dirty one; a range over
+ * several chunks is summarized at once.
+ */
+static void pa_change(struct gomm_pagealloc *pa, unsigned long page,
+		      unsigned long npages, bool alloc)
+{
+	unsigned long ci = chunk_index(page);
+
+	if (ci != pa->dirty)
+		gomm_pa_flush(pa);
+	pa_mark(pa, page, npages, alloc);
+	if (ci == chunk_index(page + npages - 1))
+		pa->dirty = ci;
+	else
+		pa_update(pa, page, npages, alloc);
+}
+
+/**
  * gomm_pa_alloc_range() - mark pages in use (Go's pageAlloc.allocRange)
  * @pa: allocator
  * @page: first page
@@ -697,8 +740,7 @@ void gomm_pa_alloc_range(struct gomm_pagealloc *pa, unsigned long page,
 	assert_locked(pa);
 	if (WARN_ON_ONCE(!npages))
 		return;
-	pa_mark(pa, page, npages, true);
-	pa_update(pa, page, npages, true);
+	pa_change(pa, page, npages, true);
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_pa_alloc_range);
 
@@ -717,8 +759,7 @@ void gomm_pa_free(struct gomm_pagealloc *pa, unsigned long page,
 	if (WARN_ON_ONCE(!npages))
 		return;
 	pa->search = min(pa->search, page);
-	pa_mark(pa, page, npages, false);
-	pa_update(pa, page, npages, false);
+	pa_change(pa, page, npages, false);
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_pa_free);
 
@@ -752,8 +793,8 @@ static void found_free(struct first_free *ff, unsigned long page,
  *	that may be free); it may be below @pa->search
  *
  * Walks the summary tree from the root, skipping entries below
- * @pa->search, for the lowest run of @npages free pages.  Does not
- * modify @pa.
+ * @pa->search, for the lowest run of @npages free pages.  Changes no
+ * allocation state (it brings the dirty chunk's summaries up to date).
  *
  * Return: the first page of the run, or %GOMM_PA_FAIL.
  */
@@ -765,7 +806,7 @@ unsigned long gomm_pa_find(struct gomm_pagealloc *pa, unsigned long npages,
 	unsigned int pi, idx;
 	int l;
 
-	assert_locked(pa);
+	gomm_pa_flush(pa);
 	for (l = 0; l < GOMM_SUM_LEVELS; l++) {
 		unsigned int log_pages = GOMM_SUM_LEVEL_LOG_PAGES(l);
 		unsigned long nentries = 1UL << level_bits(pa, l);
@@ -857,26 +898,35 @@ unsigned long gomm_pa_alloc(struct gomm_pagealloc *pa, unsigned long npages)
 		return GOMM_PA_FAIL;
 
 	/*
-	 * Fast path: the run fits in the chunk of pa->search.  A non-zero leaf
-	 * summary implies that the chunk was grown.
+	 * Fast path: a fit in the chunk of pa->search, if it is the dirty
+	 * chunk (its bitmap is searched as is) or its leaf summary promises
+	 * one (a non-zero leaf summary implies that the chunk was grown).
+	 * A fit here is the lowest: a run from a lower page that straddled
+	 * into the next chunk would also be a fit in this one.
 	 */
 	if (GOMM_CHUNK_PAGES - pi >= npages &&
-	    gomm_psum_max(pa->summary[GOMM_SUM_LEVELS - 1][ci]) >= npages) {
+	    (ci == pa->dirty ||
+	     gomm_psum_max(pa->summary[GOMM_SUM_LEVELS - 1][ci]) >= npages)) {
 		j = gomm_pbits_find(pa->chunks[ci], npages, pi, &idx);
-		if (WARN_ONCE(j == ~0U, "gomm: bad summary data: chunk %lu, npages %lu\n",
+		if (j != ~0U) {
+			page = chunk_base(ci) + j;
+			new_search = chunk_base(ci) + idx;
+			goto found;
+		}
+		/* only the dirty chunk's summaries may promise too much */
+		if (WARN_ONCE(ci != pa->dirty,
+			      "gomm: bad summary data: chunk %lu, npages %lu\n",
 			      ci, npages))
 			return GOMM_PA_FAIL;
-		page = chunk_base(ci) + j;
-		new_search = chunk_base(ci) + idx;
-	} else {
-		page = gomm_pa_find(pa, npages, &new_search);
-		if (page == GOMM_PA_FAIL) {
-			/* Not even one page is free: the heap is exhausted. */
-			if (npages == 1)
-				pa->search = max_search(pa);
-			return GOMM_PA_FAIL;
-		}
 	}
+	page = gomm_pa_find(pa, npages, &new_search);
+	if (page == GOMM_PA_FAIL) {
+		/* Not even one page is free: the heap is exhausted. */
+		if (npages == 1)
+			pa->search = max_search(pa);
+		return GOMM_PA_FAIL;
+	}
+found:
 	gomm_pa_alloc_range(pa, page, npages);
 	pa->search = max(pa->search, new_search);
 	return page;
@@ -892,11 +942,11 @@ EXPORT_SYMBOL_IF_KUNIT(gomm_pa_alloc);
  *
  * Return: the length of the longest run of free pages.
  */
-unsigned long gomm_pa_largest_free(const struct gomm_pagealloc *pa)
+unsigned long gomm_pa_largest_free(struct gomm_pagealloc *pa)
 {
 	unsigned long best = 0, run = 0, s, m, e, i;
 
-	assert_locked(pa);
+	gomm_pa_flush(pa);
 	for (i = 0; i < 1UL << pa->l0bits; i++) {
 		psum_unpack(pa->summary[0][i], &s, &m, &e);
 		best = max3(best, run + s, m);

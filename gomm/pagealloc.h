@@ -42,6 +42,8 @@
 
 /* Failed allocation (Go returns address 0). */
 #define GOMM_PA_FAIL		(~0UL)
+/* No chunk's summaries lag its bitmap (struct gomm_pagealloc.dirty). */
+#define GOMM_PA_CLEAN		(~0UL)
 
 /**
  * typedef gomm_psum_t - packed summary of a run of pages (Go's pallocSum)
@@ -77,6 +79,13 @@ struct gomm_pchunk {
  *	was never grown).  @nchunks * 512 means the allocator is exhausted.
  * @start: lowest grown chunk index.
  * @end: one past the highest grown chunk index (@start == @end: none).
+ * @dirty: the chunk whose summaries may lag its bitmap, or
+ *	%GOMM_PA_CLEAN.  An allocation or free within one chunk only marks
+ *	the bits and makes that chunk the dirty one; its summaries (the leaf
+ *	and the entries above it) are brought up to date when another chunk
+ *	becomes dirty and before anything reads the tree (gomm_pa_flush()),
+ *	so a run of operations on one chunk costs one summary update.  Every
+ *	stored summary is always the merge of the stored ones below it.
  * @lock: lock held by the caller around every call, or NULL.
  *
  * The allocator has no lock of its own: callers serialize all calls except
@@ -89,6 +98,7 @@ struct gomm_pagealloc {
 	struct gomm_pchunk **chunks;
 	unsigned long search;
 	unsigned long start, end;
+	unsigned long dirty;
 	spinlock_t *lock;	/* the caller's, see @lock above */
 };
 
@@ -104,7 +114,8 @@ void gomm_pa_alloc_range(struct gomm_pagealloc *pa, unsigned long page,
 			 unsigned long npages);
 unsigned long gomm_pa_find(struct gomm_pagealloc *pa, unsigned long npages,
 			   unsigned long *new_search);
-unsigned long gomm_pa_largest_free(const struct gomm_pagealloc *pa);
+unsigned long gomm_pa_largest_free(struct gomm_pagealloc *pa);
+void gomm_pa_flush(struct gomm_pagealloc *pa);
 
 gomm_psum_t gomm_psum_pack(unsigned long start, unsigned long max,
 			   unsigned long end);

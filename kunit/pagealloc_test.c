@@ -618,11 +618,13 @@ static void pa_add_chunk(struct gomm_pagealloc *pa, unsigned long ci,
 }
 
 /*
- * Check that every leaf summary is the summary of its chunk (0 if not
- * grown) and every other entry the merge of its children.  Root entries
- * without a grown chunk below them must be 0; their subtrees are skipped.
+ * Bring the dirty chunk's summaries up to date (an allocator with a lock:
+ * the caller did, under it), then check that every leaf summary is the
+ * summary of its chunk (0 if not grown) and every other entry the merge
+ * of its children.  Root entries without a grown chunk below them must be
+ * 0; their subtrees are skipped.
  */
-static bool check_tree(struct kunit *test, const struct gomm_pagealloc *pa,
+static bool check_tree(struct kunit *test, struct gomm_pagealloc *pa,
 		       const char *name)
 {
 	const unsigned long per_root =
@@ -633,6 +635,9 @@ static bool check_tree(struct kunit *test, const struct gomm_pagealloc *pa,
 	bool grown;
 	int l;
 
+	if (!pa->lock)
+		gomm_pa_flush(pa);
+	KUNIT_EXPECT_EQ_MSG(test, pa->dirty, GOMM_PA_CLEAN, "%s: dirty", name);
 	for (r = 0; r < 1UL << pa->l0bits; r++) {
 		n = min((r + 1) * per_root, pa->nchunks);
 		grown = false;
@@ -713,7 +718,7 @@ static struct gomm_pagealloc *pa_setup(struct kunit *test,
  * pa->search, and a consistent summary tree.
  */
 static void pa_check(struct kunit *test, const char *name,
-		     const struct gomm_pagealloc *pa,
+		     struct gomm_pagealloc *pa,
 		     const struct pa_chunk *chunks, unsigned int nc)
 {
 	unsigned long start = ULONG_MAX, end = 0, base;
@@ -1061,6 +1066,7 @@ static void pa_huge_run_test(struct kunit *test)
 							store), 0);
 	for (k = 0; k < nc; k++)
 		pa_add_chunk(pa, first + k, &store[k]);
+	gomm_pa_flush(pa);
 	KUNIT_EXPECT_EQ(test, pa->summary[0][1], 1ULL << 63);
 	KUNIT_EXPECT_EQ(test, gomm_pa_largest_free(pa), npages);
 	KUNIT_EXPECT_EQ(test, gomm_pa_find(pa, npages + 1, &ns), FAIL);
@@ -1075,6 +1081,56 @@ static void pa_huge_run_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, npages - 2 * P), PG(first + 1, 1));
 	KUNIT_EXPECT_EQ(test, gomm_pa_largest_free(pa), P - 1);
 	check_tree(test, pa, "HugeRun");
+}
+
+/*
+ * The dirty chunk: allocations and frees within one chunk change only its
+ * bitmap, and its summaries catch up when another chunk changes or the
+ * tree is read.
+ */
+static void pa_dirty_test(struct kunit *test)
+{
+	const gomm_psum_t free_sum = gomm_psum_pack(P, P, P);
+	struct gomm_pchunk *store;
+	struct gomm_pagealloc *pa;
+	gomm_psum_t *leaf;
+
+	pa = pa_new(test, 2, NULL);
+	leaf = pa->summary[LEAF];
+	store = kunit_kcalloc(test, 2, sizeof(*store), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, store);
+	pa_add_chunk(pa, 0, &store[0]);
+	KUNIT_EXPECT_EQ(test, pa->dirty, 0);
+	KUNIT_EXPECT_EQ(test, leaf[0], 0);		/* lags: all free */
+	pa_add_chunk(pa, 1, &store[1]);
+	KUNIT_EXPECT_EQ(test, pa->dirty, 1);
+	KUNIT_EXPECT_EQ(test, leaf[0], free_sum);
+	KUNIT_EXPECT_EQ(test, leaf[1], 0);
+
+	/* allocations in the dirty chunk come from its bitmap */
+	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, 3), PG(0, 0));
+	KUNIT_EXPECT_EQ(test, pa->dirty, 0);
+	KUNIT_EXPECT_EQ(test, leaf[1], free_sum);
+	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, 5), PG(0, 3));
+	KUNIT_EXPECT_EQ(test, leaf[0], free_sum);	/* lags: 8 in use */
+
+	/* a miss there reads the tree, which brings the leaf up to date */
+	gomm_pa_alloc_range(pa, PG(0, 8), P - 8);
+	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, 1), PG(1, 0));
+	KUNIT_EXPECT_EQ(test, leaf[0], 0);
+	KUNIT_EXPECT_EQ(test, pa->dirty, 1);
+	KUNIT_EXPECT_EQ(test, leaf[1], free_sum);	/* lags: 1 in use */
+
+	/* and free pages the dirty leaf does not show yet are found too */
+	gomm_pa_free(pa, PG(0, 10), 4);
+	KUNIT_EXPECT_EQ(test, pa->dirty, 0);
+	KUNIT_EXPECT_EQ(test, leaf[1], gomm_psum_pack(0, P - 1, P - 1));
+	KUNIT_EXPECT_EQ(test, leaf[0], 0);
+	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, 4), PG(0, 10));
+
+	KUNIT_EXPECT_EQ(test, gomm_pa_largest_free(pa), P - 1);
+	KUNIT_EXPECT_EQ(test, pa->dirty, GOMM_PA_CLEAN);
+	check_tree(test, pa, "Dirty");
 }
 
 /*
@@ -1137,23 +1193,29 @@ static void rt_add_chunk(struct rt *rt, unsigned long ci, unsigned int i,
 
 static void rt_alloc(struct rt *rt)
 {
-	unsigned long npages = rt_npages(rt), want, got, found, ns;
+	unsigned long npages = rt_npages(rt), want, got, found = 0, ns = 0;
+	bool find;
 
 	want = model_first_fit(rt->model, 0, RT_PAGES, npages);
+	/* half the time no find first: it would bring the tree up to date */
+	find = rt_rand(rt, 2);
 	spin_lock(&rt->lock);
-	found = gomm_pa_find(rt->pa, npages, &ns);
+	if (find)
+		found = gomm_pa_find(rt->pa, npages, &ns);
 	got = gomm_pa_alloc(rt->pa, npages);
 	spin_unlock(&rt->lock);
-	KUNIT_ASSERT_EQ_MSG(rt->test, found, want, "%s: find(%lu)", rt->where,
-			    npages);
+	if (find)
+		KUNIT_ASSERT_EQ_MSG(rt->test, found, want, "%s: find(%lu)",
+				    rt->where, npages);
 	KUNIT_ASSERT_EQ_MSG(rt->test, got, want, "%s: alloc(%lu)", rt->where,
 			    npages);
 	if (got == FAIL)
 		return;
 	/* find's new search page: no free page below it. */
-	KUNIT_ASSERT_LE_MSG(rt->test, ns,
-			    find_first_zero_bit(rt->model, RT_PAGES),
-			    "%s: find(%lu) new search", rt->where, npages);
+	if (find)
+		KUNIT_ASSERT_LE_MSG(rt->test, ns,
+				    find_first_zero_bit(rt->model, RT_PAGES),
+				    "%s: find(%lu) new search", rt->where, npages);
 	bitmap_set(rt->model, got, npages);
 	rt->live[rt->nlive].page = got;
 	rt->live[rt->nlive++].npages = npages;
@@ -1198,35 +1260,42 @@ static void rt_free(struct rt *rt)
 	bitmap_clear(rt->model, page, npages);
 }
 
-/* After every step: leaves, largest run and Go's searchAddr invariant. */
+/*
+ * After every step: every leaf but the dirty chunk's is up to date, and
+ * Go's searchAddr invariant.  (Nothing here brings the tree up to date:
+ * the next steps run with the dirty chunk as it is.)
+ */
 static void rt_check(struct rt *rt)
 {
 	struct gomm_pagealloc *pa = rt->pa;
-	unsigned long ci, largest;
 	gomm_psum_t want;
+	unsigned long ci;
 
 	for (ci = 0; ci < RT_CHUNKS; ci++) {
+		if (ci == pa->dirty)
+			continue;
 		want = pa->chunks[ci] ? gomm_pbits_summarize(pa->chunks[ci]) : 0;
 		KUNIT_ASSERT_EQ_MSG(rt->test, pa->summary[LEAF][ci], want,
 				    "%s: leaf %lu", rt->where, ci);
 	}
-	spin_lock(&rt->lock);
-	largest = gomm_pa_largest_free(pa);
-	spin_unlock(&rt->lock);
-	KUNIT_ASSERT_EQ_MSG(rt->test, largest,
-			    model_largest_free(rt->model, RT_PAGES),
-			    "%s: largest free run", rt->where);
 	KUNIT_ASSERT_LE_MSG(rt->test, pa->search,
 			    find_first_zero_bit(rt->model, RT_PAGES),
 			    "%s: free page below search", rt->where);
 }
 
-/* Now and then: every bitmap against the model, and the whole tree. */
+/* Now and then: every bitmap against the model, largest run, whole tree. */
 static void rt_check_all(struct rt *rt)
 {
 	struct gomm_pagealloc *pa = rt->pa;
-	unsigned long page, ci;
+	unsigned long page, ci, largest;
 	bool used;
+
+	spin_lock(&rt->lock);
+	largest = gomm_pa_largest_free(pa);	/* brings the tree up to date */
+	spin_unlock(&rt->lock);
+	KUNIT_ASSERT_EQ_MSG(rt->test, largest,
+			    model_largest_free(rt->model, RT_PAGES),
+			    "%s: largest free run", rt->where);
 
 	for (page = 0; page < RT_PAGES; page++) {
 		ci = page / P;
@@ -1311,6 +1380,7 @@ static struct kunit_case gomm_pagealloc_test_cases[] = {
 	KUNIT_CASE_PARAM(pa_exhaust_test, exhaust_gen_params),
 	KUNIT_CASE(pa_alloc_and_free_test),
 	KUNIT_CASE(pa_huge_run_test),
+	KUNIT_CASE(pa_dirty_test),
 	KUNIT_CASE_PARAM(pa_random_test, rt_gen_params),
 	{}
 };
