@@ -295,29 +295,24 @@ static const u8 gomm_tiny_align[GOMM_TINY_SIZE] = {
 	0, 0, 1, 0, 3, 0, 1, 0, 7, 0, 1, 0, 3, 0, 1, 0,
 };
 
-/* A tiny object of @size (1..15) bytes; IRQs off. */
-static void *gomm_alloc_tiny(size_t size, gfp_t gfp, unsigned long *flags)
+/*
+ * A tiny object of @size (1..15) bytes from a new block, when the open
+ * one has no room; called with IRQs off (@flags), returns with them
+ * restored.
+ */
+static noinline void *gomm_alloc_tiny_block(size_t size, gfp_t gfp,
+					    unsigned long flags)
 {
 	struct gomm_mcache *mc = this_cpu_ptr(&gomm_mcache);
-	unsigned int off, b, mask = gomm_tiny_align[size];
 	struct gomm_span *s;
+	unsigned int b;
 	void *p;
 
-	/* tiny_offset is GOMM_TINY_SIZE when no block is open */
-	off = (mc->tiny_offset + mask) & ~mask;
-	if (off + size <= GOMM_TINY_SIZE) {
-		atomic_long_or(BIT(off) | GOMM_TINY_END(off + size - 1),
-			       mc->tiny_state);
-		mc->tiny_offset = off + size;
-		mc->ntiny_alloc++;
-		/* KASAN's granules are 8 bytes: the block is usable up to here */
-		gomm_kasan_unpoison(mc->tiny, off + size, GOMM_TINY_SIZE);
-		return (void *)(mc->tiny + off);
-	}
-
-	p = gomm_alloc_sc(&mc, GOMM_TINY_SPANCLASS, gfp, flags);
-	if (!p)
+	p = gomm_alloc_sc(&mc, GOMM_TINY_SPANCLASS, gfp, &flags);
+	if (!p) {
+		local_irq_restore(flags);
 		return NULL;
+	}
 	s = mc->alloc[GOMM_TINY_SPANCLASS];
 	b = ((unsigned long)p - s->start) / GOMM_TINY_SIZE;
 	mc->ntiny_alloc++;
@@ -335,7 +330,46 @@ static void *gomm_alloc_tiny(size_t size, gfp_t gfp, unsigned long *flags)
 		atomic_long_set(&s->tiny[b], BIT(0) | GOMM_TINY_END(size - 1));
 	}
 	gomm_kasan_unpoison((unsigned long)p, size, GOMM_TINY_SIZE);
+	local_irq_restore(flags);
+	kmemleak_alloc(p, size, 1, gfp);
 	return p;
+}
+
+/*
+ * A tiny object of @size (1..15) bytes (Go's mallocgc tiny path): the next
+ * aligned offset of this CPU's open block if it has room; else, if every
+ * sub-object of the open block has been freed, the block's start (only
+ * its owner hands out its offsets, and a free that saw the block open
+ * leaves it alone); else a new block.  gomm_alloc_slow() zeroes it for
+ * __GFP_ZERO.
+ */
+static noinline void *gomm_alloc_tiny(size_t size, gfp_t gfp)
+{
+	unsigned int off, mask = gomm_tiny_align[size];
+	unsigned long flags, block;
+	atomic_long_t *state;
+
+	local_irq_save(flags);
+	/* tiny_offset is GOMM_TINY_SIZE when no block is open */
+	off = (this_cpu_read(gomm_mcache.tiny_offset) + mask) & ~mask;
+	state = this_cpu_read(gomm_mcache.tiny_state);
+	if (unlikely(off + size > GOMM_TINY_SIZE)) {
+		if (!this_cpu_read(gomm_mcache.tiny) ||
+		    atomic_long_read(state) & GOMM_TINY_LIVE)
+			return gomm_alloc_tiny_block(size, gfp, flags);
+		/* the sub-object ends go too: gomm_size() reads them */
+		atomic_long_set(state, GOMM_TINY_OPEN);
+		off = 0;
+	}
+	atomic_long_or(BIT(off) | GOMM_TINY_END(off + size - 1), state);
+	this_cpu_write(gomm_mcache.tiny_offset, off + size);
+	this_cpu_inc(gomm_mcache.ntiny_alloc);
+	block = this_cpu_read(gomm_mcache.tiny);
+	/* KASAN's granules are 8 bytes: the block is usable up to here */
+	gomm_kasan_unpoison(block, off + size, GOMM_TINY_SIZE);
+	local_irq_restore(flags);
+	kmemleak_alloc((void *)(block + off), size, 1, gfp);
+	return (void *)(block + off);
 }
 
 static void *gomm_alloc_large(size_t size, gfp_t gfp)
@@ -356,21 +390,6 @@ static void *gomm_alloc_large(size_t size, gfp_t gfp)
 	return (void *)s->start;
 }
 
-/* A tiny object (gomm_alloc_slow() zeroes it for __GFP_ZERO). */
-static noinline void *gomm_alloc_tiny_entry(size_t size, gfp_t gfp)
-{
-	unsigned long flags;
-	void *p;
-
-	local_irq_save(flags);
-	p = gomm_alloc_tiny(size, gfp, &flags);
-	local_irq_restore(flags);
-	/* KASAN: gomm_alloc_tiny() unpoisoned the block */
-	if (p)
-		kmemleak_alloc(p, size, 1, gfp);
-	return p;
-}
-
 /* Everything the fast paths do not serve: 0, __GFP_ZERO, large. */
 static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp)
 {
@@ -388,7 +407,7 @@ static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp)
 		if (p)
 			gomm_alloc_hook(p, size, usable, gfp);
 	} else if (size < GOMM_TINY_SIZE && gomm_tiny_enabled) {
-		p = gomm_alloc_tiny_entry(size, gfp);
+		p = gomm_alloc_tiny(size, gfp);
 		usable = size;
 	} else {
 		class = gomm_size_to_class(size);
@@ -432,7 +451,7 @@ static __always_inline void *__gomm_alloc(size_t size, gfp_t flags)
 	}
 	if (size - 1 < GOMM_TINY_SIZE - 1 && !(flags & __GFP_ZERO) &&
 	    gomm_tiny_enabled)
-		return gomm_alloc_tiny_entry(size, flags);
+		return gomm_alloc_tiny(size, flags);
 	return gomm_alloc_slow(size, flags);
 }
 

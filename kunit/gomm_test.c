@@ -386,6 +386,50 @@ static void gomm_tiny_combine(struct kunit *test)
 	migrate_enable();
 }
 
+/* An open block whose sub-objects have all been freed starts over. */
+static void gomm_tiny_reuse(struct kunit *test)
+{
+	u8 *a, *b, *c, *d, *e;
+	long blocks;
+
+	if (!gomm_tiny_enabled)
+		kunit_skip(test, "gomm.tiny=0");
+	migrate_disable();
+	gomm_drain();
+	blocks = gomm_stats_in_use(GOMM_TINY_SPANCLASS);
+	a = gomm_alloc(8, GFP_KERNEL);
+	b = gomm_alloc(8, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	KUNIT_EXPECT_PTR_EQ(test, b, a + 8);
+	gomm_free(a);
+	gomm_free(b);
+	/* the open block holds itself */
+	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_SPANCLASS), blocks + 1);
+	c = gomm_alloc(12, GFP_KERNEL);
+	KUNIT_EXPECT_PTR_EQ(test, c, a);
+	KUNIT_EXPECT_EQ(test, gomm_size(c), 12UL);	/* not the old end */
+	d = gomm_alloc(2, GFP_KERNEL);
+	KUNIT_EXPECT_PTR_EQ(test, d, a + 12);
+	KUNIT_EXPECT_EQ(test, gomm_size(d), 2UL);
+	memset(c, 0xc, 12);
+	memset(d, 0xd, 2);
+	/* a block with live sub-objects is not started over */
+	e = gomm_alloc(4, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, e);
+	KUNIT_EXPECT_EQ(test, (unsigned long)e & 15, 0UL);
+	KUNIT_EXPECT_PTR_NE(test, e, a);
+	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_SPANCLASS), blocks + 2);
+	KUNIT_EXPECT_EQ(test, c[11], 0xc);
+	KUNIT_EXPECT_EQ(test, d[1], 0xd);
+	gomm_free(c);
+	gomm_free(d);
+	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_SPANCLASS), blocks + 1);
+	gomm_free(e);
+	gomm_drain();
+	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_SPANCLASS), blocks);
+	migrate_enable();
+}
+
 static void gomm_tiny_alignment(struct kunit *test)
 {
 	static const size_t sizes[] = { 1, 4, 2, 8, 3, 12, 6, 1, 8, 4 };
@@ -418,6 +462,7 @@ static void gomm_tiny_alignment(struct kunit *test)
 
 static struct kunit_case gomm_tiny_cases[] = {
 	KUNIT_CASE(gomm_tiny_combine),
+	KUNIT_CASE(gomm_tiny_reuse),
 	KUNIT_CASE(gomm_tiny_alignment),
 	{}
 };

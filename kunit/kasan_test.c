@@ -135,11 +135,13 @@ static void gomm_kasan_small(struct kunit *test)
 
 /*
  * Tiny objects: the open block is usable up to the end of its last
- * sub-object; a block whose sub-objects are all freed is poisoned.
+ * sub-object; a closed block whose sub-objects are all freed is
+ * poisoned; an open one that starts over is usable up to its new
+ * sub-object only.
  */
 static void gomm_kasan_tiny(struct kunit *test)
 {
-	char *a, *b, *c;
+	char *a, *b, *c, *d;
 
 	if (!gomm_tiny_enabled)
 		kunit_skip(test, "gomm.tiny=0");
@@ -154,15 +156,22 @@ static void gomm_kasan_tiny(struct kunit *test)
 	b = gomm_alloc(8, GFP_KERNEL);	/* aligned to 8: the block's second half */
 	KUNIT_ASSERT_PTR_EQ(test, b, a + 8);
 	KUNIT_EXPECT_TRUE(test, kasan_read(test, b + 7, KASAN_NONE));
-	gomm_free(a);
-	gomm_free(b);
-	/* the block is still open; a request that does not fit closes it */
+	/* a request that does not fit closes the block (a new one opens) */
 	c = gomm_alloc(12, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, c);
+	KUNIT_ASSERT_PTR_NE(test, c, a);
+	gomm_free(a);
+	gomm_free(b);
 	KUNIT_EXPECT_TRUE_MSG(test, kasan_read(test, a, KASAN_UAF),
 			      "tiny use after free not reported");
 	KUNIT_EXPECT_TRUE(test, kasan_read(test, b + 7, KASAN_UAF));
 	gomm_free(c);
+	d = gomm_alloc(8, GFP_KERNEL);	/* does not fit after c: starts over */
+	KUNIT_ASSERT_PTR_EQ(test, d, c);
+	KUNIT_EXPECT_TRUE(test, kasan_read(test, d + 7, KASAN_NONE));
+	KUNIT_EXPECT_TRUE_MSG(test, kasan_read(test, d + 8, KASAN_OOB),
+			      "overflow into a started-over block not reported");
+	gomm_free(d);
 	migrate_enable();
 }
 
