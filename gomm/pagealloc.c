@@ -913,7 +913,7 @@ unsigned long gomm_pa_alloc(struct gomm_pagealloc *pa, unsigned long npages)
 			new_search = chunk_base(ci) + idx;
 			goto found;
 		}
-		/* only the dirty chunk's summaries may promise too much */
+		/* a clean leaf that promised a fit was wrong */
 		if (WARN_ONCE(ci != pa->dirty,
 			      "gomm: bad summary data: chunk %lu, npages %lu\n",
 			      ci, npages))
