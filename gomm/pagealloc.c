@@ -710,17 +710,18 @@ EXPORT_SYMBOL_IF_KUNIT(gomm_pa_flush);
 /*
  * Mark [page, page + npages) in use (@alloc) or free.  Within one chunk
  * only the bits change and the chunk becomes the dirty one; a range over
- * several chunks is summarized at once.
+ * several chunks is summarized at once, after the dirty chunk.
  */
 static void pa_change(struct gomm_pagealloc *pa, unsigned long page,
 		      unsigned long npages, bool alloc)
 {
 	unsigned long ci = chunk_index(page);
+	bool one = ci == chunk_index(page + npages - 1);
 
-	if (ci != pa->dirty)
+	if (!one || ci != pa->dirty)
 		gomm_pa_flush(pa);
 	pa_mark(pa, page, npages, alloc);
-	if (ci == chunk_index(page + npages - 1))
+	if (one)
 		pa->dirty = ci;
 	else
 		pa_update(pa, page, npages, alloc);
