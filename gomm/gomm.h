@@ -122,9 +122,11 @@ enum gomm_span_kind {
  * @nelems: objects in the span; immutable
  * @start: address of the first byte (direct map); immutable
  * @elemsize: object size; immutable
- * @divmagic: Go's division magic for @elemsize in a GOMM_KIND_SMALL span,
- *	0 in any other (so gomm_free()'s exactness test fails for them and
- *	its fast path needs no test of @kind); immutable
+ * @divmagic: Go's division magic for @elemsize in a span of small
+ *	objects, 0 in a tiny or large one and in gomm_empty_span (so
+ *	gomm_free()'s exactness test fails for them and its fast path needs
+ *	no test of @kind; a dead small span keeps it, with no alloc bit
+ *	set); immutable
  * @alloc_cache: owner: Go's allocCache, the free objects of the 64-object
  *	window that starts at @freeindex (bit i = object @freeindex + i); the
  *	fast path clears the bit of each object it hands out.  0 unless cached.

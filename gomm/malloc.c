@@ -555,16 +555,24 @@ static noinline void gomm_free_tiny(const void *ptr, struct gomm_span *s)
 {
 	unsigned long off = (unsigned long)ptr - s->start;
 	unsigned int b = off / GOMM_TINY_SIZE, bit = BIT(off % GOMM_TINY_SIZE);
-	long old = atomic_long_fetch_andnot(bit, &s->tiny[b]);
+	atomic_long_t *state = &s->tiny[b];
+	long old;
 
-	if (unlikely(!(old & bit))) {
-		gomm_report("double free (tiny)", ptr, &gomm_errors.double_free);
-		return;
-	}
-	/* no offset of a block is handed out twice before it is freed */
+	if (unlikely(!(atomic_long_read(state) & bit)))
+		goto double_free;
+	/*
+	 * Before the bit goes: from then on the owner may hand the offset
+	 * out again (an open block with no live sub-object starts over).
+	 */
 	kmemleak_free(ptr);
+	old = atomic_long_fetch_andnot(bit, state);
+	if (unlikely(!(old & bit)))
+		goto double_free;	/* a second free of it raced with this one */
 	if ((old & (GOMM_TINY_LIVE | GOMM_TINY_OPEN)) == bit)
 		gomm_tiny_release(s, b);
+	return;
+double_free:
+	gomm_report("double free (tiny)", ptr, &gomm_errors.double_free);
 }
 
 /* Everything but a handed-out small object: large, bad input, NULL. */

@@ -1127,6 +1127,7 @@ static void pa_dirty_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, leaf[1], gomm_psum_pack(0, P - 1, P - 1));
 	KUNIT_EXPECT_EQ(test, leaf[0], 0);
 	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, 4), PG(0, 10));
+	KUNIT_EXPECT_EQ(test, leaf[0], 0);	/* no search of the tree ran */
 
 	KUNIT_EXPECT_EQ(test, gomm_pa_largest_free(pa), P - 1);
 	KUNIT_EXPECT_EQ(test, pa->dirty, GOMM_PA_CLEAN);
