@@ -1095,17 +1095,31 @@ static int bench_group(const char *name, unsigned long arg)
 	return ret;
 }
 
+/*
+ * Split "name" or "name number" (a debugfs write or an entry of run=):
+ * returns 1 with *@arg set if a number follows the name, 0 if nothing
+ * does, -EINVAL if something else does.
+ */
+static int bench_split(char *cmd, char **name, unsigned long *arg)
+{
+	char *a;
+
+	cmd = strim(cmd);
+	*name = strsep(&cmd, " ");
+	a = cmd ? strim(cmd) : NULL;
+	if (!a || !*a)
+		return 0;
+	return kstrtoul(a, 0, arg) ? -EINVAL : 1;
+}
+
 /* "name" or "name arg" from a debugfs write or the run= parameter */
 static int bench_command(char *cmd)
 {
 	unsigned long arg = 0;
-	char *name, *a;
+	char *name;
 	int ret;
 
-	cmd = strim(cmd);
-	name = strsep(&cmd, " ");
-	a = cmd ? strim(cmd) : NULL;
-	if (a && *a && kstrtoul(a, 0, &arg))
+	if (bench_split(cmd, &name, &arg) < 0)
 		return -EINVAL;
 	mutex_lock(&bench_lock);
 	ret = bench_group(name, arg);
@@ -1136,7 +1150,7 @@ static const struct file_operations bench_run_fops = {
 static ssize_t bench_live_write(struct file *f, const char __user *ubuf,
 				size_t len, loff_t *pos)
 {
-	char buf[64] = {}, *cmd, *name;
+	char buf[64] = {}, *name;
 	unsigned long n = 0;
 	ssize_t got;
 	int ret;
@@ -1144,9 +1158,8 @@ static ssize_t bench_live_write(struct file *f, const char __user *ubuf,
 	got = simple_write_to_buffer(buf, sizeof(buf) - 1, pos, ubuf, len);
 	if (got < 0)
 		return got;
-	cmd = strim(buf);
-	name = strsep(&cmd, " ");
-	if (strcmp(name, "free") && (!cmd || kstrtoul(strim(cmd), 0, &n)))
+	ret = bench_split(buf, &name, &n);
+	if (ret < 0 || (!ret && strcmp(name, "free")))
 		return -EINVAL;
 	mutex_lock(&bench_lock);
 	if (!strcmp(name, "free")) {

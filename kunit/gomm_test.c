@@ -339,20 +339,29 @@ static struct kunit_suite gomm_span_suite = {
 	.test_cases = gomm_span_cases,
 };
 
-/* The tiny allocator: combining, Go's alignment, block release. */
-static void gomm_tiny_combine(struct kunit *test)
+/*
+ * Start a test of tiny block accounting (skipped with gomm.tiny=0): stay
+ * on this CPU, with its open block closed by a drain.  Return: tiny
+ * blocks in use; the test calls migrate_enable() at its end.
+ */
+static long gomm_tiny_begin(struct kunit *test)
 {
-	unsigned char *p[16], *q;
-	struct gomm_span *s;
-	unsigned long block;
-	long blocks;
-	int i;
-
 	if (!gomm_tiny_enabled)
 		kunit_skip(test, "gomm.tiny=0");
 	migrate_disable();
 	gomm_drain();
-	blocks = gomm_stats_in_use(GOMM_TINY_SPANCLASS);
+	return gomm_stats_in_use(GOMM_TINY_SPANCLASS);
+}
+
+/* The tiny allocator: combining, Go's alignment, block release. */
+static void gomm_tiny_combine(struct kunit *test)
+{
+	long blocks = gomm_tiny_begin(test);
+	unsigned char *p[16], *q;
+	struct gomm_span *s;
+	unsigned long block;
+	int i;
+
 	p[0] = gomm_alloc(1, GFP_KERNEL);
 	block = (unsigned long)p[0] & ~15UL;
 	for (i = 1; i < 16; i++)
@@ -389,14 +398,9 @@ static void gomm_tiny_combine(struct kunit *test)
 /* An open block whose sub-objects have all been freed starts over. */
 static void gomm_tiny_reuse(struct kunit *test)
 {
+	long blocks = gomm_tiny_begin(test);
 	u8 *a, *b, *c, *d, *e;
-	long blocks;
 
-	if (!gomm_tiny_enabled)
-		kunit_skip(test, "gomm.tiny=0");
-	migrate_disable();
-	gomm_drain();
-	blocks = gomm_stats_in_use(GOMM_TINY_SPANCLASS);
 	a = gomm_alloc(8, GFP_KERNEL);
 	b = gomm_alloc(8, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, a);
