@@ -17,6 +17,9 @@
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
 #error "gomm needs Linux 6.1 or later"
 #endif
+#ifdef CONFIG_PREEMPT_RT
+#error "gomm does not support PREEMPT_RT: its per-CPU cache runs with interrupts off and may call the page allocator there"
+#endif
 
 /*
  * kunit/visibility.h (EXPORT_SYMBOL_IF_KUNIT): 6.2; only later 6.1.y have

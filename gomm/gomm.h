@@ -36,6 +36,19 @@
  *   cleared (heap lock) before it is removed; the map and the chunk table
  *   are read without a lock by gomm_free() and gomm_size().
  *
+ * - Span lifetime: a struct gomm_span (and its tiny array) is freed only
+ *   through call_rcu(), after gomm_heap_free_span() has taken it out of
+ *   the page->span map and marked it DEAD.  Every lockless reader of a
+ *   span it looked up in the map runs in an RCU read-side section:
+ *   gomm_free() with preemption disabled from the lookup to its last read
+ *   of the span (after it publishes its free bit, a drain or the shrinker
+ *   on another CPU may sweep the span empty and free it), gomm_size()
+ *   under rcu_read_lock().  So a span a reader found stays a struct
+ *   gomm_span, with its old contents or DEAD, until the reader is done;
+ *   its pages may already be back in the heap, so such a reader touches
+ *   only the struct, never the pages.  The mcaches and the mcentral lists
+ *   hold no DEAD span.
+ *
  * - mheap (struct gomm_heap) has one spinlock, gomm_heap.lock, that guards
  *   the page allocator (bitmaps, summaries, searchAddr), chunk ownership
  *   bits, the page->span map writes and the heap counters.  The page->span
@@ -43,9 +56,15 @@
  *   gomm_size(); a chunk, once known, is never freed before module exit.
  *
  * - Lock order: there is no nesting.  mcentral locks and the heap lock are
- *   never held together; both are IRQ-safe (frees and GFP_ATOMIC
- *   allocations may come from hard interrupts).  Heap growth that may sleep
- *   runs with no gomm lock held and interrupts enabled.
+ *   never held together; both are raw spinlocks, taken with interrupts
+ *   off (frees and GFP_ATOMIC allocations may come from hard interrupts,
+ *   the drain flushes each CPU from an IPI), and no section under them is
+ *   longer than GOMM_LOCK_BATCH spans or one chunk: walks over many spans
+ *   drop the lock every GOMM_LOCK_BATCH.  Nothing under them allocates or
+ *   frees memory other than gomm's own.  Heap growth that may sleep runs
+ *   with no gomm lock held and interrupts enabled.  PREEMPT_RT is not
+ *   supported (compat.h refuses to build): gomm's mcache runs with local
+ *   interrupts off and may call the page allocator from there.
  */
 #ifndef _GOMM_GOMM_H
 #define _GOMM_GOMM_H
@@ -57,6 +76,8 @@
 #include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
+#include <linux/jump_label.h>
+#include <linux/rcupdate.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 
@@ -72,6 +93,8 @@
 				 __GFP_NORETRY | __GFP_RETRY_MAYFAIL | \
 				 __GFP_NOMEMALLOC)
 #define GOMM_SPAN_WORDS		(GOMM_MAX_OBJS_PER_SPAN / BITS_PER_LONG)
+/* spans a walk handles under one hold of a class or heap lock */
+#define GOMM_LOCK_BATCH		32
 /*
  * Tiny block state (one atomic_long_t per block): bits 0..15 = live
  * sub-object offsets, bit 16 = the block is a CPU's open block, bits
@@ -141,6 +164,7 @@ enum gomm_span_kind {
  * @list: mcentral list link, or the heap's list of large spans
  * @all: link in the mcentral's list of all its spans (mcentral lock)
  * @tiny: tiny spans: per-block state (GOMM_TINY_LIVE, _OPEN and _END bits)
+ * @rcu: frees the struct after a grace period (the span lifetime rule)
  * @alloc_bits: owner: 1 = handed out (set by the fast path as it hands an
  *	object out, cleared by the sweep); read locklessly by gomm_free()
  * @free_bits: set by gomm_free() (atomic), cleared by the owner's sweep
@@ -166,6 +190,7 @@ struct gomm_span {
 	struct list_head list;
 	struct list_head all;
 	atomic_long_t *tiny;
+	struct rcu_head rcu;
 	unsigned long alloc_bits[GOMM_SPAN_WORDS];
 	unsigned long free_bits[GOMM_SPAN_WORDS];
 };
@@ -218,7 +243,7 @@ struct gomm_mcache {
  * Cache-line aligned so that two classes never share a line (Go's pad).
  */
 struct gomm_mcentral {
-	spinlock_t lock;	/* the class's lists and their spans */
+	raw_spinlock_t lock;	/* the class's lists and their spans */
 	struct list_head partial;
 	struct list_head full;
 	struct list_head all;
@@ -261,7 +286,7 @@ struct gomm_chunk {
  * @released: gomm pages returned to the buddy allocator
  */
 struct gomm_heap {
-	spinlock_t lock;	/* the heap lock: see the rules at the top */
+	raw_spinlock_t lock;	/* the heap lock: see the rules at the top */
 	struct gomm_pagealloc pa;
 	struct gomm_span ***spanmap;
 	unsigned long nspanmap;
@@ -300,6 +325,7 @@ DECLARE_PER_CPU(struct gomm_mcache, gomm_mcache);
 extern bool gomm_tiny_enabled;
 extern unsigned int gomm_keep_empty;
 extern unsigned long gomm_retain_kb;
+extern struct shrinker *gomm_shrinker;
 #ifdef CONFIG_FAULT_INJECTION
 extern struct fault_attr gomm_fail_grow;
 #endif
@@ -316,7 +342,6 @@ unsigned long gomm_heap_drain_large(void);
 struct gomm_span *gomm_span_of(const void *p, bool *free_page);
 unsigned long gomm_heap_scavenge(unsigned long retain_pages,
 				 unsigned long max_pages);
-unsigned long gomm_heap_releasable(unsigned long retain_pages);
 
 /* mcentral.c */
 void gomm_mcentral_init(void);
@@ -328,6 +353,7 @@ unsigned int gomm_span_sweep(struct gomm_span *s);
 bool gomm_span_load_window(struct gomm_span *s);
 unsigned int gomm_span_unload_window(struct gomm_span *s);
 unsigned long gomm_mcentral_reclaim(unsigned int keep);
+unsigned long gomm_mcentral_reclaimable(void);
 unsigned long gomm_mcentral_exit(void);
 
 /* malloc.c */
@@ -343,6 +369,50 @@ long gomm_stats_in_use(unsigned int spanclass);
 struct gomm_mcache *gomm_stats_mcache(int cpu);
 /* gomm_stats_in_use(): tiny sub-objects (span classes are 0..68) */
 #define GOMM_STATS_TINY	(GOMM_NUM_SPANCLASSES + 1)
+
+/*
+ * Test hooks, compiled only into kernels with KUnit (the debug kernel):
+ * behind a static key that is off unless a test turns it on, so even
+ * there they cost a nop.  A kernel without KUnit has none of them.
+ *
+ * @free_published: called by gomm_free() right after it published an
+ *	object's free bit, before it reads the span again (the window in
+ *	which a drain may sweep and free the span: see the lifetime rule)
+ * @span_free_now: free span structs at once instead of after a grace
+ *	period (the span lifetime rule switched off, for the negative
+ *	control of the test of it)
+ */
+struct gomm_test_hooks {
+	void (*free_published)(const void *ptr);
+	bool span_free_now;
+};
+
+#if IS_ENABLED(CONFIG_KUNIT)
+DECLARE_STATIC_KEY_FALSE(gomm_test_key);
+extern struct gomm_test_hooks gomm_test_hooks;
+
+static __always_inline void gomm_hook_free_published(const void *ptr)
+{
+	if (static_branch_unlikely(&gomm_test_key) &&
+	    gomm_test_hooks.free_published)
+		gomm_test_hooks.free_published(ptr);
+}
+
+static __always_inline bool gomm_hook_span_free_now(void)
+{
+	return static_branch_unlikely(&gomm_test_key) &&
+	       gomm_test_hooks.span_free_now;
+}
+#else
+static __always_inline void gomm_hook_free_published(const void *ptr)
+{
+}
+
+static __always_inline bool gomm_hook_span_free_now(void)
+{
+	return false;
+}
+#endif
 
 /**
  * gomm_span_lookup - the span holding @p (lockless, any context)

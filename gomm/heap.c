@@ -2,7 +2,7 @@
 /*
  * gomm's mheap: chunks of physical memory taken from the buddy allocator,
  * Go's page allocator (pagealloc.c) over them, spans, and the scavenger
- * that gives wholly free chunks back.
+ * that gives free pages back, of any chunk.
  *
  * The heap is indexed by physical address: chunk index = phys >> 22, gomm
  * page number = phys >> 13.  It grows by order-10 (4 MiB) alloc_pages()
@@ -168,7 +168,7 @@ static bool gomm_heap_grow(unsigned long npages, gfp_t gfp)
 			fresh->spans[i] = &gomm_empty_span;
 	}
 
-	spin_lock_irqsave(&gomm_heap.lock, flags);
+	raw_spin_lock_irqsave(&gomm_heap.lock, flags);
 	c = gomm_chunk_of(ci);
 	if (!c) {
 		c = fresh;
@@ -182,7 +182,7 @@ static bool gomm_heap_grow(unsigned long npages, gfp_t gfp)
 	gomm_pa_free(&gomm_heap.pa, g, n);
 	gomm_heap.pages_owned += n;
 	gomm_heap.grows++;
-	spin_unlock_irqrestore(&gomm_heap.lock, flags);
+	raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
 
 	if (fresh)
 		kmem_cache_free(gomm_chunk_cache, fresh);
@@ -244,7 +244,7 @@ struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
 
 	/* a grow's pages may be taken by another CPU before we retry */
 	for (tries = 0; tries < 4; tries++) {
-		spin_lock_irqsave(&gomm_heap.lock, flags);
+		raw_spin_lock_irqsave(&gomm_heap.lock, flags);
 		page = gomm_pa_alloc(&gomm_heap.pa, npages);
 		if (page != GOMM_PA_FAIL) {
 			s->page = page;
@@ -259,10 +259,10 @@ struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
 				gomm_heap.large_pages += npages;
 			}
 			gomm_heap_map(page, npages, s);
-			spin_unlock_irqrestore(&gomm_heap.lock, flags);
+			raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
 			return s;
 		}
-		spin_unlock_irqrestore(&gomm_heap.lock, flags);
+		raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
 		if (!gomm_heap_grow(npages, gfp))
 			break;
 	}
@@ -270,10 +270,22 @@ struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
 	return NULL;
 }
 
+/* The end of a span struct, a grace period after gomm_heap_free_span(). */
+static void gomm_span_free_rcu(struct rcu_head *head)
+{
+	struct gomm_span *s = container_of(head, struct gomm_span, rcu);
+
+	kfree(s->tiny);
+	kmem_cache_free(gomm_span_cache, s);
+}
+
 /**
  * gomm_heap_free_span - return a span's pages to the heap (Go's freeSpan)
  * @s: a span no one allocates from any more (a large one off every list
  *	but the heap's large list or a private one)
+ *
+ * The pages are free at once; the struct is freed after an RCU grace
+ * period (the span lifetime rule in gomm.h).
  *
  * Context: any but NMI; no gomm lock held.
  */
@@ -281,7 +293,7 @@ void gomm_heap_free_span(struct gomm_span *s)
 {
 	unsigned long flags;
 
-	spin_lock_irqsave(&gomm_heap.lock, flags);
+	raw_spin_lock_irqsave(&gomm_heap.lock, flags);
 	WRITE_ONCE(s->kind, GOMM_KIND_NONE);
 	gomm_heap_map(s->page, s->npages, &gomm_empty_span);
 	if (s->state == GOMM_SPAN_LARGE) {
@@ -292,9 +304,12 @@ void gomm_heap_free_span(struct gomm_span *s)
 	WRITE_ONCE(s->state, GOMM_SPAN_DEAD);
 	gomm_pa_free(&gomm_heap.pa, s->page, s->npages);
 	gomm_heap.pages_in_use -= s->npages;
-	spin_unlock_irqrestore(&gomm_heap.lock, flags);
-	kfree(s->tiny);
-	kmem_cache_free(gomm_span_cache, s);
+	raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
+	/* the span lifetime rule (gomm.h): lockless readers may still hold it */
+	if (gomm_hook_span_free_now())
+		gomm_span_free_rcu(&s->rcu);
+	else
+		call_rcu(&s->rcu, gomm_span_free_rcu);
 }
 
 /*
@@ -323,7 +338,7 @@ struct gomm_span *gomm_heap_alloc_large(unsigned long npages, gfp_t gfp)
 	unsigned long flags;
 
 	if (npages <= GOMM_LARGE_CACHE_NPAGES) {
-		spin_lock_irqsave(&gomm_heap.lock, flags);
+		raw_spin_lock_irqsave(&gomm_heap.lock, flags);
 		s = list_first_entry_or_null(&gomm_heap.large_cache[npages],
 					     struct gomm_span, list);
 		if (s) {
@@ -332,7 +347,7 @@ struct gomm_span *gomm_heap_alloc_large(unsigned long npages, gfp_t gfp)
 			gomm_heap.large_cached_pages -= npages;
 			clear_bit(0, s->free_bits);
 		}
-		spin_unlock_irqrestore(&gomm_heap.lock, flags);
+		raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
 	}
 	return s ? s : gomm_heap_alloc_span(npages, 0, gfp);
 }
@@ -348,15 +363,15 @@ void gomm_heap_free_large(struct gomm_span *s)
 	unsigned long flags;
 
 	if (s->npages <= GOMM_LARGE_CACHE_NPAGES) {
-		spin_lock_irqsave(&gomm_heap.lock, flags);
+		raw_spin_lock_irqsave(&gomm_heap.lock, flags);
 		if (gomm_heap.large_cached_pages + s->npages <= GOMM_LARGE_CACHE_PAGES) {
 			list_move(&s->list, &gomm_heap.large_cache[s->npages]);
 			gomm_heap.large_cached++;
 			gomm_heap.large_cached_pages += s->npages;
-			spin_unlock_irqrestore(&gomm_heap.lock, flags);
+			raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
 			return;
 		}
-		spin_unlock_irqrestore(&gomm_heap.lock, flags);
+		raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
 	}
 	gomm_heap_free_span(s);
 }
@@ -373,30 +388,16 @@ unsigned long gomm_heap_drain_large(void)
 	unsigned long flags, n;
 	LIST_HEAD(spans);
 
-	spin_lock_irqsave(&gomm_heap.lock, flags);
+	raw_spin_lock_irqsave(&gomm_heap.lock, flags);
 	for (n = 1; n <= GOMM_LARGE_CACHE_NPAGES; n++)
 		list_splice_init(&gomm_heap.large_cache[n], &spans);
 	n = gomm_heap.large_cached;
 	gomm_heap.large_cached = 0;
 	gomm_heap.large_cached_pages = 0;
-	spin_unlock_irqrestore(&gomm_heap.lock, flags);
+	raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
 	/* gomm_heap_free_span() takes each off this private list */
 	list_for_each_entry_safe(s, tmp, &spans, list)
 		gomm_heap_free_span(s);
-	return n;
-}
-
-/* Pages of chunk @c that gomm owns, if every one of them is free, else 0. */
-static unsigned long gomm_chunk_free_owned(const struct gomm_chunk *c)
-{
-	unsigned long n = 0;
-	unsigned int w;
-
-	for (w = 0; w < ARRAY_SIZE(c->owned); w++) {
-		if (c->owned[w] & c->palloc.bits[w])
-			return 0;
-		n += hweight_long(c->owned[w]);
-	}
 	return n;
 }
 
@@ -413,66 +414,81 @@ static void gomm_free_kpages(unsigned long ci, const unsigned long *owned)
 	}
 }
 
+/*
+ * Take up to @budget free pages of chunk @ci out of the heap, the highest
+ * first (Go's scavenger also works down from the top of the heap, while
+ * first fit allocates from the bottom): mark them in use in the page
+ * allocator, clear their owned bits, and set them in @release.
+ */
+static unsigned long gomm_chunk_scavenge(unsigned long ci, struct gomm_chunk *c,
+					 unsigned long budget,
+					 unsigned long *release)
+{
+	unsigned long f, rs, re, n = 0;
+	int w;
+
+	lockdep_assert_held(&gomm_heap.lock);
+	bitmap_zero(release, GOMM_CHUNK_PAGES);
+	for (w = ARRAY_SIZE(c->owned) - 1; w >= 0 && n < budget; w--) {
+		f = c->owned[w] & ~(unsigned long)c->palloc.bits[w];
+		while (f && n < budget) {
+			release[w] |= BIT(__fls(f));
+			f &= ~BIT(__fls(f));
+			n++;
+		}
+	}
+	for_each_set_bitrange(rs, re, release, GOMM_CHUNK_PAGES)
+		gomm_pa_alloc_range(&gomm_heap.pa, ci * GOMM_CHUNK_PAGES + rs, re - rs);
+	bitmap_andnot(c->owned, c->owned, release, GOMM_CHUNK_PAGES);
+	return n;
+}
+
 /**
- * gomm_heap_scavenge - give wholly free chunks back to the buddy allocator
+ * gomm_heap_scavenge - give free pages back to the buddy allocator
  * @retain_pages: free gomm pages to keep in the heap
- * @max_pages: release at most about this many gomm pages
+ * @max_pages: release at most this many gomm pages
  *
- * Walks the chunks upward and releases every chunk whose owned pages are
- * all free while the heap would still keep @retain_pages free pages.
- * Released pages are marked in use in the page allocator (they are no
- * longer gomm's) and their ownership bits cleared.
+ * Go's scavenger at page granularity: walks the chunks from the top down
+ * and releases free pages, the highest first, of any chunk, whole or
+ * partly used, until only @retain_pages free pages are left (or
+ * @max_pages went back).  A released page is marked in use in the page
+ * allocator and its owned bit is cleared: gomm's "scavenged" state.  Go
+ * keeps a scavenged page allocatable and faults it back in at the same
+ * address; gomm cannot ask the buddy allocator for one physical page, so
+ * heap growth takes back memory wherever alloc_pages() finds it.
  *
- * Context: process; takes the heap lock for each chunk.
+ * Context: process; takes the heap lock once per chunk.
  * Return: gomm pages released.
  */
 unsigned long gomm_heap_scavenge(unsigned long retain_pages,
 				 unsigned long max_pages)
 {
-	unsigned long owned[GOMM_CHUNK_PAGES / BITS_PER_LONG];
-	unsigned long ci, n, rs, re, flags, released = 0;
+	unsigned long release[GOMM_CHUNK_PAGES / BITS_PER_LONG];
+	unsigned long ci, n, free, flags, released = 0;
 	struct gomm_chunk *c;
 
-	for (ci = gomm_heap.pa.start; ci < gomm_heap.pa.end &&
-	     released < max_pages; ci++) {
+	for (ci = gomm_heap.pa.end; ci-- > gomm_heap.pa.start &&
+	     released < max_pages;) {
 		c = gomm_chunk_of(ci);
 		if (!c)
 			continue;
-		spin_lock_irqsave(&gomm_heap.lock, flags);
-		n = gomm_chunk_free_owned(c);
-		if (!n || gomm_heap.pages_owned - gomm_heap.pages_in_use <
-			  retain_pages + n) {
-			spin_unlock_irqrestore(&gomm_heap.lock, flags);
-			continue;
+		raw_spin_lock_irqsave(&gomm_heap.lock, flags);
+		free = gomm_heap.pages_owned - gomm_heap.pages_in_use;
+		if (free <= retain_pages) {
+			raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
+			break;
 		}
-		for_each_set_bitrange(rs, re, c->owned, GOMM_CHUNK_PAGES)
-			gomm_pa_alloc_range(&gomm_heap.pa,
-					    ci * GOMM_CHUNK_PAGES + rs, re - rs);
-		bitmap_copy(owned, c->owned, GOMM_CHUNK_PAGES);
-		bitmap_zero(c->owned, GOMM_CHUNK_PAGES);
+		n = gomm_chunk_scavenge(ci, c, min(free - retain_pages,
+						   max_pages - released), release);
 		gomm_heap.pages_owned -= n;
 		gomm_heap.released += n;
-		spin_unlock_irqrestore(&gomm_heap.lock, flags);
+		raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
 
-		gomm_free_kpages(ci, owned);
+		gomm_free_kpages(ci, release);
 		released += n;
 		cond_resched();
 	}
 	return released;
-}
-
-/**
- * gomm_heap_releasable - free gomm pages held beyond a retain target
- * @retain_pages: free pages the heap keeps
- *
- * Context: any; racy read, good enough for a shrinker's count.
- */
-unsigned long gomm_heap_releasable(unsigned long retain_pages)
-{
-	unsigned long free = READ_ONCE(gomm_heap.pages_owned) -
-			     READ_ONCE(gomm_heap.pages_in_use);
-
-	return free > retain_pages ? free - retain_pages : 0;
 }
 
 /**
@@ -487,7 +503,7 @@ int gomm_heap_init(void)
 				    GOMM_CHUNK_SHIFT) + 1;
 	int ret;
 
-	spin_lock_init(&gomm_heap.lock);
+	raw_spin_lock_init(&gomm_heap.lock);
 	INIT_LIST_HEAD(&gomm_heap.large);
 	for (i = 0; i <= GOMM_LARGE_CACHE_NPAGES; i++)
 		INIT_LIST_HEAD(&gomm_heap.large_cache[i]);
@@ -546,6 +562,8 @@ unsigned long gomm_heap_exit(void)
 	}
 	gomm_pa_destroy(&gomm_heap.pa);
 	kvfree(gomm_heap.spanmap);
+	/* span structs still waiting for their grace period */
+	rcu_barrier();
 	kmem_cache_destroy(gomm_chunk_cache);
 	kmem_cache_destroy(gomm_span_cache);
 	return nlarge;

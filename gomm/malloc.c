@@ -32,6 +32,13 @@ DEFINE_PER_CPU(struct gomm_mcache, gomm_mcache);
 struct gomm_errors gomm_errors;
 EXPORT_SYMBOL_IF_KUNIT(gomm_errors);
 
+#if IS_ENABLED(CONFIG_KUNIT)
+DEFINE_STATIC_KEY_FALSE(gomm_test_key);
+EXPORT_SYMBOL_IF_KUNIT(gomm_test_key);
+struct gomm_test_hooks gomm_test_hooks;
+EXPORT_SYMBOL_IF_KUNIT(gomm_test_hooks);
+#endif
+
 bool gomm_tiny_enabled = true;
 EXPORT_SYMBOL_IF_KUNIT(gomm_tiny_enabled);
 module_param_named(tiny, gomm_tiny_enabled, bool, 0444);
@@ -259,6 +266,7 @@ static __always_inline void gomm_free_obj(struct gomm_span *s, unsigned int idx,
 		gomm_double_free(ptr);
 		return;
 	}
+	gomm_hook_free_published(ptr);
 	/* test_and_set_bit() is fully ordered: see gomm_mcentral_put() */
 	if (unlikely(data_race(s->state) == GOMM_SPAN_FULL))
 		gomm_mcentral_freed(s);
@@ -601,14 +609,24 @@ static noinline void gomm_free_slow(const void *ptr)
 
 static __always_inline void __gomm_free(const void *ptr)
 {
-	struct gomm_span *s = gomm_span_lookup(ptr);
-	u64 m = (u64)((unsigned long)ptr - s->start) * s->divmagic;
+	struct gomm_span *s;
+	unsigned int idx;
+	u64 m;
+
+	/*
+	 * An RCU read-side section from the lookup to the last read of the
+	 * span (the span lifetime rule in gomm.h): once the free bit is
+	 * published, a drain on another CPU may sweep the span and free it.
+	 */
+	preempt_disable();
+	s = gomm_span_lookup(ptr);
+	m = (u64)((unsigned long)ptr - s->start) * s->divmagic;
 	/*
 	 * A valid index is below nelems; the mask only keeps the bitmap
 	 * reads in bounds for a span that is torn down under a racing
 	 * double free (its fields then need not agree with each other).
 	 */
-	unsigned int idx = (m >> 32) & (GOMM_MAX_OBJS_PER_SPAN - 1);
+	idx = (m >> 32) & (GOMM_MAX_OBJS_PER_SPAN - 1);
 
 	/*
 	 * fast path: a handed-out object of a small span, found by its exact
@@ -619,12 +637,12 @@ static __always_inline void __gomm_free(const void *ptr)
 		/* before the free is published: the object may be reused */
 		gomm_free_hook(ptr, s->elemsize);
 		gomm_free_obj(s, idx, ptr);
-		return;
-	}
-	if (READ_ONCE(s->kind) == GOMM_KIND_TINY)
+	} else if (READ_ONCE(s->kind) == GOMM_KIND_TINY) {
 		gomm_free_tiny(ptr, s);
-	else
+	} else {
 		gomm_free_slow(ptr);
+	}
+	preempt_enable();
 }
 
 /* gomm_free() with the gomm:gomm_free tracepoint on. */
@@ -648,17 +666,21 @@ size_t gomm_size(const void *ptr)
 	struct gomm_span *s;
 	unsigned long ends;
 
+	size_t size = 0;
+
 	if (!ptr)
 		return 0;
+	rcu_read_lock();	/* the span lifetime rule (gomm.h) */
 	s = gomm_check(ptr, &idx, &toff, false);
-	if (!s)
-		return 0;
-	if (s->kind == GOMM_KIND_TINY) {
+	if (s && s->kind == GOMM_KIND_TINY) {
 		/* the first sub-object end at or after the object's start */
 		ends = atomic_long_read(&s->tiny[idx]) >> (32 + toff);
-		return ends ? __ffs(ends) + 1 : 0;
+		size = ends ? __ffs(ends) + 1 : 0;
+	} else if (s) {
+		size = s->elemsize;
 	}
-	return s->elemsize;
+	rcu_read_unlock();
+	return size;
 }
 EXPORT_SYMBOL_GPL(gomm_size);
 
@@ -711,9 +733,25 @@ void gomm_flush_cpu(int cpu)
  */
 static DEFINE_MUTEX(gomm_reclaim_mutex);
 
+/* Does @cpu's mcache hold a span?  A racy hint: no IPI for an idle CPU. */
+static bool gomm_cpu_caches(int cpu, void *unused)
+{
+	struct gomm_mcache *mc = per_cpu_ptr(&gomm_mcache, cpu);
+	unsigned int sc;
+
+	for (sc = 1; sc < GOMM_NUM_SPANCLASSES; sc++)
+		if (READ_ONCE(mc->alloc[sc]) != &gomm_empty_span)
+			return true;
+	return false;
+}
+
+/*
+ * Flush the CPUs that cache spans (an IPI each, waited for) and give
+ * every empty span and the large-span cache back to the heap.
+ */
 static void __gomm_drain(void)
 {
-	on_each_cpu(gomm_flush_local, NULL, 1);
+	on_each_cpu_cond(gomm_cpu_caches, gomm_flush_local, NULL, 1);
 	gomm_mcentral_reclaim(0);
 	gomm_heap_drain_large();
 }
@@ -775,36 +813,46 @@ unsigned long gomm_scavenge(void)
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_scavenge);
 
-static void gomm_drain_fn(struct work_struct *work)
-{
-	gomm_drain();
-}
+struct shrinker *gomm_shrinker;
+EXPORT_SYMBOL_IF_KUNIT(gomm_shrinker);
 
-static DECLARE_WORK(gomm_drain_work, gomm_drain_fn);
-static struct shrinker *gomm_shrinker;
-
+/*
+ * The shrinker's contract: count reports only what scan can give back
+ * now - free pages held beyond the retain target, the large-span cache,
+ * and the partial spans whose objects have all been freed (swept or
+ * not) - and scan gives it back in the caller's context before it
+ * returns: first free pages, and only if they do not cover the request,
+ * a drain (the CPUs that cache spans are flushed by IPI, waited for;
+ * empty spans and the large-span cache go back to the heap) and a second
+ * release.  With nothing to give back count is SHRINK_EMPTY and scan is
+ * not called; no work is queued.
+ */
 static unsigned long gomm_shrink_count(struct shrinker *sh,
 				       struct shrink_control *sc)
 {
-	unsigned long n = gomm_heap_releasable(gomm_retain_pages());
+	unsigned long free = READ_ONCE(gomm_heap.pages_owned) -
+			     READ_ONCE(gomm_heap.pages_in_use);
+	unsigned long retain = gomm_retain_pages(), n;
 
+	free += READ_ONCE(gomm_heap.large_cached_pages) +
+		gomm_mcentral_reclaimable();
+	n = free > retain ? free - retain : 0;
 	return n ? n * (GOMM_PAGE_SIZE / PAGE_SIZE) : SHRINK_EMPTY;
 }
 
 static unsigned long gomm_shrink_scan(struct shrinker *sh,
 				      struct shrink_control *sc)
 {
+	unsigned long want = DIV_ROUND_UP(sc->nr_to_scan, GOMM_PAGE_SIZE / PAGE_SIZE);
 	unsigned long n;
 
-	/* per-CPU caches are drained asynchronously: no IPIs from reclaim */
-	schedule_work(&gomm_drain_work);
-	if (!mutex_trylock(&gomm_reclaim_mutex))
-		return SHRINK_STOP;
-	gomm_mcentral_reclaim(0);
-	gomm_heap_drain_large();
-	n = gomm_heap_scavenge(gomm_retain_pages(),
-			       DIV_ROUND_UP(sc->nr_to_scan,
-					    GOMM_PAGE_SIZE / PAGE_SIZE));
+	/* nothing under the mutex allocates memory: no reclaim recursion */
+	mutex_lock(&gomm_reclaim_mutex);
+	n = gomm_heap_scavenge(gomm_retain_pages(), want);
+	if (n < want) {
+		__gomm_drain();
+		n += gomm_heap_scavenge(gomm_retain_pages(), want - n);
+	}
 	mutex_unlock(&gomm_reclaim_mutex);
 	return n ? n * (GOMM_PAGE_SIZE / PAGE_SIZE) : SHRINK_STOP;
 }
@@ -859,7 +907,6 @@ static void __exit gomm_exit(void)
 	gomm_stats_exit();
 	cancel_delayed_work_sync(&gomm_scavenger);
 	shrinker_free(gomm_shrinker);
-	cancel_work_sync(&gomm_drain_work);
 	cpuhp_remove_state_nocalls(gomm_cpuhp_state);
 	/* no client is left (they depend on gomm's symbols): flush in place */
 	for_each_possible_cpu(cpu)

@@ -22,8 +22,9 @@ EXPORT_SYMBOL_IF_KUNIT(gomm_central);
  * @s: the span; the caller owns its allocation state and no window is
  *	loaded (alloc_cache is 0)
  *
- * Go's sweep: takes every free bit (gomm_span_sweep_word()) and, if that
- * freed anything, restarts allocation from index 0.
+ * Go's sweep: takes every free bit (gomm_span_sweep_word()) and, if it
+ * found any (a reported bogus one included), restarts allocation from
+ * index 0.
  *
  * Context: owner of @s (its mcache with IRQs off, or the mcentral lock).
  * Return: objects freed.
@@ -31,10 +32,16 @@ EXPORT_SYMBOL_IF_KUNIT(gomm_central);
 unsigned int gomm_span_sweep(struct gomm_span *s)
 {
 	unsigned int w, n = 0;
+	bool any = false;
 
-	for (w = 0; w < BITS_TO_LONGS(s->nelems); w++)
+	for (w = 0; w < BITS_TO_LONGS(s->nelems); w++) {
+		if (!READ_ONCE(s->free_bits[w]))
+			continue;
+		any = true;
 		n += gomm_span_sweep_word(s, w);
-	if (n)
+	}
+	/* a bogus bit too: the load it raced with may have skipped an object */
+	if (any)
 		s->freeindex = 0;
 	return n;
 }
@@ -113,22 +120,30 @@ static void gomm_mcentral_put(struct gomm_mcentral *c, struct gomm_span *s)
 struct gomm_span *gomm_mcentral_cache(unsigned int spanclass)
 {
 	struct gomm_mcentral *c = &gomm_central[spanclass];
-	struct gomm_span *s;
-	unsigned long flags;
+	struct gomm_span *s = NULL;
+	unsigned long flags, todo;
 
-	spin_lock_irqsave(&c->lock, flags);
-	while ((s = list_first_entry_or_null(&c->partial, struct gomm_span,
-					     list))) {
+	raw_spin_lock_irqsave(&c->lock, flags);
+	/*
+	 * Each span once at most: gomm_mcentral_put() adds at the tail, so a
+	 * span that cannot serve (its only free bit was a bogus one) is not
+	 * popped again in this call.
+	 */
+	for (todo = c->nr_partial; todo; todo--) {
+		s = list_first_entry(&c->partial, struct gomm_span, list);
 		list_del(&s->list);
 		c->nr_partial--;
 		gomm_span_sweep(s);
+		/* from object 0: a bogus free bit may have hidden a free object */
+		s->freeindex = 0;
 		if (gomm_span_load_window(s)) {
 			WRITE_ONCE(s->state, GOMM_SPAN_CACHED);
 			break;
 		}
 		gomm_mcentral_put(c, s);
+		s = NULL;
 	}
-	spin_unlock_irqrestore(&c->lock, flags);
+	raw_spin_unlock_irqrestore(&c->lock, flags);
 	return s;
 }
 
@@ -163,10 +178,10 @@ struct gomm_span *gomm_span_new(unsigned int spanclass, gfp_t gfp)
 	s->tiny = tiny;
 	gomm_kasan_poison(s->start, s->npages * GOMM_PAGE_SIZE, GOMM_KASAN_FREE);
 	gomm_span_load_window(s);
-	spin_lock_irqsave(&c->lock, flags);
+	raw_spin_lock_irqsave(&c->lock, flags);
 	list_add(&s->all, &c->all);
 	c->nr_spans++;
-	spin_unlock_irqrestore(&c->lock, flags);
+	raw_spin_unlock_irqrestore(&c->lock, flags);
 	return s;
 }
 
@@ -182,9 +197,9 @@ void gomm_mcentral_uncache(struct gomm_span *s)
 	struct gomm_mcentral *c = &gomm_central[s->spanclass];
 	unsigned long flags;
 
-	spin_lock_irqsave(&c->lock, flags);
+	raw_spin_lock_irqsave(&c->lock, flags);
 	gomm_mcentral_put(c, s);
-	spin_unlock_irqrestore(&c->lock, flags);
+	raw_spin_unlock_irqrestore(&c->lock, flags);
 }
 
 /**
@@ -200,53 +215,116 @@ void gomm_mcentral_freed(struct gomm_span *s)
 	struct gomm_mcentral *c = &gomm_central[s->spanclass];
 	unsigned long flags;
 
-	spin_lock_irqsave(&c->lock, flags);
+	raw_spin_lock_irqsave(&c->lock, flags);
 	if (s->state == GOMM_SPAN_FULL) {
 		list_move_tail(&s->list, &c->partial);
 		c->nr_full--;
 		c->nr_partial++;
 		WRITE_ONCE(s->state, GOMM_SPAN_PARTIAL);
 	}
-	spin_unlock_irqrestore(&c->lock, flags);
+	raw_spin_unlock_irqrestore(&c->lock, flags);
+}
+
+/* Objects of a span on a partial list that no free has given back yet. */
+static unsigned int gomm_span_live(const struct gomm_span *s)
+{
+	unsigned int w, n = s->alloc_count;
+
+	for (w = 0; w < BITS_TO_LONGS(s->nelems); w++)
+		n -= hweight_long(READ_ONCE(s->free_bits[w]) & s->alloc_bits[w]);
+	return n;
+}
+
+/*
+ * Look at each span of class @c's partial list once: sweep it and free
+ * it to the heap if it is empty and @keep empty ones were kept already;
+ * with @dry, only count the pages that would be freed.  The lock is
+ * dropped every GOMM_LOCK_BATCH spans (the spans that stay go to the
+ * tail, so the walk needs no cursor).  Returns gomm pages (to be) freed.
+ */
+static unsigned long gomm_mcentral_reclaim_class(struct gomm_mcentral *c,
+						 unsigned int keep, bool dry)
+{
+	unsigned int kept = 0, batch = 0;
+	unsigned long flags, todo, pages = 0;
+	struct gomm_span *s, *tmp;
+	LIST_HEAD(empty);
+	bool free;
+
+	raw_spin_lock_irqsave(&c->lock, flags);
+	for (todo = c->nr_partial; todo; todo--) {
+		s = list_first_entry(&c->partial, struct gomm_span, list);
+		if (!dry)
+			gomm_span_sweep(s);
+		free = !(dry ? gomm_span_live(s) : s->alloc_count) && kept++ >= keep;
+		if (free)
+			pages += s->npages;
+		if (!free || dry) {
+			list_move_tail(&s->list, &c->partial);
+		} else {
+			list_move(&s->list, &empty);
+			list_del(&s->all);
+			c->nr_partial--;
+			c->nr_spans--;
+		}
+		if (++batch < GOMM_LOCK_BATCH)
+			continue;
+		raw_spin_unlock_irqrestore(&c->lock, flags);
+		batch = 0;
+		list_for_each_entry_safe(s, tmp, &empty, list) {
+			list_del(&s->list);
+			gomm_heap_free_span(s);
+		}
+		raw_spin_lock_irqsave(&c->lock, flags);
+		/* others may have taken spans meanwhile */
+		todo = min(todo, c->nr_partial + 1);
+	}
+	raw_spin_unlock_irqrestore(&c->lock, flags);
+	list_for_each_entry_safe(s, tmp, &empty, list) {
+		list_del(&s->list);
+		gomm_heap_free_span(s);
+	}
+	return pages;
 }
 
 /**
  * gomm_mcentral_reclaim - sweep partial spans and free the empty ones
  * @keep: empty spans to keep per class (like SLUB's min_partial)
  *
+ * Spans cached by a CPU are not touched: flush the CPUs first to reach
+ * them.  Full spans hold no free object (a free to one makes it partial).
+ *
  * Context: any but NMI; takes each class's lock, then the heap lock for
  * each span it frees (never both at once).
- * Return: spans returned to the heap.
+ * Return: gomm pages returned to the heap.
  */
 unsigned long gomm_mcentral_reclaim(unsigned int keep)
 {
-	struct gomm_span *s, *tmp;
-	unsigned long flags, n = 0;
-	unsigned int class, kept;
-	LIST_HEAD(empty);
+	unsigned long pages = 0;
+	unsigned int class;
 
-	for (class = 1; class < GOMM_NUM_SPANCLASSES; class++) {
-		struct gomm_mcentral *c = &gomm_central[class];
+	for (class = 1; class < GOMM_NUM_SPANCLASSES; class++)
+		pages += gomm_mcentral_reclaim_class(&gomm_central[class], keep, false);
+	return pages;
+}
 
-		kept = 0;
-		spin_lock_irqsave(&c->lock, flags);
-		list_for_each_entry_safe(s, tmp, &c->partial, list) {
-			gomm_span_sweep(s);
-			if (s->alloc_count || kept++ < keep)
-				continue;
-			list_move(&s->list, &empty);
-			list_del(&s->all);
-			c->nr_partial--;
-			c->nr_spans--;
-			n++;
-		}
-		spin_unlock_irqrestore(&c->lock, flags);
-		list_for_each_entry_safe(s, tmp, &empty, list) {
-			list_del(&s->list);
-			gomm_heap_free_span(s);
-		}
-	}
-	return n;
+/**
+ * gomm_mcentral_reclaimable - pages gomm_mcentral_reclaim(0) would free now
+ *
+ * Counts the partial spans whose every object has been freed, swept or
+ * not, without sweeping anything (the shrinker's count).
+ *
+ * Context: any but NMI; takes each class's lock.
+ * Return: gomm pages.
+ */
+unsigned long gomm_mcentral_reclaimable(void)
+{
+	unsigned long pages = 0;
+	unsigned int class;
+
+	for (class = 1; class < GOMM_NUM_SPANCLASSES; class++)
+		pages += gomm_mcentral_reclaim_class(&gomm_central[class], 0, true);
+	return pages;
 }
 
 /**
@@ -259,7 +337,7 @@ void gomm_mcentral_init(void)
 	unsigned int class;
 
 	for (class = 0; class < GOMM_NUM_SPANCLASSES; class++) {
-		spin_lock_init(&gomm_central[class].lock);
+		raw_spin_lock_init(&gomm_central[class].lock);
 		INIT_LIST_HEAD(&gomm_central[class].partial);
 		INIT_LIST_HEAD(&gomm_central[class].full);
 		INIT_LIST_HEAD(&gomm_central[class].all);

@@ -512,7 +512,7 @@ static inline void assert_locked(const struct gomm_pagealloc *pa)
  * -ENOMEM.
  */
 int gomm_pa_init(struct gomm_pagealloc *pa, unsigned long nchunks,
-		 spinlock_t *lock)
+		 raw_spinlock_t *lock)
 {
 	int l;
 

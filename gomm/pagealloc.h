@@ -99,11 +99,11 @@ struct gomm_pagealloc {
 	unsigned long search;
 	unsigned long start, end;
 	unsigned long dirty;
-	spinlock_t *lock;	/* the caller's, see @lock above */
+	raw_spinlock_t *lock;	/* the caller's, see @lock above */
 };
 
 int gomm_pa_init(struct gomm_pagealloc *pa,
-		 unsigned long nchunks, spinlock_t *lock);
+		 unsigned long nchunks, raw_spinlock_t *lock);
 void gomm_pa_destroy(struct gomm_pagealloc *pa);
 void gomm_pa_grow(struct gomm_pagealloc *pa, unsigned long ci,
 		  struct gomm_pchunk *c);

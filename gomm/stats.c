@@ -17,6 +17,7 @@
  */
 #include <linux/debugfs.h>
 #include <linux/fault-inject.h>
+#include <linux/mutex.h>
 #include <linux/seq_file.h>
 #include "compat.h"
 
@@ -35,6 +36,24 @@ static unsigned long gomm_tiny_live(struct gomm_span *s)
 	return n;
 }
 
+/* One walker of the mcentrals' all lists at a time, with one cursor. */
+static DEFINE_MUTEX(gomm_stats_mutex);
+static struct list_head gomm_stats_cursor;
+
+/* Objects span @s holds for its users (tiny: the blocks' sub-objects). */
+static long gomm_span_in_use(struct gomm_span *s, bool tiny)
+{
+	unsigned int w;
+	long n;
+
+	if (tiny)
+		return gomm_tiny_live(s);
+	n = READ_ONCE(s->alloc_count) - hweight64(READ_ONCE(s->alloc_cache));
+	for (w = 0; w < BITS_TO_LONGS(s->nelems); w++)
+		n -= hweight_long(READ_ONCE(s->free_bits[w]));
+	return n;
+}
+
 /**
  * gomm_stats_in_use - objects handed out and not freed
  * @sc: span class (1..68), 0 for large objects, GOMM_STATS_TINY for tiny
@@ -43,32 +62,40 @@ static unsigned long gomm_tiny_live(struct gomm_span *s)
  * Counts from the spans themselves: a span's alloc_count less the objects
  * of its window that are not handed out yet and the frees not yet swept.
  * Cached spans are read while their CPU may be using them, so the count
- * is a snapshot; it is exact when gomm is idle.
+ * is a snapshot; it is exact when gomm is idle.  The walk drops the
+ * class's lock every GOMM_LOCK_BATCH spans, keeping its place with a
+ * cursor entry in the class's all list (no other code walks that list).
  *
- * Context: process or softirq; takes the class's mcentral lock.
+ * Context: process; takes the class's mcentral lock.
  */
 long gomm_stats_in_use(unsigned int sc)
 {
+	bool tiny = sc == GOMM_STATS_TINY;
 	struct gomm_mcentral *c;
+	unsigned int batch = 0;
 	struct gomm_span *s;
 	unsigned long flags;
-	unsigned int w;
 	long n = 0;
 
 	if (!sc)
 		return READ_ONCE(gomm_heap.nr_large) - READ_ONCE(gomm_heap.large_cached);
-	c = &gomm_central[sc == GOMM_STATS_TINY ? GOMM_TINY_SPANCLASS : sc];
-	spin_lock_irqsave(&c->lock, flags);
-	list_for_each_entry(s, &c->all, all) {
-		if (sc == GOMM_STATS_TINY) {
-			n += gomm_tiny_live(s);
-			continue;
+	c = &gomm_central[tiny ? GOMM_TINY_SPANCLASS : sc];
+	mutex_lock(&gomm_stats_mutex);
+	raw_spin_lock_irqsave(&c->lock, flags);
+	list_add(&gomm_stats_cursor, &c->all);
+	while (gomm_stats_cursor.next != &c->all) {
+		s = list_entry(gomm_stats_cursor.next, struct gomm_span, all);
+		n += gomm_span_in_use(s, tiny);
+		list_move(&gomm_stats_cursor, &s->all);
+		if (++batch == GOMM_LOCK_BATCH) {
+			raw_spin_unlock_irqrestore(&c->lock, flags);
+			batch = 0;
+			raw_spin_lock_irqsave(&c->lock, flags);
 		}
-		n += READ_ONCE(s->alloc_count) - hweight64(READ_ONCE(s->alloc_cache));
-		for (w = 0; w < BITS_TO_LONGS(s->nelems); w++)
-			n -= hweight_long(READ_ONCE(s->free_bits[w]));
 	}
-	spin_unlock_irqrestore(&c->lock, flags);
+	list_del(&gomm_stats_cursor);
+	raw_spin_unlock_irqrestore(&c->lock, flags);
+	mutex_unlock(&gomm_stats_mutex);
 	return n;
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_stats_in_use);
@@ -138,7 +165,7 @@ static int gomm_heap_show(struct seq_file *m, void *v)
 {
 	unsigned long flags, owned, in_use, large, largest, chunks, grows, released;
 
-	spin_lock_irqsave(&gomm_heap.lock, flags);
+	raw_spin_lock_irqsave(&gomm_heap.lock, flags);
 	owned = gomm_heap.pages_owned;
 	in_use = gomm_heap.pages_in_use;
 	large = gomm_heap.large_pages;
@@ -146,7 +173,7 @@ static int gomm_heap_show(struct seq_file *m, void *v)
 	chunks = gomm_heap.chunks;
 	grows = gomm_heap.grows;
 	released = gomm_heap.released;
-	spin_unlock_irqrestore(&gomm_heap.lock, flags);
+	raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
 
 	seq_printf(m, "page_size          %lu\n", GOMM_PAGE_SIZE);
 	seq_printf(m, "chunks             %lu\n", chunks);

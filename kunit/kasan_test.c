@@ -24,6 +24,7 @@
 #include <trace/events/printk.h>
 
 #include "gomm.h"
+#include "gomm_kunit.h"
 
 static struct {
 	bool report;	/* "BUG: KASAN: " seen */
@@ -188,10 +189,32 @@ static void gomm_kasan_large(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, kasan_read(test, p, KASAN_UAF));
 }
 
+/*
+ * The negative control of gomm_reclaim's test_free_drain_race: with span
+ * structs freed at once (the span lifetime rule off), the stopped free's
+ * read of its span after the drain freed it is a use-after-free, and
+ * KASAN must report it.
+ */
+static void gomm_kasan_span_lifetime_off(struct kunit *test)
+{
+	int i;
+
+	memset(&kasan_seen, 0, sizeof(kasan_seen));
+	pr_info("gomm-vm: expect-splat on\n");
+	KUNIT_EXPECT_TRUE_MSG(test, gomm_race_free_drain(test, 1024, true),
+			      "the drain did not free the span while the free was stopped");
+	for (i = 0; i < 50 && !READ_ONCE(kasan_seen.uaf); i++)
+		msleep(20);
+	pr_info("gomm-vm: expect-splat off\n");
+	KUNIT_EXPECT_TRUE_MSG(test, READ_ONCE(kasan_seen.uaf),
+			      "KASAN did not report the read of the freed span");
+}
+
 static struct kunit_case gomm_kasan_cases[] = {
 	KUNIT_CASE(gomm_kasan_small),
 	KUNIT_CASE(gomm_kasan_tiny),
 	KUNIT_CASE(gomm_kasan_large),
+	KUNIT_CASE(gomm_kasan_span_lifetime_off),
 	{}
 };
 

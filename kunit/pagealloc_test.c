@@ -596,7 +596,7 @@ KUNIT_DEFINE_ACTION_WRAPPER(pa_destroy_action, gomm_pa_destroy,
 			    struct gomm_pagealloc *);
 
 static struct gomm_pagealloc *pa_new(struct kunit *test,
-				     unsigned long nchunks, spinlock_t *lock)
+				     unsigned long nchunks, raw_spinlock_t *lock)
 {
 	struct gomm_pagealloc *pa;
 
@@ -1150,7 +1150,7 @@ static void pa_dirty_test(struct kunit *test)
 struct rt {
 	struct kunit *test;
 	struct gomm_pagealloc *pa;
-	spinlock_t lock;		/* held around gomm_pa_*() calls */
+	raw_spinlock_t lock;		/* held around gomm_pa_*() calls */
 	struct rnd_state rnd;
 	u64 seed;
 	unsigned int step;
@@ -1185,10 +1185,10 @@ static unsigned long rt_npages(struct rt *rt)
 static void rt_add_chunk(struct rt *rt, unsigned long ci, unsigned int i,
 			 unsigned int n)
 {
-	spin_lock(&rt->lock);
+	raw_spin_lock(&rt->lock);
 	gomm_pa_grow(rt->pa, ci, &rt->chunks[ci]);
 	gomm_pa_free(rt->pa, PG(ci, i), n);
-	spin_unlock(&rt->lock);
+	raw_spin_unlock(&rt->lock);
 	bitmap_clear(rt->model, PG(ci, i), n);
 }
 
@@ -1200,11 +1200,11 @@ static void rt_alloc(struct rt *rt)
 	want = model_first_fit(rt->model, 0, RT_PAGES, npages);
 	/* half the time no find first: it would bring the tree up to date */
 	find = rt_rand(rt, 2);
-	spin_lock(&rt->lock);
+	raw_spin_lock(&rt->lock);
 	if (find)
 		found = gomm_pa_find(rt->pa, npages, &ns);
 	got = gomm_pa_alloc(rt->pa, npages);
-	spin_unlock(&rt->lock);
+	raw_spin_unlock(&rt->lock);
 	if (find)
 		KUNIT_ASSERT_EQ_MSG(rt->test, found, want, "%s: find(%lu)",
 				    rt->where, npages);
@@ -1231,9 +1231,9 @@ static void rt_alloc_range(struct rt *rt)
 		return;
 	npages = find_next_bit(rt->model, RT_PAGES, page) - page;
 	npages = 1 + rt_rand(rt, min(npages, 2UL * P));
-	spin_lock(&rt->lock);
+	raw_spin_lock(&rt->lock);
 	gomm_pa_alloc_range(rt->pa, page, npages);
-	spin_unlock(&rt->lock);
+	raw_spin_unlock(&rt->lock);
 	bitmap_set(rt->model, page, npages);
 	rt->live[rt->nlive].page = page;
 	rt->live[rt->nlive++].npages = npages;
@@ -1255,9 +1255,9 @@ static void rt_free(struct rt *rt)
 	} else {
 		rt->live[k] = rt->live[--rt->nlive];
 	}
-	spin_lock(&rt->lock);
+	raw_spin_lock(&rt->lock);
 	gomm_pa_free(rt->pa, page, npages);
-	spin_unlock(&rt->lock);
+	raw_spin_unlock(&rt->lock);
 	bitmap_clear(rt->model, page, npages);
 }
 
@@ -1291,9 +1291,9 @@ static void rt_check_all(struct rt *rt)
 	unsigned long page, ci, largest;
 	bool used;
 
-	spin_lock(&rt->lock);
+	raw_spin_lock(&rt->lock);
 	largest = gomm_pa_largest_free(pa);	/* brings the tree up to date */
-	spin_unlock(&rt->lock);
+	raw_spin_unlock(&rt->lock);
 	KUNIT_ASSERT_EQ_MSG(rt->test, largest,
 			    model_largest_free(rt->model, RT_PAGES),
 			    "%s: largest free run", rt->where);
@@ -1329,7 +1329,7 @@ static void pa_random_test(struct kunit *test)
 	rt->seed = *(const u64 *)test->param_value;
 	kunit_info(test, "seed %#llx, %u steps\n", rt->seed, RT_STEPS);
 	prandom_seed_state(&rt->rnd, rt->seed);
-	spin_lock_init(&rt->lock);
+	raw_spin_lock_init(&rt->lock);
 	rt->pa = pa_new(test, RT_CHUNKS, &rt->lock);
 	bitmap_fill(rt->model, RT_PAGES);
 

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What gomm's KUnit suites share (all of them are one module, gomm_kunit).
+ */
+#ifndef _GOMM_KUNIT_H
+#define _GOMM_KUNIT_H
+
+#include <kunit/test.h>
+#include <linux/atomic.h>
+#include <linux/completion.h>
+
+/**
+ * struct race_free - a free stopped by the free_published hook
+ * @size: the object's size
+ * @p: the object
+ * @block: the address the hook sees (@p, or its tiny block)
+ * @allocated: the kthread has allocated @p
+ * @start: the kthread may free @p
+ * @published: the free is stopped in the hook, its bit published
+ * @go: the free may go on
+ * @done: the free has returned
+ * @timed_out: the hook gave up waiting for @go
+ */
+struct race_free {
+	size_t size;
+	void *p;
+	void *block;
+	struct completion allocated;
+	struct completion start;
+	struct completion published;
+	atomic_t go;
+	struct completion done;
+	bool timed_out;
+};
+
+bool gomm_race_free_drain(struct kunit *test, size_t size, bool free_now);
+
+#endif /* _GOMM_KUNIT_H */
