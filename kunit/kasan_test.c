@@ -9,11 +9,11 @@
  * fail_non_kasan_kunit_test()), so every bad access is made from a kthread
  * of its own and the report is seen through the console tracepoint, the
  * way mm/kasan/kasan_test_c.c does it.  Each access is bracketed by the
- * "gomm-vm: expect-splat on/off" markers that tell scripts/vm a splat is
- * expected there (and that it is an error if none comes).  The debug VM
- * boots with kasan_multi_shot so that every report is printed.  A report
- * turns lockdep off for the rest of the boot (taint), so this suite is
- * linked, and runs, last.
+ * "gomm-vm: expect-splat on kasan" / "... off" markers that tell
+ * scripts/vm a KASAN report is expected there (any other splat there, or
+ * none, is an error).  The debug VM boots with kasan_multi_shot so that
+ * every report is printed.  A report turns lockdep off for the rest of the
+ * boot (taint), so this suite is linked, and runs, last.
  */
 #include <kunit/test.h>
 #include <linux/completion.h>
@@ -69,7 +69,7 @@ static bool kasan_read(struct kunit *test, const void *p, enum kasan_want want)
 	memset(&kasan_seen, 0, sizeof(kasan_seen));
 	init_completion(&a.done);
 	if (want != KASAN_NONE)
-		pr_info("gomm-vm: expect-splat on\n");
+		pr_info("gomm-vm: expect-splat on kasan\n");
 	t = kthread_run(kasan_access_fn, &a, "gomm_kasan");
 	if (IS_ERR(t)) {
 		KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(t));
