@@ -200,7 +200,7 @@ static void gomm_kasan_span_lifetime_off(struct kunit *test)
 	int i;
 
 	memset(&kasan_seen, 0, sizeof(kasan_seen));
-	pr_info("gomm-vm: expect-splat on\n");
+	pr_info("gomm-vm: expect-splat on kasan\n");
 	KUNIT_EXPECT_TRUE_MSG(test, gomm_race_free_drain(test, 1024, true),
 			      "the drain did not free the span while the free was stopped");
 	for (i = 0; i < 50 && !READ_ONCE(kasan_seen.uaf); i++)
