@@ -2,7 +2,7 @@
 /*
  * gomm's mcentral: per size class, the spans no CPU is allocating from.
  *
- * Each class has a spinlock (IRQ-safe), a partial list (spans with free
+ * Each class has a raw spinlock (IRQ-safe), a partial list (spans with free
  * objects, or with frees not yet swept) and a full list.  The lock holder
  * owns the allocation state of every span on the lists, so it may sweep
  * them: fold the frees that gomm_free() recorded in free_bits into
