@@ -7,7 +7,9 @@
  * each thread frees what the next CPU's thread allocated).  Then, unless
  * hold=1, a hog asks at once for hog_pct= percent of RAM as order-0
  * pages with GFP_KERNEL | __GFP_RETRY_MAYFAIL (reclaim and shrinkers
- * run, no OOM kill) and gives them back.  It prints
+ * run, no OOM kill) and gives them back (hog_mb= asks for that many MiB
+ * instead; with mb=0 the module is only a hog, as the stress loop uses
+ * it).  It prints
  *
  *   gomm-pressure: allocated N objects, B bytes; freed on the same|next CPU
  *   gomm-pressure: hog got G of W pages
@@ -38,6 +40,9 @@ MODULE_PARM_DESC(cross, "Free each object on another CPU than the one that alloc
 static unsigned int hog_pct = 70;
 module_param(hog_pct, uint, 0444);
 MODULE_PARM_DESC(hog_pct, "Percent of RAM the hog asks for afterwards");
+static unsigned int hog_mb;
+module_param(hog_mb, uint, 0444);
+MODULE_PARM_DESC(hog_mb, "MiB the hog asks for (instead of hog_pct)");
 static bool hold;
 module_param(hold, bool, 0444);
 MODULE_PARM_DESC(hold, "No hog: leave the freed memory to the caller's pressure");
@@ -203,7 +208,8 @@ static int __init gp_init(void)
 		pr_info("gomm-pressure: ok (hold: no hog)\n");
 		goto out;
 	}
-	want = totalram_pages() * hog_pct / 100;
+	want = hog_mb ? (unsigned long)hog_mb * (SZ_1M / PAGE_SIZE) :
+			totalram_pages() * hog_pct / 100;
 	got = gp_hog(want);
 	pr_info("gomm-pressure: hog got %lu of %lu pages (%u%% of RAM)\n", got, want, hog_pct);
 	if (got < want)
