@@ -665,7 +665,6 @@ size_t gomm_size(const void *ptr)
 	unsigned int idx, toff;
 	struct gomm_span *s;
 	unsigned long ends;
-
 	size_t size = 0;
 
 	if (!ptr)
@@ -733,12 +732,17 @@ void gomm_flush_cpu(int cpu)
  */
 static DEFINE_MUTEX(gomm_reclaim_mutex);
 
-/* Does @cpu's mcache hold a span?  A racy hint: no IPI for an idle CPU. */
+/*
+ * Does @cpu's mcache hold a span or an open tiny block?  A racy hint: no
+ * IPI for a CPU that caches nothing.
+ */
 static bool gomm_cpu_caches(int cpu, void *unused)
 {
 	struct gomm_mcache *mc = per_cpu_ptr(&gomm_mcache, cpu);
 	unsigned int sc;
 
+	if (READ_ONCE(mc->tiny))
+		return true;
 	for (sc = 1; sc < GOMM_NUM_SPANCLASSES; sc++)
 		if (READ_ONCE(mc->alloc[sc]) != &gomm_empty_span)
 			return true;
