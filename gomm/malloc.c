@@ -558,7 +558,11 @@ static struct gomm_span *gomm_check(const void *ptr, unsigned int *idx,
 	return NULL;
 }
 
-/* Free tiny object @ptr of tiny span @s: drop its bit, the block with the last. */
+/*
+ * Free tiny object @ptr of tiny span @s: drop its bit, the block with the
+ * last.  Ends the preempt-off section gomm_free() began (so that gomm_free()
+ * can tail-call it).
+ */
 static noinline void gomm_free_tiny(const void *ptr, struct gomm_span *s)
 {
 	unsigned long off = (unsigned long)ptr - s->start;
@@ -578,13 +582,15 @@ static noinline void gomm_free_tiny(const void *ptr, struct gomm_span *s)
 		goto double_free;	/* a second free of it raced with this one */
 	if ((old & (GOMM_TINY_LIVE | GOMM_TINY_OPEN)) == bit)
 		gomm_tiny_release(s, b);
-	return;
+	goto out;
 double_free:
 	gomm_report("double free (tiny)", ptr, &gomm_errors.double_free);
+out:
+	preempt_enable();
 }
 
 /* Everything but a handed-out small object: large, bad input, NULL. */
-static noinline void gomm_free_slow(const void *ptr)
+static void gomm_free_checked(const void *ptr)
 {
 	unsigned int idx, toff;
 	struct gomm_span *s;
@@ -605,6 +611,13 @@ static noinline void gomm_free_slow(const void *ptr)
 		gomm_free_hook(ptr, s->elemsize);
 		gomm_heap_free_large(s);
 	}
+}
+
+/* gomm_free_checked(), ending the preempt-off section gomm_free() began. */
+static noinline void gomm_free_slow(const void *ptr)
+{
+	gomm_free_checked(ptr);
+	preempt_enable();
 }
 
 static __always_inline void __gomm_free(const void *ptr)
@@ -637,12 +650,12 @@ static __always_inline void __gomm_free(const void *ptr)
 		/* before the free is published: the object may be reused */
 		gomm_free_hook(ptr, s->elemsize);
 		gomm_free_obj(s, idx, ptr);
+		preempt_enable();
 	} else if (READ_ONCE(s->kind) == GOMM_KIND_TINY) {
-		gomm_free_tiny(ptr, s);
+		gomm_free_tiny(ptr, s);		/* tail calls: each ends */
 	} else {
-		gomm_free_slow(ptr);
+		gomm_free_slow(ptr);		/* the section itself */
 	}
-	preempt_enable();
 }
 
 /* gomm_free() with the gomm:gomm_free tracepoint on. */
