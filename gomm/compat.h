@@ -18,7 +18,7 @@
 #error "gomm needs Linux 6.1 or later"
 #endif
 #ifdef CONFIG_PREEMPT_RT
-#error "gomm does not support PREEMPT_RT: its per-CPU cache runs with interrupts off and may call the page allocator there"
+#error "gomm: no PREEMPT_RT: its mcache runs with IRQs off and may call the page allocator"
 #endif
 
 /*

@@ -72,11 +72,11 @@
 #include <linux/atomic.h>
 #include <linux/fault-inject.h>
 #include <linux/gfp.h>
+#include <linux/jump_label.h>
 #include <linux/kasan.h>
 #include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
-#include <linux/jump_label.h>
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>

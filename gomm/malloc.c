@@ -33,7 +33,7 @@ struct gomm_errors gomm_errors;
 EXPORT_SYMBOL_IF_KUNIT(gomm_errors);
 
 #if IS_ENABLED(CONFIG_KUNIT)
-DEFINE_STATIC_KEY_FALSE(gomm_test_key);
+struct static_key_false gomm_test_key = STATIC_KEY_FALSE_INIT;
 EXPORT_SYMBOL_IF_KUNIT(gomm_test_key);
 struct gomm_test_hooks gomm_test_hooks;
 EXPORT_SYMBOL_IF_KUNIT(gomm_test_hooks);

@@ -225,6 +225,17 @@ void gomm_mcentral_freed(struct gomm_span *s)
 	raw_spin_unlock_irqrestore(&c->lock, flags);
 }
 
+/* Return the spans on private list @empty to the heap. */
+static void gomm_mcentral_free_spans(struct list_head *empty)
+{
+	struct gomm_span *s, *tmp;
+
+	list_for_each_entry_safe(s, tmp, empty, list) {
+		list_del(&s->list);
+		gomm_heap_free_span(s);
+	}
+}
+
 /* Objects of a span on a partial list that no free has given back yet. */
 static unsigned int gomm_span_live(const struct gomm_span *s)
 {
@@ -247,7 +258,7 @@ static unsigned long gomm_mcentral_reclaim_class(struct gomm_mcentral *c,
 {
 	unsigned int kept = 0, batch = 0;
 	unsigned long flags, todo, pages = 0;
-	struct gomm_span *s, *tmp;
+	struct gomm_span *s;
 	LIST_HEAD(empty);
 	bool free;
 
@@ -271,19 +282,13 @@ static unsigned long gomm_mcentral_reclaim_class(struct gomm_mcentral *c,
 			continue;
 		raw_spin_unlock_irqrestore(&c->lock, flags);
 		batch = 0;
-		list_for_each_entry_safe(s, tmp, &empty, list) {
-			list_del(&s->list);
-			gomm_heap_free_span(s);
-		}
+		gomm_mcentral_free_spans(&empty);
 		raw_spin_lock_irqsave(&c->lock, flags);
 		/* others may have taken spans meanwhile */
 		todo = min(todo, c->nr_partial + 1);
 	}
 	raw_spin_unlock_irqrestore(&c->lock, flags);
-	list_for_each_entry_safe(s, tmp, &empty, list) {
-		list_del(&s->list);
-		gomm_heap_free_span(s);
-	}
+	gomm_mcentral_free_spans(&empty);
 	return pages;
 }
 

@@ -34,5 +34,6 @@ struct race_free {
 };
 
 bool gomm_race_free_drain(struct kunit *test, size_t size, bool free_now);
+void gomm_kunit_set_retain(struct kunit *test, unsigned long kb);
 
 #endif /* _GOMM_KUNIT_H */

@@ -22,6 +22,7 @@
 #include <linux/workqueue.h>
 
 #include "gomm.h"
+#include "gomm_kunit.h"
 
 struct hard_errs {
 	long bad_free;
@@ -131,7 +132,7 @@ static void hard_restore_retain(void *saved)
 }
 
 /* Set gomm_retain_kb for the rest of the case; it is restored at its end. */
-static void hard_set_retain(struct kunit *test, unsigned long kb)
+void gomm_kunit_set_retain(struct kunit *test, unsigned long kb)
 {
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, hard_restore_retain,
 							(void *)READ_ONCE(gomm_retain_kb)), 0);
@@ -147,7 +148,7 @@ static void hard_set_retain(struct kunit *test, unsigned long kb)
  */
 static void hard_force_growth(struct kunit *test)
 {
-	hard_set_retain(test, 0);
+	gomm_kunit_set_retain(test, 0);
 	gomm_scavenge();
 	KUNIT_ASSERT_EQ_MSG(test, hard_heap_free_pages(), 0UL,
 			    "free heap pages left after a scavenge with retain_kb=0");
@@ -379,7 +380,7 @@ static void gomm_hard_double_large(struct kunit *test)
 	unsigned int i;
 
 	/* no background release between a free and its repeat */
-	hard_set_retain(test, HARD_RETAIN_ALL);
+	gomm_kunit_set_retain(test, HARD_RETAIN_ALL);
 	large_pages = READ_ONCE(gomm_heap.large_pages);
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		p[i] = gomm_alloc(sizes[i], GFP_KERNEL);
@@ -922,7 +923,7 @@ static void gomm_hard_scavenge_retain(struct kunit *test)
 	p = kunit_kcalloc(test, n, sizeof(*p), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, p);
 	/* the background scavenger must not release before the test does */
-	hard_set_retain(test, HARD_RETAIN_ALL);
+	gomm_kunit_set_retain(test, HARD_RETAIN_ALL);
 	gomm_drain();
 	KUNIT_ASSERT_EQ_MSG(test, hard_pages_in_use(), 0UL,
 			    "gomm is not idle: the bound needs every chunk wholly free");

@@ -33,7 +33,6 @@
 #include "gomm.h"
 #include "gomm_kunit.h"
 
-
 /* ---- the test hooks ---- */
 
 static void race_hooks_off(void *unused)
@@ -146,10 +145,11 @@ bool gomm_race_free_drain(struct kunit *test, size_t size, bool free_now)
 	/* the free is stopped on @other with its bit published */
 	gomm_drain();
 	rcu_read_lock();
+	/* with free_now, s is freed memory: only the map may be asked */
 	if (!free_now)
 		dead = READ_ONCE(s->state) == GOMM_SPAN_DEAD;
 	else
-		dead = !gomm_span_of(r.p, NULL) || gomm_span_of(r.p, NULL) != s;
+		dead = gomm_span_of(r.p, NULL) != s;
 	rcu_read_unlock();
 	atomic_set(&r.go, 1);
 	wait_for_completion(&r.done);
@@ -261,19 +261,6 @@ static void test_bogus_free_bit(struct kunit *test)
 
 /* ---- page-granular scavenging and the shrinker ---- */
 
-static void reclaim_restore_retain(void *saved)
-{
-	WRITE_ONCE(gomm_retain_kb, (unsigned long)saved);
-}
-
-/* retain_kb = @kb for the rest of the case, restored at its end */
-static void reclaim_set_retain(struct kunit *test, unsigned long kb)
-{
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, reclaim_restore_retain,
-							(void *)READ_ONCE(gomm_retain_kb)), 0);
-	WRITE_ONCE(gomm_retain_kb, kb);
-}
-
 #define SCAV_CHUNKS	4
 #define SCAV_SIZE	SZ_64K
 #define SCAV_PER_CHUNK	(SZ_4M / SCAV_SIZE)
@@ -294,7 +281,7 @@ static void test_scavenge_partial_chunks(struct kunit *test)
 
 	p = kunit_kcalloc(test, SCAV_N, sizeof(*p), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, p);
-	reclaim_set_retain(test, 0);
+	gomm_kunit_set_retain(test, 0);
 	gomm_scavenge();
 	KUNIT_ASSERT_EQ_MSG(test, gomm_heap.pages_owned, gomm_heap.pages_in_use,
 			    "free pages left after a scavenge with retain_kb=0");
@@ -367,7 +354,7 @@ static void test_shrinker(struct kunit *test)
 
 	p = kunit_kcalloc(test, SHRINK_N, sizeof(*p), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, p);
-	reclaim_set_retain(test, 0);
+	gomm_kunit_set_retain(test, 0);
 	gomm_scavenge();
 	KUNIT_ASSERT_EQ(test, gomm_shrinker->count_objects(gomm_shrinker, &sc),
 			(unsigned long)SHRINK_EMPTY);

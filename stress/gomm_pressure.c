@@ -151,6 +151,7 @@ static int __init gp_init(void)
 	struct task_struct *task;
 	bool nomem = false;
 	u64 seed = get_random_u64();
+	int ret = 0;
 
 	gp_nthreads = num_online_cpus();
 	gp = kcalloc(gp_nthreads, sizeof(*gp), GFP_KERNEL);
@@ -160,8 +161,10 @@ static int __init gp_init(void)
 	for (i = 0; i < gp_nthreads; i++) {
 		gp[i].max = per / 256 + 64;
 		gp[i].obj = vmalloc_array(gp[i].max, sizeof(void *));
-		if (!gp[i].obj)
-			goto nomem;
+		if (!gp[i].obj) {
+			ret = -ENOMEM;
+			goto out;
+		}
 		gp[i].budget = per;
 		gp[i].victim = &gp[cross ? (i + 1) % gp_nthreads : i];
 		prandom_seed_state(&gp[i].rnd, seed + i);
@@ -186,8 +189,10 @@ static int __init gp_init(void)
 	if (started < gp_nthreads &&
 	    atomic_sub_return(gp_nthreads - started, &gp_phase_left) == 0)
 		complete(&gp_phase_done);
-	if (!started)
-		goto nomem;
+	if (!started) {
+		ret = -ENOMEM;
+		goto out;
+	}
 	wait_for_completion(&gp_phase_done);
 	for (i = 0; i < gp_nthreads; i++) {
 		total += gp[i].n;
@@ -211,7 +216,7 @@ static int __init gp_init(void)
 	want = hog_mb ? (unsigned long)hog_mb * (SZ_1M / PAGE_SIZE) :
 			totalram_pages() * hog_pct / 100;
 	got = gp_hog(want);
-	pr_info("gomm-pressure: hog got %lu of %lu pages (%u%% of RAM)\n", got, want, hog_pct);
+	pr_info("gomm-pressure: hog got %lu of %lu pages\n", got, want);
 	if (got < want)
 		pr_err("gomm-pressure: FAIL: the hog was %lu pages short\n", want - got);
 	else
@@ -220,12 +225,7 @@ out:
 	for (i = 0; i < gp_nthreads; i++)
 		vfree(gp[i].obj);
 	kfree(gp);
-	return 0;
-nomem:
-	for (i = 0; i < gp_nthreads; i++)
-		vfree(gp[i].obj);
-	kfree(gp);
-	return -ENOMEM;
+	return ret;
 }
 
 static void __exit gp_exit(void)
