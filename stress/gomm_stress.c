@@ -86,6 +86,9 @@ static unsigned int roamers = 1;
 module_param(roamers, uint, 0444);
 MODULE_PARM_DESC(roamers, "Unbound threads besides the per-CPU ones (they migrate, also inside gomm)");
 
+static bool hogged;
+module_param(hogged, bool, 0644);
+MODULE_PARM_DESC(hogged, "Set by the guest shell when its memory hog first runs: from then on a failed large GFP_KERNEL allocation (a costly page order, which fragmentation may deny) is counted, not an error");
 static unsigned int irq_us = 1000;
 module_param(irq_us, uint, 0444);
 MODULE_PARM_DESC(irq_us, "Period of the hard-irq alloc/free timer in us, 0 = off");
@@ -125,7 +128,7 @@ struct gs_ring {
 
 struct gs_stats {
 	u64 allocs, frees, sent, received, ring_full, zeroed, atomic, irqoff;
-	u64 preemptoff, tiny, large, bytes, nomem_atomic, bursts;
+	u64 preemptoff, tiny, large, bytes, nomem_atomic, nomem_hog, bursts;
 };
 
 struct gs_thread {
@@ -340,11 +343,14 @@ static void gs_alloc(struct gs_thread *t, struct gs_obj *o)
 		local_irq_restore(flags);
 
 	if (!p) {
-		if (gfp & __GFP_DIRECT_RECLAIM)
+		if (!(gfp & __GFP_DIRECT_RECLAIM))
+			t->st.nomem_atomic++;
+		else if (size > GS_SMALL_MAX && READ_ONCE(hogged))
+			/* a costly order once a hog has fragmented memory */
+			t->st.nomem_hog++;
+		else
 			gs_err("thread %u: GFP_KERNEL allocation of %u bytes failed\n",
 			       t->idx, size);
-		else
-			t->st.nomem_atomic++;
 		return;
 	}
 	o->p = p;
@@ -589,6 +595,7 @@ static void gs_report(unsigned long ms)
 		irq_ops += t->irq_ops;
 		irq_nomem += t->irq_nomem;
 		sum.nomem_atomic += s->nomem_atomic;
+		sum.nomem_hog += s->nomem_hog;
 	}
 	if (sum.sent != sum.received)
 		gs_err("%llu objects sent to other CPUs, %llu received\n",
@@ -596,10 +603,10 @@ static void gs_report(unsigned long ms)
 	if (inject && !atomic_read(&gs.injected))
 		pr_info("inject: nothing was injected\n");
 	n = atomic_read(&gs.errors);
-	pr_info("%s: %d errors, seed %#llx, %u threads, %lu ms, %llu allocs + %llu irq allocs, %llu frees here + %llu on another CPU, %llu large, %llu MiB, %llu atomic failures\n",
+	pr_info("%s: %d errors, seed %#llx, %u threads, %lu ms, %llu allocs + %llu irq allocs, %llu frees here + %llu on another CPU, %llu large, %llu MiB, %llu atomic failures, %llu large failures after a hog\n",
 		n || READ_ONCE(gs.abort) ? "FAIL" : "PASS", n, gs.seed,
 		gs.n, ms, sum.allocs, irq_ops, sum.frees, sum.received,
-		sum.large, sum.bytes >> 20, sum.nomem_atomic + irq_nomem);
+		sum.large, sum.bytes >> 20, sum.nomem_atomic + irq_nomem, sum.nomem_hog);
 }
 
 static void gs_free_all(void)
