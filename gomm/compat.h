@@ -2,8 +2,9 @@
 /*
  * The kernel APIs gomm uses that older kernels lack.
  *
- * gomm is written against 6.12 and also builds against Debian 12's own
- * kernel, 6.1 (scripts/kernel stock).  Each shim here gives an older kernel
+ * gomm is written against current kernels (7.x, scripts/kernel debug-7)
+ * and also builds against the 6.12 LTS tree and Debian 12's own kernel,
+ * 6.1 (scripts/kernel stock).  Each shim here gives an older kernel
  * the newer API in terms of what that kernel has, so the rest of gomm has
  * no version checks and a shim is deleted when its kernel is dropped.
  * See "Supported kernels" in Documentation/gomm.rst.
@@ -109,5 +110,30 @@ static inline void shrinker_free(struct shrinker *shrinker)
 	kfree(s);
 }
 #endif /* < 6.7 */
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 13, 0)
+#include <linux/hrtimer.h>
+#include <linux/module.h>
+
+/*
+ * hrtimer_setup(): 6.13 (hrtimer_init() is gone by 7.x).  Before it the
+ * callback was set after hrtimer_init().
+ */
+static inline void hrtimer_setup(struct hrtimer *timer,
+				 enum hrtimer_restart (*function)(struct hrtimer *),
+				 clockid_t clock_id, enum hrtimer_mode mode)
+{
+	hrtimer_init(timer, clock_id, mode);
+	timer->function = function;
+}
+
+/*
+ * MODULE_IMPORT_NS() takes a string literal since 6.13
+ * (MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING")); before it the bare
+ * name was stringified.
+ */
+#undef MODULE_IMPORT_NS
+#define MODULE_IMPORT_NS(ns) MODULE_INFO(import_ns, ns)
+#endif /* < 6.13 */
 
 #endif /* _GOMM_COMPAT_H */

@@ -12,9 +12,10 @@
 #include <linux/random.h>
 #include <linux/slab.h>
 
+#include "compat.h"
 #include "gomm.h"
 
-MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
+MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 
 static const size_t large_sizes[] = {
 	32769, 40000, 65536, 100000, 1 << 20, (1 << 20) + 1,
@@ -154,8 +155,7 @@ static void gomm_api_atomic_contexts(struct kunit *test)
 
 	KUNIT_ASSERT_NOT_NULL(test, c);
 	init_completion(&c->done);
-	hrtimer_init(&c->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
-	c->timer.function = gomm_irq_fn;
+	hrtimer_setup(&c->timer, gomm_irq_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	hrtimer_start(&c->timer, ns_to_ktime(1000), HRTIMER_MODE_REL);
 	wait_for_completion(&c->done);
 	hrtimer_cancel(&c->timer);

@@ -21,6 +21,7 @@
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
 
+#include "compat.h"
 #include "gomm.h"
 #include "gomm_kunit.h"
 
@@ -624,8 +625,7 @@ static void gomm_hard_atomic_growth(struct kunit *test)
 	hard_force_growth(test);
 	grows = hard_grows();
 	init_completion(&c->done);
-	hrtimer_init(&c->hrt, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
-	c->hrt.function = hard_hrtimer_fn;
+	hrtimer_setup(&c->hrt, hard_hrtimer_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	hrtimer_start(&c->hrt, ns_to_ktime(1000), HRTIMER_MODE_REL);
 	wait_for_completion(&c->done);
 	hrtimer_cancel(&c->hrt);

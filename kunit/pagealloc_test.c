@@ -6,8 +6,9 @@
  * src/runtime/mpagealloc_test.go.  Go's chunk indices are relative to
  * BaseChunkIdx; here the base is chunk 0, so Go's PageBase(BaseChunkIdx + k,
  * i) is page k * 512 + i, written PG(k, i).  Go's scavenged-page column is
- * dropped: gomm has no scavenger.  A randomized test checks the allocator
- * against a linear first-fit model.
+ * dropped: gomm keeps a page's scavenged state in its chunk's owned bitmap
+ * (gomm/heap.c), not in the page allocator.  A randomized test checks the
+ * allocator against a linear first-fit model.
  */
 
 #include <kunit/test.h>
@@ -17,7 +18,8 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
-#include "../gomm/pagealloc.h"
+#include "compat.h"
+#include "pagealloc.h"
 
 #define P		GOMM_CHUNK_PAGES
 #define PG(k, i)	((unsigned long)(k) * P + (i))
@@ -1395,4 +1397,4 @@ kunit_test_suite(gomm_pagealloc_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for the gomm page allocator");
 MODULE_LICENSE("GPL");
-MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
+MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");

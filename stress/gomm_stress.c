@@ -62,6 +62,8 @@
 #include <linux/slab.h>
 #include <linux/gomm.h>
 
+#include "compat.h"
+
 static unsigned int duration_s = 60;
 module_param(duration_s, uint, 0444);
 MODULE_PARM_DESC(duration_s, "Length of the run in seconds (insmod blocks that long)");
@@ -627,8 +629,8 @@ static int gs_setup_thread(struct gs_thread *t, unsigned int idx, int cpu)
 	init_completion(&t->done);
 	prandom_seed_state(&t->rnd, gs.seed ^ gs_mix(idx + 1));
 	prandom_seed_state(&t->irq_rnd, ~gs.seed ^ gs_mix(idx + 1));
-	hrtimer_init(&t->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED);
-	t->timer.function = gs_timer_fn;
+	hrtimer_setup(&t->timer, gs_timer_fn, CLOCK_MONOTONIC,
+		      HRTIMER_MODE_REL_PINNED);
 	t->live = kvcalloc(objects, sizeof(*t->live), GFP_KERNEL);
 	if (!t->live)
 		return -ENOMEM;
