@@ -634,28 +634,32 @@ static __always_inline void __gomm_free(const void *ptr)
 	preempt_disable();
 	s = gomm_span_lookup(ptr);
 	m = (u64)((unsigned long)ptr - s->start) * s->divmagic;
-	/*
-	 * A valid index is below nelems; the mask only keeps the bitmap
-	 * reads in bounds for a span that is torn down under a racing
-	 * double free (its fields then need not agree with each other).
-	 */
-	idx = (m >> 32) & (GOMM_MAX_OBJS_PER_SPAN - 1);
 
 	/*
 	 * fast path: a handed-out object of a small span, found by its exact
-	 * start; divmagic is 0 in every other span, the empty one included
+	 * start; divmagic is 0 in every other span, the empty one included.
+	 * (The exact test comes first, on its own: then the compiler needs
+	 * no copy of m or divmagic, two instructions fewer.)
 	 */
-	if (likely(gomm_obj_exact(m, s->divmagic) &&
-		   test_bit(idx, s->alloc_bits))) {
-		/* before the free is published: the object may be reused */
-		gomm_free_hook(ptr, s->elemsize);
-		gomm_free_obj(s, idx, ptr);
-		preempt_enable();
-	} else if (READ_ONCE(s->kind) == GOMM_KIND_TINY) {
-		gomm_free_tiny(ptr, s);		/* tail calls: each ends */
-	} else {
-		gomm_free_slow(ptr);		/* the section itself */
+	if (likely(gomm_obj_exact(m, s->divmagic))) {
+		/*
+		 * A valid index is below nelems; the mask only keeps the
+		 * bitmap reads in bounds for a span that is torn down under a
+		 * racing double free (its fields need not agree then).
+		 */
+		idx = (m >> 32) & (GOMM_MAX_OBJS_PER_SPAN - 1);
+		if (likely(test_bit(idx, s->alloc_bits))) {
+			/* before the free is published: it may be reused */
+			gomm_free_hook(ptr, s->elemsize);
+			gomm_free_obj(s, idx, ptr);
+			preempt_enable();
+			return;
+		}
 	}
+	if (READ_ONCE(s->kind) == GOMM_KIND_TINY)
+		gomm_free_tiny(ptr, s);		/* tail calls: each ends */
+	else
+		gomm_free_slow(ptr);		/* the section itself */
 }
 
 /* gomm_free() with the gomm:gomm_free tracepoint on. */
