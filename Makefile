@@ -14,6 +14,8 @@
 #                         (bench/results-wall.json, bench/results-wall.png)
 #   make stress           the stress module under KASAN + lockdep for
 #                         DURATION seconds (default 600)
+#   make kcsan            KUnit and a short stress on the KCSAN kernel: no
+#                         data-race report (DURATION, default 60)
 #   make gen              regenerate gomm/sizeclasses.h from Go's formulas
 #   make clean
 
@@ -49,8 +51,11 @@ DURATION ?= 600
 stress: deps
 	scripts/stress $(DURATION)
 
+kcsan: deps
+	scripts/kcsan $(if $(filter command line,$(origin DURATION)),$(DURATION),60)
+
 gen:
 	scripts/mksizeclasses.py gomm/sizeclasses.h
 	scripts/mksizeclasses.py --check ../shared/reference/go/sizeclasses.tsv
 
-.PHONY: all clean deps check demo lint bench stress gen
+.PHONY: all clean deps check demo lint bench stress kcsan gen

@@ -1,45 +1,175 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * gomm_leak: a client that leaks one gomm object on purpose, for the
- * kmemleak check of `make check` (scripts/guest/kmemleak).  The pointer is
- * kept only scrambled, so a kmemleak scan finds no reference to the object
- * and must report it, with gomm_leak_one() in its backtrace.  Unloading
- * the module frees it.
+ * gomm_leak: a client that leaks gomm objects on purpose, for the kmemleak
+ * check of `make check` (scripts/guest/kmemleak).  Each set of leaks is
+ * three objects whose addresses gomm's own metadata could also hold:
+ *
+ *   small  a 200-byte object;
+ *   span   the first object of a small span (the span's start address);
+ *   chunk  the first byte of a 4 MiB chunk (a large object there).
+ *
+ * Loading the module leaks one set; writing to the "leak" parameter leaks
+ * one more (up to GOMM_LEAK_SETS).  The pointers are kept only scrambled,
+ * so a kmemleak scan finds no reference to the objects and must report
+ * each, with its allocating function in the backtrace.  Unloading the
+ * module frees them.  Built with the KUnit suites (debug kernels only): it
+ * uses gomm_span_of() to find a span's first object.
  */
 #include <linux/gomm.h>
+#include <linux/kernel.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/sizes.h>
 #include <linux/string.h>
 
-#define GOMM_LEAK_SIZE	200
+#include "compat.h"
+#include "gomm.h"
+
+MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
+
 #define GOMM_LEAK_KEY	0x5a5a5a5a5a5a5a5aUL
+#define GOMM_LEAK_SETS	16
+#define GOMM_LEAK_TRIES	64
+/* a small class whose span holds a handful of objects */
+#define GOMM_LEAK_SPAN_SIZE	1024
+/* a large object, four to a chunk */
+#define GOMM_LEAK_CHUNK_SIZE	SZ_1M
 
-static unsigned long gomm_leak_hidden;
+enum { LEAK_SMALL, LEAK_SPAN, LEAK_CHUNK, LEAK_KINDS };
+static const char *const gomm_leak_what[LEAK_KINDS] = {
+	"a small object", "the first object of a span",
+	"the first byte of a chunk",
+};
 
-/* Not __init: kmemleak's backtrace must still name it after the load. */
-static noinline void *gomm_leak_one(void)
+static DEFINE_MUTEX(gomm_leak_lock);
+static unsigned long gomm_leak_hidden[GOMM_LEAK_SETS][LEAK_KINDS];
+static unsigned int gomm_leak_nsets;
+
+/*
+ * Not __init, and one per kind: kmemleak's backtrace must name the
+ * allocating function after the load.
+ */
+static noinline void *gomm_leak_small(void)
 {
-	return gomm_alloc(GOMM_LEAK_SIZE, GFP_KERNEL);
+	return gomm_alloc(200, GFP_KERNEL);
 }
+
+static noinline void *gomm_leak_span_try(void)
+{
+	return gomm_alloc(GOMM_LEAK_SPAN_SIZE, GFP_KERNEL);
+}
+
+static noinline void *gomm_leak_chunk_try(void)
+{
+	return gomm_alloc(GOMM_LEAK_CHUNK_SIZE, GFP_KERNEL);
+}
+
+static bool gomm_leak_at_span_start(void *p)
+{
+	return gomm_span_of(p, NULL)->start == (unsigned long)p;
+}
+
+static bool gomm_leak_at_chunk_start(void *p)
+{
+	return IS_ALIGNED((unsigned long)p, BIT(GOMM_CHUNK_SHIFT));
+}
+
+/*
+ * Allocate with @try until @where accepts an object (at most
+ * GOMM_LEAK_TRIES times); free the others.
+ */
+static void *gomm_leak_find(void *(*try)(void), bool (*where)(void *))
+{
+	void *held[GOMM_LEAK_TRIES], *found = NULL;
+	unsigned int n;
+
+	for (n = 0; n < GOMM_LEAK_TRIES; n++) {
+		held[n] = try();
+		if (!held[n])
+			break;
+		if (where(held[n])) {
+			found = held[n];
+			break;
+		}
+	}
+	while (n--)
+		gomm_free(held[n]);
+	return found;
+}
+
+static void gomm_leak_free_set(unsigned long *set)
+{
+	unsigned int k;
+
+	for (k = 0; k < LEAK_KINDS; k++)
+		if (set[k])
+			gomm_free((void *)(set[k] ^ GOMM_LEAK_KEY));
+}
+
+static int gomm_leak_one_set(void)
+{
+	unsigned long *set;
+	void *p[LEAK_KINDS];
+	unsigned int k;
+	int ret = 0;
+
+	mutex_lock(&gomm_leak_lock);
+	if (gomm_leak_nsets == GOMM_LEAK_SETS) {
+		ret = -ENOSPC;
+		goto out;
+	}
+	p[LEAK_SMALL] = gomm_leak_small();
+	p[LEAK_SPAN] = gomm_leak_find(gomm_leak_span_try, gomm_leak_at_span_start);
+	p[LEAK_CHUNK] = gomm_leak_find(gomm_leak_chunk_try, gomm_leak_at_chunk_start);
+	set = gomm_leak_hidden[gomm_leak_nsets];
+	for (k = 0; k < LEAK_KINDS; k++)
+		set[k] = p[k] ? (unsigned long)p[k] ^ GOMM_LEAK_KEY : 0;
+	for (k = 0; k < LEAK_KINDS; k++) {
+		if (!p[k]) {
+			pr_err("gomm_leak: no place for %s\n", gomm_leak_what[k]);
+			gomm_leak_free_set(set);
+			memset(set, 0, sizeof(gomm_leak_hidden[0]));
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	for (k = 0; k < LEAK_KINDS; k++) {
+		memset(p[k], 0x6b, 200);
+		pr_info("gomm_leak: set %u: leaked %zu bytes at 0x%lx, %s\n",
+			gomm_leak_nsets, gomm_size(p[k]), (unsigned long)p[k],
+			gomm_leak_what[k]);
+	}
+	gomm_leak_nsets++;
+out:
+	mutex_unlock(&gomm_leak_lock);
+	return ret;
+}
+
+static int gomm_leak_param_set(const char *val, const struct kernel_param *kp)
+{
+	return gomm_leak_one_set();
+}
+
+static const struct kernel_param_ops gomm_leak_param_ops = {
+	.set = gomm_leak_param_set,
+};
+module_param_cb(leak, &gomm_leak_param_ops, NULL, 0200);
+MODULE_PARM_DESC(leak, "Write anything: leak one more set of objects");
 
 static int __init gomm_leak_init(void)
 {
-	void *p = gomm_leak_one();
-
-	if (!p)
-		return -ENOMEM;
-	memset(p, 0x6b, GOMM_LEAK_SIZE);
-	pr_info("gomm_leak: leaked %d bytes at 0x%lx\n", GOMM_LEAK_SIZE,
-		(unsigned long)p);
-	gomm_leak_hidden = (unsigned long)p ^ GOMM_LEAK_KEY;
-	return 0;
+	return gomm_leak_one_set();
 }
 
 static void __exit gomm_leak_exit(void)
 {
-	gomm_free((void *)(gomm_leak_hidden ^ GOMM_LEAK_KEY));
+	unsigned int i;
+
+	for (i = 0; i < gomm_leak_nsets; i++)
+		gomm_leak_free_set(gomm_leak_hidden[i]);
 }
 
 module_init(gomm_leak_init);
 module_exit(gomm_leak_exit);
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("gomm test client that leaks one object for kmemleak");
+MODULE_DESCRIPTION("gomm test client that leaks objects for kmemleak");

@@ -30,6 +30,7 @@ static struct kunit_suite negative_suite = {
 	.name = "gomm_negative",
 	.test_cases = negative_cases,
 };
+
 kunit_test_suite(negative_suite);
 
 MODULE_LICENSE("GPL");
