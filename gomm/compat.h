@@ -136,4 +136,12 @@ static inline void hrtimer_setup(struct hrtimer *timer,
 #define MODULE_IMPORT_NS(ns) MODULE_INFO(import_ns, ns)
 #endif /* < 6.13 */
 
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 16, 0)
+#include <linux/timer.h>
+
+/* timer_container_of(): from_timer() renamed, 6.16 */
+#define timer_container_of(var, callback_timer, timer_fieldname) \
+	from_timer(var, callback_timer, timer_fieldname)
+#endif /* < 6.16 */
+
 #endif /* _GOMM_COMPAT_H */
