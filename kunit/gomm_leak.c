@@ -4,9 +4,11 @@
  * check of `make check` (scripts/guest/kmemleak).  Each set of leaks is
  * three objects whose addresses gomm's own metadata could also hold:
  *
- *   small  a 200-byte object;
+ *   small  a 200-byte object (in the first set, with gomm's heap empty
+ *          before, it is at the first byte of a 4 MiB chunk: the case
+ *          kmemleak once missed);
  *   span   the first object of a small span (the span's start address);
- *   chunk  the first byte of a 4 MiB chunk (a large object there).
+ *   chunk  a large object at the first byte of a chunk.
  *
  * Loading the module leaks one set; writing to the "leak" parameter leaks
  * one more (up to GOMM_LEAK_SETS).  The pointers are kept only scrambled,
@@ -19,7 +21,6 @@
 #include <linux/kernel.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
-#include <linux/sizes.h>
 #include <linux/string.h>
 
 #include "compat.h"
@@ -29,19 +30,24 @@ MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 
 #define GOMM_LEAK_KEY	0x5a5a5a5a5a5a5a5aUL
 #define GOMM_LEAK_SETS	16
-#define GOMM_LEAK_TRIES	64
+#define GOMM_LEAK_TRIES	512
 /* a small class whose span holds a handful of objects */
 #define GOMM_LEAK_SPAN_SIZE	1024
-/* a large object, four to a chunk */
-#define GOMM_LEAK_CHUNK_SIZE	SZ_1M
+/* the smallest large object */
+#define GOMM_LEAK_CHUNK_SIZE	(GOMM_MAX_SMALL_SIZE + GOMM_PAGE_SIZE)
 
 enum { LEAK_SMALL, LEAK_SPAN, LEAK_CHUNK, LEAK_KINDS };
+static const size_t gomm_leak_size[LEAK_KINDS] = {
+	200, GOMM_LEAK_SPAN_SIZE, GOMM_LEAK_CHUNK_SIZE,
+};
 static const char *const gomm_leak_what[LEAK_KINDS] = {
 	"a small object", "the first object of a span",
-	"the first byte of a chunk",
+	"a large object at the first byte of a chunk",
 };
 
 static DEFINE_MUTEX(gomm_leak_lock);
+/* objects held while looking for a place (under gomm_leak_lock) */
+static void *gomm_leak_held[GOMM_LEAK_TRIES];
 static unsigned long gomm_leak_hidden[GOMM_LEAK_SETS][LEAK_KINDS];
 static unsigned int gomm_leak_nsets;
 
@@ -51,7 +57,7 @@ static unsigned int gomm_leak_nsets;
  */
 static noinline void *gomm_leak_small(void)
 {
-	return gomm_alloc(200, GFP_KERNEL);
+	return gomm_alloc(gomm_leak_size[LEAK_SMALL], GFP_KERNEL);
 }
 
 static noinline void *gomm_leak_span_try(void)
@@ -75,12 +81,48 @@ static bool gomm_leak_at_chunk_start(void *p)
 }
 
 /*
+ * A large object at the first byte of a chunk.  The heap is address-ordered
+ * first fit and its chunks are often physically contiguous, so a fresh
+ * chunk's first byte is rarely where the next object lands: fill the free
+ * run from the object up to the next chunk boundary (or keep an object that
+ * crosses it), and the next object starts there.  Nothing is freed until
+ * the end (a freed large span may stay cached for reuse).
+ */
+static void *gomm_leak_chunk(void)
+{
+	void **held = gomm_leak_held, *p = NULL;
+	unsigned long rest;
+	unsigned int n = 0;
+
+	while (n + 2 <= GOMM_LEAK_TRIES) {
+		p = gomm_leak_chunk_try();
+		if (!p || gomm_leak_at_chunk_start(p))
+			break;
+		held[n++] = p;
+		rest = ALIGN((unsigned long)p + 1, BIT(GOMM_CHUNK_SHIFT)) -
+		       (unsigned long)p;
+		rest = rest > GOMM_LEAK_CHUNK_SIZE ? rest - GOMM_LEAK_CHUNK_SIZE : 0;
+		/* a filler up to the boundary, if it is a large object too */
+		if (rest >= GOMM_LEAK_CHUNK_SIZE) {
+			p = gomm_alloc(rest, GFP_KERNEL);
+			if (p)
+				held[n++] = p;
+		}
+		p = NULL;
+	}
+	while (n--)
+		gomm_free(held[n]);
+	memset(gomm_leak_held, 0, sizeof(gomm_leak_held));
+	return p;
+}
+
+/*
  * Allocate with @try until @where accepts an object (at most
  * GOMM_LEAK_TRIES times); free the others.
  */
 static void *gomm_leak_find(void *(*try)(void), bool (*where)(void *))
 {
-	void *held[GOMM_LEAK_TRIES], *found = NULL;
+	void **held = gomm_leak_held, *found = NULL;
 	unsigned int n;
 
 	for (n = 0; n < GOMM_LEAK_TRIES; n++) {
@@ -94,6 +136,8 @@ static void *gomm_leak_find(void *(*try)(void), bool (*where)(void *))
 	}
 	while (n--)
 		gomm_free(held[n]);
+	/* no stale copy of the one kept: kmemleak would see a reference */
+	memset(gomm_leak_held, 0, sizeof(gomm_leak_held));
 	return found;
 }
 
@@ -120,7 +164,7 @@ static int gomm_leak_one_set(void)
 	}
 	p[LEAK_SMALL] = gomm_leak_small();
 	p[LEAK_SPAN] = gomm_leak_find(gomm_leak_span_try, gomm_leak_at_span_start);
-	p[LEAK_CHUNK] = gomm_leak_find(gomm_leak_chunk_try, gomm_leak_at_chunk_start);
+	p[LEAK_CHUNK] = gomm_leak_chunk();
 	set = gomm_leak_hidden[gomm_leak_nsets];
 	for (k = 0; k < LEAK_KINDS; k++)
 		set[k] = p[k] ? (unsigned long)p[k] ^ GOMM_LEAK_KEY : 0;
@@ -134,9 +178,9 @@ static int gomm_leak_one_set(void)
 		}
 	}
 	for (k = 0; k < LEAK_KINDS; k++) {
-		memset(p[k], 0x6b, 200);
+		memset(p[k], 0x6b, gomm_leak_size[k]);
 		pr_info("gomm_leak: set %u: leaked %zu bytes at 0x%lx, %s\n",
-			gomm_leak_nsets, gomm_size(p[k]), (unsigned long)p[k],
+			gomm_leak_nsets, gomm_leak_size[k], (unsigned long)p[k],
 			gomm_leak_what[k]);
 	}
 	gomm_leak_nsets++;
