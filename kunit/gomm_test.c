@@ -9,6 +9,7 @@
 #include <linux/hrtimer.h>
 #include <linux/interrupt.h>
 #include <linux/kthread.h>
+#include <linux/prandom.h>
 #include <linux/random.h>
 #include <linux/slab.h>
 

@@ -579,7 +579,7 @@ static enum hrtimer_restart hard_hrtimer_fn(struct hrtimer *t)
 
 static void hard_timer_fn(struct timer_list *t)
 {
-	struct hard_irq *c = from_timer(c, t, tl);
+	struct hard_irq *c = container_of(t, struct hard_irq, tl);
 
 	hard_irq_alloc(c, in_serving_softirq() && !in_hardirq());
 }
