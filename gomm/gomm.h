@@ -77,6 +77,7 @@
 #include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
+#include <linux/ratelimit_types.h>
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -390,6 +391,8 @@ struct gomm_test_hooks {
 #if IS_ENABLED(CONFIG_KUNIT)
 DECLARE_STATIC_KEY_FALSE(gomm_test_key);
 extern struct gomm_test_hooks gomm_test_hooks;
+/* gomm_report()'s rate limit (malloc.c), static without KUnit */
+extern struct ratelimit_state gomm_report_rs;
 
 static __always_inline void gomm_hook_free_published(const void *ptr)
 {

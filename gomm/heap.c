@@ -532,7 +532,8 @@ nomem:
 }
 
 /**
- * gomm_heap_exit - report live large objects and return every page
+ * gomm_heap_exit - report live large objects, drop their kmemleak records
+ * and return every page
  *
  * Context: module exit, after the mcaches and mcentrals are empty.
  * Return: large objects that were still live.
@@ -547,6 +548,8 @@ unsigned long gomm_heap_exit(void)
 	list_for_each_entry_safe(s, tmp, &gomm_heap.large, list) {
 		nlarge++;
 		bytes += s->elemsize;
+		/* its pages go back: so does its kmemleak record */
+		kmemleak_free((void *)s->start);
 		list_del(&s->list);
 		kmem_cache_free(gomm_span_cache, s);
 	}

@@ -27,6 +27,15 @@
 
 #define CREATE_TRACE_POINTS
 #include "gomm_trace.h"
+/*
+ * EXPORT_TRACEPOINT_SYMBOL_GPL() for KUnit only, as EXPORT_SYMBOL_IF_KUNIT():
+ * the test of the tracepoints registers probes on them, which needs just
+ * the tracepoint itself.
+ */
+#define EXPORT_TRACEPOINT_SYMBOL_IF_KUNIT(name) \
+	EXPORT_SYMBOL_IF_KUNIT(__tracepoint_##name)
+EXPORT_TRACEPOINT_SYMBOL_IF_KUNIT(gomm_alloc);
+EXPORT_TRACEPOINT_SYMBOL_IF_KUNIT(gomm_free);
 
 DEFINE_PER_CPU(struct gomm_mcache, gomm_mcache);
 struct gomm_errors gomm_errors;
@@ -60,7 +69,10 @@ MODULE_PARM_DESC(scavenge_ms, "Period of the background scavenger (ms)");
 /* chunks the background scavenger releases per period at most */
 #define GOMM_SCAVENGE_BATCH	(16 * GOMM_CHUNK_PAGES)
 
-static DEFINE_RATELIMIT_STATE(gomm_report_rs, 5 * HZ, 10);
+/* gomm_report()'s rate limit; KUnit reads it (the report rate limit test) */
+VISIBLE_IF_KUNIT struct ratelimit_state gomm_report_rs =
+	RATELIMIT_STATE_INIT(gomm_report_rs, 5 * HZ, 10);
+EXPORT_SYMBOL_IF_KUNIT(gomm_report_rs);
 
 /**
  * gomm_report - report bad input once, with a stack trace, and count it

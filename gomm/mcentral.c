@@ -9,6 +9,7 @@
  * alloc_bits, the way Go's sweeper turns mark bits into alloc bits.
  */
 #include <linux/bitops.h>
+#include <linux/kmemleak.h>
 #include <linux/slab.h>
 #include "compat.h"
 
@@ -349,8 +350,36 @@ void gomm_mcentral_init(void)
 	}
 }
 
+/*
+ * Module exit with objects of @s still live: their kmemleak records go
+ * with them, since the pages go back to the buddy allocator (a record
+ * left behind would be reported as a leak of memory gomm no longer has,
+ * or overlap an object of the pages' next owner).
+ */
+static void gomm_span_kmemleak_forget(struct gomm_span *s)
+{
+	unsigned long b, live;
+	unsigned int off;
+
+	if (!IS_ENABLED(CONFIG_DEBUG_KMEMLEAK) || !s->alloc_count)
+		return;
+	for_each_set_bit(b, s->alloc_bits, s->nelems) {
+		void *obj = (void *)(s->start + b * s->elemsize);
+
+		if (s->kind != GOMM_KIND_TINY) {
+			kmemleak_free(obj);
+			continue;
+		}
+		/* a tiny block: each live sub-object has a record */
+		live = atomic_long_read(&s->tiny[b]) & GOMM_TINY_LIVE;
+		for_each_set_bit(off, &live, GOMM_TINY_SIZE)
+			kmemleak_free(obj + off);
+	}
+}
+
 /**
- * gomm_mcentral_exit - report live objects per class and free every span
+ * gomm_mcentral_exit - report live objects per class, drop their kmemleak
+ * records and free every span
  *
  * Context: module exit, after every mcache was flushed.
  * Return: objects still live.
@@ -371,6 +400,7 @@ unsigned long gomm_mcentral_exit(void)
 		list_for_each_entry_safe(s, tmp, &all, list) {
 			gomm_span_sweep(s);
 			live += s->alloc_count;
+			gomm_span_kmemleak_forget(s);
 			list_del(&s->list);
 			list_del(&s->all);
 			gomm_heap_free_span(s);

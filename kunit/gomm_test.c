@@ -8,6 +8,7 @@
 #include <linux/gomm.h>
 #include <linux/hrtimer.h>
 #include <linux/interrupt.h>
+#include <linux/kallsyms.h>
 #include <linux/kthread.h>
 #include <linux/prandom.h>
 #include <linux/random.h>
@@ -15,6 +16,7 @@
 
 #include "compat.h"
 #include "gomm.h"
+#include "gomm_trace.h"
 
 MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 
@@ -122,24 +124,36 @@ static void gomm_api_cleanup_attr(struct kunit *test)
 struct gomm_irq_ctx {
 	struct hrtimer timer;
 	void *p[8];
+	bool got[8];		/* the handler's allocation succeeded */
+	bool intact[8];		/* ... and read back its pattern before a free */
 	bool in_hardirq;
 	struct completion done;
 };
 
+static const size_t gomm_irq_sizes[] = { 8, 16, 100, 512, 3000, 32768, 65536, 5 };
+
+/*
+ * Every allocation is checked: the handler records whether it got an
+ * object; half of them (even i) it also reads back and frees right there
+ * (a free in hard interrupt context), the other half the test checks and
+ * frees in process context.  The in-use counters then show that both
+ * kinds of free took effect.
+ */
 static enum hrtimer_restart gomm_irq_fn(struct hrtimer *t)
 {
 	struct gomm_irq_ctx *c = container_of(t, struct gomm_irq_ctx, timer);
-	static const size_t sizes[] = { 8, 16, 100, 512, 3000, 32768, 65536, 5 };
 	unsigned int i;
 
 	c->in_hardirq = in_hardirq();
 	for (i = 0; i < ARRAY_SIZE(c->p); i++) {
-		c->p[i] = gomm_alloc(sizes[i], GFP_ATOMIC);
+		c->p[i] = gomm_alloc(gomm_irq_sizes[i], GFP_ATOMIC);
+		c->got[i] = c->p[i];
 		if (c->p[i])
-			memset(c->p[i], i, sizes[i]);
+			memset(c->p[i], 0x30 + i, gomm_irq_sizes[i]);
 	}
-	/* free half of them right here, too */
 	for (i = 0; i < ARRAY_SIZE(c->p); i += 2) {
+		c->intact[i] = c->p[i] &&
+			       !memchr_inv(c->p[i], 0x30 + i, gomm_irq_sizes[i]);
 		gomm_free(c->p[i]);
 		c->p[i] = NULL;
 	}
@@ -147,24 +161,66 @@ static enum hrtimer_restart gomm_irq_fn(struct hrtimer *t)
 	return HRTIMER_NORESTART;
 }
 
+/* gomm_stats_in_use()'s counter for objects of @size */
+static unsigned int gomm_irq_counter(size_t size)
+{
+	if (size > GOMM_MAX_SMALL_SIZE)
+		return 0;
+	if (size < GOMM_TINY_SIZE && gomm_tiny_enabled)
+		return GOMM_STATS_TINY;
+	return gomm_size_to_class(size);
+}
+
 static void gomm_api_atomic_contexts(struct kunit *test)
 {
 	struct gomm_irq_ctx *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+	long before[ARRAY_SIZE(gomm_irq_sizes)], live[ARRAY_SIZE(gomm_irq_sizes)];
 	unsigned long flags;
-	unsigned int i;
+	unsigned int i, j;
 	void *p;
 
 	KUNIT_ASSERT_NOT_NULL(test, c);
+	BUILD_BUG_ON(ARRAY_SIZE(gomm_irq_sizes) != ARRAY_SIZE(c->p));
+	/* the objects each size's counter must show while the odd ones live */
+	for (i = 0; i < ARRAY_SIZE(c->p); i++) {
+		before[i] = gomm_stats_in_use(gomm_irq_counter(gomm_irq_sizes[i]));
+		live[i] = 0;
+		for (j = 1; j < ARRAY_SIZE(c->p); j += 2)
+			live[i] += gomm_irq_counter(gomm_irq_sizes[j]) ==
+				   gomm_irq_counter(gomm_irq_sizes[i]);
+	}
 	init_completion(&c->done);
 	hrtimer_setup(&c->timer, gomm_irq_fn, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 	hrtimer_start(&c->timer, ns_to_ktime(1000), HRTIMER_MODE_REL);
 	wait_for_completion(&c->done);
 	hrtimer_cancel(&c->timer);
 	KUNIT_EXPECT_TRUE(test, c->in_hardirq);
+	for (i = 0; i < ARRAY_SIZE(c->p); i++) {
+		KUNIT_EXPECT_TRUE_MSG(test, c->got[i], "size %zu: GFP_ATOMIC in hardirq failed",
+				      gomm_irq_sizes[i]);
+		if (i % 2 == 0)
+			KUNIT_EXPECT_TRUE_MSG(test, !c->got[i] || c->intact[i],
+					      "size %zu: overwritten before its free in hardirq",
+					      gomm_irq_sizes[i]);
+	}
+	/* the frees in hardirq took effect, the other objects are live */
+	for (i = 0; i < ARRAY_SIZE(c->p); i++)
+		KUNIT_EXPECT_EQ_MSG(test, gomm_stats_in_use(gomm_irq_counter(gomm_irq_sizes[i])),
+				    before[i] + live[i], "size %zu: objects in use after hardirq",
+				    gomm_irq_sizes[i]);
 	for (i = 1; i < ARRAY_SIZE(c->p); i += 2) {
-		KUNIT_EXPECT_NOT_NULL(test, c->p[i]);
+		if (!c->p[i])
+			continue;
+		KUNIT_EXPECT_NULL_MSG(test, memchr_inv(c->p[i], 0x30 + i, gomm_irq_sizes[i]),
+				      "size %zu: allocated in hardirq, overwritten since",
+				      gomm_irq_sizes[i]);
+		KUNIT_EXPECT_GE(test, gomm_size(c->p[i]), gomm_irq_sizes[i]);
 		gomm_free(c->p[i]);
 	}
+	for (i = 0; i < ARRAY_SIZE(c->p); i++)
+		KUNIT_EXPECT_EQ_MSG(test, gomm_stats_in_use(gomm_irq_counter(gomm_irq_sizes[i])),
+				    before[i], "size %zu: objects in use after the frees",
+				    gomm_irq_sizes[i]);
 
 	/* with interrupts off and with preemption off */
 	local_irq_save(flags);
@@ -177,6 +233,133 @@ static void gomm_api_atomic_contexts(struct kunit *test)
 	gomm_free(p);
 	preempt_enable();
 	KUNIT_EXPECT_NOT_NULL(test, p);
+}
+
+/*
+ * The tracepoints gomm:gomm_alloc and gomm:gomm_free (gomm_trace.h): a
+ * probe on each records what this task's calls fire, and the fields of a
+ * known allocation, a failed one and a free must be exactly what was
+ * asked and returned, the call site inside this function.
+ */
+#define TP_MAX	4
+
+struct gomm_tp_event {
+	unsigned long call_site;
+	const void *ptr;
+	size_t bytes_req, bytes_alloc;
+	gfp_t gfp;
+};
+
+struct gomm_tp_seen {
+	struct task_struct *task;
+	unsigned int nalloc, nfree;
+	struct gomm_tp_event alloc[TP_MAX], free[TP_MAX];
+};
+
+static void gomm_tp_alloc_probe(void *data, unsigned long call_site, const void *ptr,
+				size_t bytes_req, size_t bytes_alloc, gfp_t gfp_flags)
+{
+	struct gomm_tp_seen *seen = data;
+
+	if (current != seen->task)
+		return;
+	if (seen->nalloc < TP_MAX)
+		seen->alloc[seen->nalloc] = (struct gomm_tp_event) {
+			.call_site = call_site, .ptr = ptr, .bytes_req = bytes_req,
+			.bytes_alloc = bytes_alloc, .gfp = gfp_flags,
+		};
+	seen->nalloc++;
+}
+
+static void gomm_tp_free_probe(void *data, unsigned long call_site, const void *ptr)
+{
+	struct gomm_tp_seen *seen = data;
+
+	if (current != seen->task)
+		return;
+	if (seen->nfree < TP_MAX)
+		seen->free[seen->nfree] = (struct gomm_tp_event) {
+			.call_site = call_site, .ptr = ptr,
+		};
+	seen->nfree++;
+}
+
+static void gomm_tp_unregister(void *seen)
+{
+	unregister_trace_gomm_alloc(gomm_tp_alloc_probe, seen);
+	unregister_trace_gomm_free(gomm_tp_free_probe, seen);
+	tracepoint_synchronize_unregister();
+}
+
+/*
+ * The function @ip is in, as "%ps" prints it ("name [module]"), a part
+ * the compiler split off it ("name.part.0", "name.cold") counting as it.
+ */
+static void gomm_tp_where(char *buf, size_t len, unsigned long ip)
+{
+	char *dot, *mod;
+
+	snprintf(buf, len, "%ps", (void *)ip);
+	dot = strchr(buf, '.');
+	mod = strchr(buf, ' ');
+	if (dot && mod && dot < mod)
+		memmove(dot, mod, strlen(mod) + 1);
+	else if (dot && !mod)
+		*dot = '\0';
+}
+
+static void gomm_api_tracepoints(struct kunit *test)
+{
+	struct gomm_tp_seen *seen = kunit_kzalloc(test, sizeof(*seen), GFP_KERNEL);
+	const gfp_t gfp = GFP_KERNEL | __GFP_NOWARN;
+	const size_t size = 100, big = GOMM_MAX_LARGE_SIZE + 1;
+	char here[KSYM_SYMBOL_LEN], site[KSYM_SYMBOL_LEN];
+	unsigned int i;
+	void *p, *q;
+
+	KUNIT_ASSERT_NOT_NULL(test, seen);
+	seen->task = current;
+	KUNIT_ASSERT_EQ(test, register_trace_gomm_alloc(gomm_tp_alloc_probe, seen), 0);
+	if (register_trace_gomm_free(gomm_tp_free_probe, seen)) {
+		unregister_trace_gomm_alloc(gomm_tp_alloc_probe, seen);
+		tracepoint_synchronize_unregister();
+		KUNIT_FAIL_AND_ABORT(test, "register_trace_gomm_free() failed");
+	}
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, gomm_tp_unregister, seen), 0);
+
+	p = gomm_alloc(size, gfp);
+	q = gomm_alloc(big, gfp);
+	gomm_free(p);
+	/* no event after the probes are gone */
+	kunit_release_action(test, gomm_tp_unregister, seen);
+	gomm_free(gomm_alloc(size, gfp));
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_EXPECT_NULL(test, q);
+	KUNIT_ASSERT_EQ_MSG(test, seen->nalloc, 2U, "gomm_alloc events");
+	KUNIT_ASSERT_EQ_MSG(test, seen->nfree, 1U, "gomm_free events");
+	KUNIT_EXPECT_PTR_EQ(test, seen->alloc[0].ptr, (const void *)p);
+	KUNIT_EXPECT_EQ(test, seen->alloc[0].bytes_req, size);
+	KUNIT_EXPECT_EQ(test, seen->alloc[0].bytes_alloc,
+			(size_t)gomm_class_to_size[gomm_size_to_class(size)]);
+	KUNIT_EXPECT_EQ(test, (__force unsigned long)seen->alloc[0].gfp,
+			(__force unsigned long)gfp);
+	/* a failed allocation fires too, with ptr 0 and nothing allocated */
+	KUNIT_EXPECT_NULL(test, seen->alloc[1].ptr);
+	KUNIT_EXPECT_EQ(test, seen->alloc[1].bytes_req, big);
+	KUNIT_EXPECT_EQ(test, seen->alloc[1].bytes_alloc, (size_t)0);
+	KUNIT_EXPECT_EQ(test, (__force unsigned long)seen->alloc[1].gfp,
+			(__force unsigned long)gfp);
+	KUNIT_EXPECT_PTR_EQ(test, seen->free[0].ptr, (const void *)p);
+	/* every call site is in this function, not in gomm */
+	gomm_tp_where(here, sizeof(here), (unsigned long)gomm_api_tracepoints);
+	for (i = 0; i < 3; i++) {
+		const struct gomm_tp_event *e = i < 2 ? &seen->alloc[i] : &seen->free[0];
+
+		gomm_tp_where(site, sizeof(site), e->call_site);
+		KUNIT_EXPECT_STREQ_MSG(test, site, here, "event %u: call site %pS", i,
+				       (void *)e->call_site);
+	}
 }
 
 /* GFP_KERNEL grows the heap: 64 MiB in 4 KiB objects, all distinct. */
@@ -209,6 +392,7 @@ static struct kunit_case gomm_api_cases[] = {
 	KUNIT_CASE(gomm_api_zeroing),
 	KUNIT_CASE(gomm_api_cleanup_attr),
 	KUNIT_CASE(gomm_api_atomic_contexts),
+	KUNIT_CASE(gomm_api_tracepoints),
 	KUNIT_CASE(gomm_api_growth),
 	{}
 };
@@ -535,7 +719,9 @@ static struct kunit_suite gomm_bad_suite = {
  * Stress: a kthread per CPU allocates mixed sizes (tiny, small, large),
  * stamps each object with a pattern, and hands some to the next CPU's ring
  * to be checked and freed there.  An object handed out twice, or memory
- * written after a free, shows up as a broken pattern.
+ * written after a free, shows up as a broken pattern.  Each thread counts
+ * its allocations, and each CPU's own counters in its mcache must have
+ * risen by at least that many: every CPU allocated, through its own cache.
  */
 #define STRESS_RING	256
 #define STRESS_LIVE	64
@@ -560,7 +746,25 @@ struct stress {
 	atomic_t running;
 	struct completion done;
 	struct stress_ring *ring;	/* one per possible CPU id */
+	unsigned long *allocs;		/* per CPU id: the thread's allocations */
 };
+
+/*
+ * Objects @cpu's mcache has taken: nalloc (every span class, large objects
+ * in [0]) and the tiny sub-objects.  nalloc counts a window's objects when
+ * it is loaded and gives back the unused rest when the span is uncached,
+ * so after a drain it never falls below the objects the CPU handed out.
+ */
+static unsigned long stress_cpu_allocs(int cpu)
+{
+	struct gomm_mcache *mc = gomm_stats_mcache(cpu);
+	unsigned long n = READ_ONCE(mc->ntiny_alloc);
+	unsigned int sc;
+
+	for (sc = 0; sc < GOMM_NUM_SPANCLASSES; sc++)
+		n += READ_ONCE(mc->nalloc[sc]);
+	return n;
+}
 
 static size_t stress_size(struct rnd_state *r)
 {
@@ -653,6 +857,7 @@ static int stress_fn(void *arg)
 			atomic_inc(&st->failures);
 			continue;
 		}
+		st->allocs[me]++;
 		o.stamp = prandom_u32_state(&r);
 		stress_fill(&o);
 		live[k] = o;
@@ -672,27 +877,47 @@ static int stress_fn(void *arg)
 static void gomm_stress_mixed(struct kunit *test)
 {
 	struct stress *st = kvzalloc(sizeof(*st), GFP_KERNEL);
+	unsigned long *base;
 	struct task_struct *t;
 	struct stress_obj o;
 	unsigned int cpu, c;
+	cpumask_var_t ran;
 
 	KUNIT_ASSERT_NOT_NULL(test, st);
 	st->ring = kvcalloc(nr_cpu_ids, sizeof(*st->ring), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, st->ring);
+	st->allocs = kunit_kcalloc(test, nr_cpu_ids, sizeof(*st->allocs), GFP_KERNEL);
+	base = kunit_kcalloc(test, nr_cpu_ids, sizeof(*base), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, st->allocs);
+	KUNIT_ASSERT_NOT_NULL(test, base);
+	KUNIT_ASSERT_TRUE(test, zalloc_cpumask_var(&ran, GFP_KERNEL));
 	st->test = test;
 	st->iters = 20000;
 	init_completion(&st->done);
 	for (cpu = 0; cpu < nr_cpu_ids; cpu++)
 		spin_lock_init(&st->ring[cpu].lock);
+	/* no window cached anywhere: the counters are objects handed out */
+	gomm_drain();
 	cpus_read_lock();
 	atomic_set(&st->running, num_online_cpus());
 	for_each_online_cpu(cpu) {
+		base[cpu] = stress_cpu_allocs(cpu);
+		cpumask_set_cpu(cpu, ran);
 		t = kthread_create_on_cpu(stress_fn, st, cpu, "gomm_stress/%u");
 		KUNIT_ASSERT_FALSE(test, IS_ERR(t));
 		wake_up_process(t);
 	}
 	cpus_read_unlock();
 	wait_for_completion(&st->done);
+	/* every CPU's thread allocated, and on that CPU's own mcache */
+	for_each_cpu(cpu, ran) {
+		KUNIT_EXPECT_GT_MSG(test, st->allocs[cpu], 0UL,
+				    "CPU %u: its thread allocated nothing", cpu);
+		KUNIT_EXPECT_GE_MSG(test, stress_cpu_allocs(cpu) - base[cpu], st->allocs[cpu],
+				    "CPU %u: its mcache counted fewer objects than its thread allocated",
+				    cpu);
+	}
+	free_cpumask_var(ran);
 	/* what is still in the rings is checked and freed here */
 	for (cpu = 0; cpu < nr_cpu_ids; cpu++)
 		while (ring_get(&st->ring[cpu], &o))

@@ -8,7 +8,11 @@
  * most frees cross CPUs.  Alongside, the threads share a hash table of
  * variable-size records (16..600 bytes; tiny keys too) that any thread may
  * insert or delete.  After duration_ms the threads stop and print what
- * they did; unloading frees what is left.
+ * they did; unloading frees what is left.  The read-only parameter
+ * "allocs" lists, for each CPU that was online at load, the objects its
+ * thread got from gomm ("CPU COUNT" lines; a CPU whose thread could not
+ * be started shows 0): the kselftest checks each CPU's counters in gomm
+ * against it.
  */
 #include <linux/cpu.h>
 #include <linux/hashtable.h>
@@ -51,8 +55,18 @@ struct record {
 
 struct demo_cpu {
 	struct task_struct *task;
+	bool online;		/* online at load: it gets a thread */
+	unsigned long allocs;	/* objects its thread got from gomm */
 	unsigned long sent, received, bad, records_in, records_out, nomem;
 };
+
+static int demo_allocs_get(char *buf, const struct kernel_param *kp);
+
+static const struct kernel_param_ops demo_allocs_ops = {
+	.get = demo_allocs_get,
+};
+module_param_cb(allocs, &demo_allocs_ops, NULL, 0444);
+MODULE_PARM_DESC(allocs, "Per CPU online at load: objects its thread got from gomm (read-only)");
 
 static DEFINE_HASHTABLE(records, 8);
 static DEFINE_SPINLOCK(records_lock);	/* records, nr_records */
@@ -104,6 +118,11 @@ static struct pkt *ring_pop(struct rx_ring *r)
 	return p;
 }
 
+static void demo_count(struct demo_cpu *me)
+{
+	WRITE_ONCE(me->allocs, me->allocs + 1);
+}
+
 static void record_free(struct record *rec)
 {
 	gomm_free(rec->name);
@@ -135,8 +154,12 @@ static void records_step(struct demo_cpu *me, u32 rnd)
 		return;
 	}
 	rec = gomm_alloc(sizeof(*rec) + len, GFP_KERNEL);
-	if (rec)
+	if (rec) {
+		demo_count(me);
 		rec->name = gomm_alloc(1 + (rnd >> 8) % 12, GFP_KERNEL);
+		if (rec->name)
+			demo_count(me);
+	}
 	if (!rec || !rec->name) {
 		if (rec)
 			gomm_free(rec);
@@ -170,6 +193,7 @@ static int demo_thread(void *arg)
 		p = gomm_alloc(sizeof(*p) + pkt_sizes[rnd % ARRAY_SIZE(pkt_sizes)],
 			       GFP_KERNEL);
 		if (p) {
+			demo_count(me);
 			p->len = pkt_sizes[rnd % ARRAY_SIZE(pkt_sizes)];
 			p->stamp = rnd;
 			pkt_fill(p);
@@ -189,17 +213,39 @@ static int demo_thread(void *arg)
 		records_step(me, rnd >> 3);
 		cond_resched();
 	}
-	pr_info("gomm_demo: cpu%u: sent %lu packets, received %lu, records +%lu -%lu, bad %lu, nomem %lu\n",
+	pr_info("gomm_demo: cpu%u: sent %lu packets, received %lu, records +%lu -%lu, bad %lu, nomem %lu, allocs %lu\n",
 		cpu, me->sent, me->received, me->records_in, me->records_out,
-		me->bad, me->nomem);
+		me->bad, me->nomem, me->allocs);
 	atomic_dec(&running);
 	while (!kthread_should_stop())
 		schedule_timeout_interruptible(HZ / 10);
 	return 0;
 }
 
+/* Under the module's parameter lock, which also guards the cpus pointer. */
+static int demo_allocs_get(char *buf, const struct kernel_param *kp)
+{
+	unsigned int cpu;
+	int n = 0;
+
+	if (!cpus)
+		return 0;
+	for_each_possible_cpu(cpu)
+		if (READ_ONCE(cpus[cpu].online))
+			n += sysfs_emit_at(buf, n, "%u %lu\n", cpu, READ_ONCE(cpus[cpu].allocs));
+	return n;
+}
+
+static void demo_set_cpus(struct demo_cpu *c)
+{
+	kernel_param_lock(THIS_MODULE);
+	cpus = c;
+	kernel_param_unlock(THIS_MODULE);
+}
+
 static void demo_cleanup(void)
 {
+	struct demo_cpu *c;
 	struct hlist_node *tmp;
 	struct record *rec;
 	unsigned int cpu;
@@ -215,25 +261,30 @@ static void demo_cleanup(void)
 	}
 	nr_records = 0;
 	kfree(rings);
-	kfree(cpus);
+	c = cpus;
+	demo_set_cpus(NULL);
+	kfree(c);
 }
 
 static int __init demo_init(void)
 {
 	struct task_struct *t;
+	struct demo_cpu *c;
 	unsigned int cpu;
 
 	rings = kcalloc(nr_cpu_ids, sizeof(*rings), GFP_KERNEL);
-	cpus = kcalloc(nr_cpu_ids, sizeof(*cpus), GFP_KERNEL);
-	if (!rings || !cpus) {
+	c = kcalloc(nr_cpu_ids, sizeof(*c), GFP_KERNEL);
+	if (!rings || !c) {
 		kfree(rings);
-		kfree(cpus);
+		kfree(c);
 		return -ENOMEM;
 	}
+	demo_set_cpus(c);
 	for_each_possible_cpu(cpu)
 		spin_lock_init(&rings[cpu].lock);
 	cpus_read_lock();
 	for_each_online_cpu(cpu) {
+		WRITE_ONCE(cpus[cpu].online, true);
 		t = kthread_create_on_cpu(demo_thread, NULL, cpu, "gomm_demo/%u");
 		if (IS_ERR(t))
 			continue;

@@ -6,7 +6,9 @@
  * bytes in use never exceed what the class holds, the columns and totals
  * add up; the heap's pages add up and match what the classes hold), loads
  * a client (samples/gomm_demo.c, -m PATH) and checks that it allocated on
- * every CPU and that nothing stays in use once it is unloaded, then drives
+ * every CPU (each CPU's thread got objects, and that CPU's own counters in
+ * gomm rose by at least as many) and that nothing stays in use once it is
+ * unloaded, then drives
  * "drain" and "scavenge" and checks that pages go back to the kernel: down
  * to the retain target (module parameter retain_kb), and all of them with
  * retain_kb=0 (pages_released grows, MemFree rises).  The parameter is
@@ -62,7 +64,8 @@ struct snapshot {
 	struct heap_info heap;
 	unsigned long errors;		/* sum of the error counters */
 	int ncpus;
-	unsigned long allocs[MAX_CPUS];	/* fast_hits + slow per CPU */
+	/* per CPU: fast_hits + slow + tiny_allocs, objects its mcache took */
+	unsigned long allocs[MAX_CPUS];
 	char classes_text[BUF_SIZE];
 };
 
@@ -226,7 +229,7 @@ static int parse_heap(struct snapshot *s)
 static int parse_errors_cpus(struct snapshot *s)
 {
 	char buf[BUF_SIZE], key[64], *line;
-	unsigned long val, fast, slow;
+	unsigned long val, fast, slow, refills, sweeps, flushes, tiny;
 	int cpu;
 
 	if (read_file(GOMM_DIR "/errors", buf, sizeof(buf)) < 0)
@@ -241,11 +244,12 @@ static int parse_errors_cpus(struct snapshot *s)
 	memset(s->allocs, 0, sizeof(s->allocs));
 	for (line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
 		if (line[0] == '#' ||
-		    sscanf(line, "%d %lu %lu", &cpu, &fast, &slow) != 3)
+		    sscanf(line, "%d %lu %lu %lu %lu %lu %lu", &cpu, &fast, &slow,
+			   &refills, &sweeps, &flushes, &tiny) != 7)
 			continue;
 		if (cpu < 0 || cpu >= MAX_CPUS)
 			continue;
-		s->allocs[cpu] = fast + slow;
+		s->allocs[cpu] = fast + slow + tiny;
 		s->ncpus++;
 	}
 	return 0;
@@ -424,6 +428,32 @@ static unsigned long mem_free_rise_kb(unsigned long base, unsigned long kb)
 	return now;
 }
 
+#define DEMO_ALLOCS	"/sys/module/gomm_demo/parameters/allocs"
+
+/*
+ * The demo's "allocs" parameter: per CPU online at its load, the objects
+ * that CPU's thread got from gomm.  Return: CPUs listed, -1 on error.
+ */
+static int demo_allocs(unsigned long *allocs, bool *listed)
+{
+	char buf[BUF_SIZE], *line;
+	unsigned long n;
+	int cpu, ncpus = 0;
+
+	memset(allocs, 0, MAX_CPUS * sizeof(*allocs));
+	memset(listed, 0, MAX_CPUS * sizeof(*listed));
+	if (read_file(DEMO_ALLOCS, buf, sizeof(buf)) < 0)
+		return -1;
+	for (line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		if (sscanf(line, "%d %lu", &cpu, &n) != 2 || cpu < 0 || cpu >= MAX_CPUS)
+			return -1;
+		allocs[cpu] = n;
+		listed[cpu] = true;
+		ncpus++;
+	}
+	return ncpus;
+}
+
 static int demo_load(const char *path, unsigned int duration_ms)
 {
 	char params[64];
@@ -465,8 +495,10 @@ int main(int argc, char **argv)
 	const char *demo = "gomm_demo.ko";
 	unsigned int duration_ms = 1000, c;
 	unsigned long inuse_start, owned, released, retain_pages, mem0, mem1;
+	static unsigned long allocs0[MAX_CPUS], thread_allocs[MAX_CPUS];
+	static bool listed[MAX_CPUS];
 	bool stable, demo_loaded = false, demo_ran = false, ok;
-	int opt, cpu, strict;
+	int opt, cpu, strict, ncpus;
 
 	while ((opt = getopt(argc, argv, "m:t:")) != -1) {
 		switch (opt) {
@@ -506,6 +538,13 @@ int main(int argc, char **argv)
 	if (access(demo, R_OK)) {
 		ksft_test_result_skip("demo client loads: no %s (-m)\n", demo);
 	} else {
+		/*
+		 * A drain first: with no window cached, each CPU's counters
+		 * can only rise by at least what that CPU hands out
+		 */
+		if (write_file(GOMM_DIR "/drain", "1") || parse_errors_cpus(&snap_cur))
+			ksft_print_msg("cannot drain and read the cpus table\n");
+		memcpy(allocs0, snap_cur.allocs, sizeof(allocs0));
 		ok = !demo_load(demo, duration_ms);
 		if (!ok)
 			ksft_perror("finit_module gomm_demo");
@@ -513,21 +552,34 @@ int main(int argc, char **argv)
 		ksft_test_result(ok, "demo client loads\n");
 	}
 
-	/* 4: the client's threads are done, its records still allocated */
+	/*
+	 * 4: the client's threads are done, its records still allocated.
+	 * Every CPU online at the load must have had a thread that got
+	 * objects from gomm, and that CPU's own counters must have risen by
+	 * at least as many: a CPU that did nothing, or whose objects were
+	 * counted on another CPU, fails.  The demo's counts are read first,
+	 * so gomm's counters, read after, cover them.
+	 */
 	if (demo_loaded) {
 		sleep_ms(duration_ms + 1500);
-		ok = !snapshot(&snap_cur, &stable);
+		ncpus = demo_allocs(thread_allocs, listed);
+		ok = ncpus > 0 && !snapshot(&snap_cur, &stable);
+		if (ncpus < 0)
+			ksft_print_msg("cannot read %s\n", DEMO_ALLOCS);
 		for (cpu = 0; ok && cpu < MAX_CPUS; cpu++) {
-			if (!snap_start.allocs[cpu] && !snap_cur.allocs[cpu])
+			if (!listed[cpu])
 				continue;
-			ksft_print_msg("cpu%d: %lu allocations during the demo\n",
-				       cpu, snap_cur.allocs[cpu] - snap_start.allocs[cpu]);
-			if (snap_cur.allocs[cpu] <= snap_start.allocs[cpu])
+			ksft_print_msg("cpu%d: thread got %lu objects, counters rose %lu\n",
+				       cpu, thread_allocs[cpu],
+				       snap_cur.allocs[cpu] - allocs0[cpu]);
+			if (!thread_allocs[cpu] ||
+			    snap_cur.allocs[cpu] - allocs0[cpu] < thread_allocs[cpu])
 				ok = false;
 		}
-		if (snap_cur.ncpus != sysconf(_SC_NPROCESSORS_ONLN)) {
-			ksft_print_msg("cpus table: %d rows, %ld CPUs online\n",
-				       snap_cur.ncpus, sysconf(_SC_NPROCESSORS_ONLN));
+		if (ncpus != sysconf(_SC_NPROCESSORS_ONLN) ||
+		    snap_cur.ncpus != sysconf(_SC_NPROCESSORS_ONLN)) {
+			ksft_print_msg("demo: %d CPUs, cpus table: %d rows, %ld CPUs online\n",
+				       ncpus, snap_cur.ncpus, sysconf(_SC_NPROCESSORS_ONLN));
 			ok = false;
 		}
 		ksft_test_result(ok, "every CPU allocated through gomm\n");
