@@ -22,7 +22,10 @@
  * Writing to the "drop" parameter forgets every object without freeing it
  * (the client's references are gone, gomm still has them live) and leaks
  * one kmalloc() object, kmemleak's control: a scan must report that one
- * ("gomm_unload: control at 0xADDR (N bytes)").  Unloading the module
+ * ("gomm_unload: control at 0xADDR (N bytes)").  It is a large kmalloc()
+ * (from the page allocator): on 7.x kmemleak did not report a 184-byte one
+ * (most likely a stale pointer to it in SLUB's per-CPU sheaf, not
+ * checked).  Unloading the module
  * frees what it still holds, so without "drop" it leaves nothing behind.
  * Built with the KUnit suites (debug kernels): it reads gomm_tiny_enabled.
  */
@@ -41,7 +44,8 @@ MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 
 /* kept scrambled: no reference for kmemleak to find after "drop" */
 #define GOMM_UNLOAD_KEY		0xa5a5a5a5a5a5a5a5UL
-#define GOMM_UNLOAD_CONTROL	184	/* the control leak's size */
+/* the control leak's size: above KMALLOC_MAX_CACHE_SIZE, see above */
+#define GOMM_UNLOAD_CONTROL	(4 * PAGE_SIZE)
 
 struct gomm_unload_set {
 	unsigned int class;	/* a size class, or 0 for large / tiny below */
@@ -154,7 +158,7 @@ static int gomm_unload_drop(const char *val, const struct kernel_param *kp)
 	if (!control)
 		return -ENOMEM;
 	memset(control, 0x3c, GOMM_UNLOAD_CONTROL);
-	pr_info("gomm_unload: control at 0x%lx (%d bytes)\n", (unsigned long)control,
+	pr_info("gomm_unload: control at 0x%lx (%lu bytes)\n", (unsigned long)control,
 		GOMM_UNLOAD_CONTROL);
 	return 0;
 }
