@@ -914,6 +914,7 @@ static struct kunit_suite gomm_hard_bad_suite = {
 
 /* ---- fault injection: gomm_fail_grow ---- */
 
+#ifdef CONFIG_FAULT_INJECTION
 /*
  * gomm_fail_grow is not exported to KUnit; its debugfs files are.  The
  * fault_attr is reached through the inode of gomm/fail_grow/probability,
@@ -945,7 +946,6 @@ static struct fault_attr *hard_fail_grow_attr(void)
 	return attr;
 }
 
-#ifdef CONFIG_FAULT_INJECTION
 struct hard_fault {
 	struct fault_attr *attr;
 	unsigned long probability, interval, verbose;
