@@ -37,9 +37,11 @@ MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 #define GOMM_LEAK_CHUNK_SIZE	(GOMM_MAX_SMALL_SIZE + GOMM_PAGE_SIZE)
 
 enum { LEAK_SMALL, LEAK_SPAN, LEAK_CHUNK, LEAK_KINDS };
+
 static const size_t gomm_leak_size[LEAK_KINDS] = {
 	200, GOMM_LEAK_SPAN_SIZE, GOMM_LEAK_CHUNK_SIZE,
 };
+
 static const char *const gomm_leak_what[LEAK_KINDS] = {
 	"a small object", "the first object of a span",
 	"a large object at the first byte of a chunk",
