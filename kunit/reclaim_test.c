@@ -348,7 +348,7 @@ static unsigned long reclaim_flushes(void)
 static void test_shrinker(struct kunit *test)
 {
 	struct shrink_control sc = { .gfp_mask = GFP_KERNEL };
-	unsigned long count, got, owned;
+	unsigned long count, got, owned, released;
 	unsigned int i;
 	void **p;
 
@@ -365,12 +365,24 @@ static void test_shrinker(struct kunit *test)
 	for (i = 0; i < SHRINK_N; i++)
 		gomm_free(p[i]);
 	owned = gomm_heap.pages_owned;
+	released = READ_ONCE(gomm_heap.released);
 	count = gomm_shrinker->count_objects(gomm_shrinker, &sc);
 	KUNIT_EXPECT_GT(test, count, 0UL);
 	KUNIT_EXPECT_LE(test, count, owned * (GOMM_PAGE_SIZE / PAGE_SIZE));
 	sc.nr_to_scan = owned * (GOMM_PAGE_SIZE / PAGE_SIZE);
 	got = gomm_shrinker->scan_objects(gomm_shrinker, &sc);
-	KUNIT_EXPECT_GE_MSG(test, got, count, "scan released less than count said");
+	/*
+	 * The background scavenger (retain 0 here) may give some of the
+	 * same pages back between count and scan (seen once on 7.3: the scan
+	 * released 300 of 2968): what must hold is that count's worth went
+	 * back by the time scan returned, and that scan claims no more than
+	 * went back.
+	 */
+	released = (READ_ONCE(gomm_heap.released) - released) *
+		   (GOMM_PAGE_SIZE / PAGE_SIZE);
+	KUNIT_EXPECT_GE_MSG(test, released, count,
+			    "less went back by the end of the scan than count said");
+	KUNIT_EXPECT_LE(test, got, released);
 	KUNIT_EXPECT_EQ_MSG(test, gomm_heap.pages_owned, 0UL,
 			    "pages held after one scan with nothing live");
 	KUNIT_EXPECT_EQ(test, gomm_shrinker->count_objects(gomm_shrinker, &sc),
