@@ -72,6 +72,17 @@ static noinline void *gomm_leak_chunk_try(void)
 	return gomm_alloc(GOMM_LEAK_CHUNK_SIZE, GFP_KERNEL);
 }
 
+/*
+ * Free the first @n objects of gomm_leak_held and clear it: no stale copy
+ * of an object kept may stay there (kmemleak would see a reference).
+ */
+static void gomm_leak_release_held(unsigned int n)
+{
+	while (n--)
+		gomm_free(gomm_leak_held[n]);
+	memset(gomm_leak_held, 0, sizeof(gomm_leak_held));
+}
+
 static bool gomm_leak_at_span_start(void *p)
 {
 	return gomm_span_of(p, NULL)->start == (unsigned long)p;
@@ -112,9 +123,7 @@ static void *gomm_leak_chunk(void)
 		}
 		p = NULL;
 	}
-	while (n--)
-		gomm_free(held[n]);
-	memset(gomm_leak_held, 0, sizeof(gomm_leak_held));
+	gomm_leak_release_held(n);
 	return p;
 }
 
@@ -136,10 +145,7 @@ static void *gomm_leak_find(void *(*try)(void), bool (*where)(void *))
 			break;
 		}
 	}
-	while (n--)
-		gomm_free(held[n]);
-	/* no stale copy of the one kept: kmemleak would see a reference */
-	memset(gomm_leak_held, 0, sizeof(gomm_leak_held));
+	gomm_leak_release_held(n);
 	return found;
 }
 
