@@ -38,7 +38,6 @@ EXPORT_SYMBOL_IF_KUNIT(gomm_heap);
 struct gomm_span gomm_empty_span = { .kind = GOMM_KIND_NONE };
 /* the span map of every chunk gomm does not have */
 static struct gomm_span *gomm_empty_map[GOMM_CHUNK_PAGES];
-static struct kmem_cache *gomm_span_cache;
 static struct kmem_cache *gomm_chunk_cache;
 
 #ifdef CONFIG_FAULT_INJECTION
@@ -64,63 +63,45 @@ static struct gomm_chunk *gomm_chunk_of(unsigned long ci)
 }
 
 /**
- * gomm_chunk_of_addr - the gomm chunk holding @p, or NULL (lockless)
- * @p: any pointer
- * @pi: set to @p's page index inside the chunk
- *
- * Only the direct map can hold gomm memory; the chunk table maps its
- * physical address to a chunk.
- */
-static struct gomm_chunk *gomm_chunk_of_addr(const void *p, unsigned int *pi)
-{
-	unsigned long addr = (unsigned long)p, g;
-	struct gomm_pchunk *pc;
-
-	if (addr - PAGE_OFFSET >= (unsigned long)high_memory - PAGE_OFFSET)
-		return NULL;
-	g = __pa(addr) >> GOMM_PAGE_SHIFT;
-	if (unlikely(g / GOMM_CHUNK_PAGES >= gomm_heap.pa.nchunks))
-		return NULL;
-	pc = READ_ONCE(gomm_heap.pa.chunks[g / GOMM_CHUNK_PAGES]);
-	*pi = g % GOMM_CHUNK_PAGES;
-	return pc ? container_of(pc, struct gomm_chunk, palloc) : NULL;
-}
-
-/**
  * gomm_span_of - find the span that holds an address
  * @p: any pointer
  * @free_page: if not NULL, set to true when @p is in a gomm page that
  *	belongs to no span (a page that was freed: likely a double free)
+ *
+ * gomm_span_lookup(), and for a page in no span, the chunk's owned bit
+ * (the chunk is the one whose map holds the page).
  *
  * Context: any; lockless.
  * Return: the span whose pages contain @p, or NULL.
  */
 struct gomm_span *gomm_span_of(const void *p, bool *free_page)
 {
-	struct gomm_chunk *c;
-	struct gomm_span *s;
-	unsigned int pi;
+	unsigned long off = (unsigned long)p - PAGE_OFFSET;
+	struct gomm_span *s = gomm_span_lookup(p), **map;
 
-	c = gomm_chunk_of_addr(p, &pi);
-	if (!c)
-		return NULL;
-	s = READ_ONCE(c->spans[pi]);
 	if (s != &gomm_empty_span)
 		return s;
-	if (free_page)
-		*free_page = test_bit(pi, c->owned);
+	if (free_page && off >> GOMM_CHUNK_SHIFT < gomm_heap.nspanmap) {
+		map = READ_ONCE(gomm_heap.spanmap[off >> GOMM_CHUNK_SHIFT]);
+		*free_page = map != gomm_empty_map &&
+			test_bit((off >> GOMM_PAGE_SHIFT) % GOMM_CHUNK_PAGES,
+				 container_of(map, struct gomm_chunk, spans[0])->owned);
+	}
 	return NULL;
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_span_of);
 
+/* Enter span @s (or &gomm_empty_span) for pages [page, page + npages). */
 static void gomm_heap_map(unsigned long page, unsigned long npages,
 			  struct gomm_span *s)
 {
 	unsigned long g;
 
 	lockdep_assert_held(&gomm_heap.lock);
+	/* a lockless reader that finds @s sees it whole (span.h) */
+	smp_wmb();
 	for (g = page; g < page + npages; g++)
-		WRITE_ONCE(gomm_chunk_of(g / GOMM_CHUNK_PAGES)->spans[g % GOMM_CHUNK_PAGES], s);
+		WRITE_ONCE(gomm_heap.spanmap[g / GOMM_CHUNK_PAGES][g % GOMM_CHUNK_PAGES], s);
 }
 
 /*
@@ -209,51 +190,22 @@ fail:
 struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
 				       unsigned int spanclass, gfp_t gfp)
 {
-	unsigned int class = gomm_sizeclass_of(spanclass);
 	struct gomm_span *s;
 	unsigned long flags, page;
 	int tries;
 
-	s = kmem_cache_zalloc(gomm_span_cache, gfp & GOMM_GFP_MASK);
+	s = gomm_span_create(npages, spanclass, gfp);
 	if (!s)
 		return NULL;
-	/*
-	 * kmemleak: a span's start and window point at its objects; scanned,
-	 * they would keep leaked objects looking referenced.
-	 */
-	kmemleak_ignore(s);
-	s->npages = npages;
-	s->sizeclass = class;
-	s->spanclass = spanclass;
-	if (class) {
-		s->elemsize = gomm_class_to_size[class];
-		s->nelems = gomm_class_to_nelems[class];
-		if (spanclass == GOMM_TINY_SPANCLASS) {
-			s->kind = GOMM_KIND_TINY;
-		} else {
-			s->kind = GOMM_KIND_SMALL;
-			s->divmagic = gomm_class_to_divmagic[class];
-		}
-		s->state = GOMM_SPAN_CACHED;
-	} else {
-		s->kind = GOMM_KIND_LARGE;
-		s->elemsize = npages * GOMM_PAGE_SIZE;
-		s->nelems = 1;
-		s->state = GOMM_SPAN_LARGE;
-	}
 
 	/* a grow's pages may be taken by another CPU before we retry */
 	for (tries = 0; tries < 4; tries++) {
 		raw_spin_lock_irqsave(&gomm_heap.lock, flags);
 		page = gomm_pa_alloc(&gomm_heap.pa, npages);
 		if (page != GOMM_PA_FAIL) {
-			s->page = page;
-			s->start = (unsigned long)phys_to_virt((phys_addr_t)page <<
-							       GOMM_PAGE_SHIFT);
-			s->window = s->start;
-			s->alloc_word = s->alloc_bits;
+			gomm_span_place(s, page);
 			gomm_heap.pages_in_use += npages;
-			if (!class) {
+			if (!spanclass) {
 				list_add(&s->list, &gomm_heap.large);
 				gomm_heap.nr_large++;
 				gomm_heap.large_pages += npages;
@@ -266,17 +218,8 @@ struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
 		if (!gomm_heap_grow(npages, gfp))
 			break;
 	}
-	kmem_cache_free(gomm_span_cache, s);
+	gomm_span_destroy(s);
 	return NULL;
-}
-
-/* The end of a span struct, a grace period after gomm_heap_free_span(). */
-static void gomm_span_free_rcu(struct rcu_head *head)
-{
-	struct gomm_span *s = container_of(head, struct gomm_span, rcu);
-
-	kfree(s->tiny);
-	kmem_cache_free(gomm_span_cache, s);
 }
 
 /**
@@ -305,11 +248,7 @@ void gomm_heap_free_span(struct gomm_span *s)
 	gomm_pa_free(&gomm_heap.pa, s->page, s->npages);
 	gomm_heap.pages_in_use -= s->npages;
 	raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
-	/* the span lifetime rule (gomm.h): lockless readers may still hold it */
-	if (gomm_hook_span_free_now())
-		gomm_span_free_rcu(&s->rcu);
-	else
-		call_rcu(&s->rcu, gomm_span_free_rcu);
+	gomm_span_retire(s);
 }
 
 /*
@@ -516,9 +455,8 @@ int gomm_heap_init(void)
 	for (i = 0; i < nchunks; i++)
 		gomm_heap.spanmap[i] = gomm_empty_map;
 	gomm_heap.nspanmap = nchunks;
-	gomm_span_cache = KMEM_CACHE(gomm_span, 0);
 	gomm_chunk_cache = KMEM_CACHE(gomm_chunk, 0);
-	if (!gomm_span_cache || !gomm_chunk_cache)
+	if (!gomm_chunk_cache)
 		goto nomem;
 	ret = gomm_pa_init(&gomm_heap.pa, nchunks, &gomm_heap.lock);
 	if (ret)
@@ -527,7 +465,6 @@ int gomm_heap_init(void)
 nomem:
 	kvfree(gomm_heap.spanmap);
 	kmem_cache_destroy(gomm_chunk_cache);
-	kmem_cache_destroy(gomm_span_cache);
 	return -ENOMEM;
 }
 
@@ -551,7 +488,7 @@ unsigned long gomm_heap_exit(void)
 		/* its pages go back: so does its kmemleak record */
 		kmemleak_free((void *)s->start);
 		list_del(&s->list);
-		kmem_cache_free(gomm_span_cache, s);
+		gomm_span_destroy(s);
 	}
 	if (nlarge)
 		pr_err("gomm: unload: %lu large objects (%lu bytes) still live\n",
@@ -565,9 +502,6 @@ unsigned long gomm_heap_exit(void)
 	}
 	gomm_pa_destroy(&gomm_heap.pa);
 	kvfree(gomm_heap.spanmap);
-	/* span structs still waiting for their grace period */
-	rcu_barrier();
 	kmem_cache_destroy(gomm_chunk_cache);
-	kmem_cache_destroy(gomm_span_cache);
 	return nlarge;
 }

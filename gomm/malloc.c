@@ -1,7 +1,43 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * gomm's front end: the per-CPU mcache with Go's nextFreeFast fast path,
- * the tiny allocator, large objects, explicit free, and the module.
+ * the tiny allocator, large objects, free, gomm_size(), and the reports of
+ * bad input.
+ *
+ * The big picture (Go's runtime -> gomm; Documentation/gomm.rst has the
+ * detail):
+ *
+ *   mallocgc, mcache   gomm_alloc(), struct gomm_mcache  malloc.c
+ *   mspan, sweep       struct gomm_span, free protocol   span.h, span.c
+ *   mcentral           struct gomm_mcentral              mcentral.c
+ *   mheap              struct gomm_heap, the span map    heap.c
+ *   pageAlloc          summaries, address-ordered fit   pagealloc.c
+ *   sizeclasses.go     Go's 67 classes, generated        sizeclasses.h
+ *   bgscavenge         scavenger, shrinker, drain        module.c
+ *
+ * The life of an allocation: gomm_alloc() picks the path for the size
+ * (gomm_size_path(): tiny, a size class, or large).  For a size class it
+ * takes the next object of the window of this CPU's span of that class (a
+ * 64-bit cache of free objects: find-first-set and two stores), with
+ * local interrupts off.  When the window is used up, gomm_alloc_refill()
+ * first sweeps the frees that came back to the window's own word; failing
+ * that, gomm_next_free() loads the span's next window, sweeps the whole
+ * span, or swaps it for one from the class's mcentral
+ * (gomm_mcentral_cache()) or a new one (gomm_mcentral_grow(): pages from
+ * the heap, which grows with alloc_pages()).  Requests of 1..15 bytes share
+ * 16-byte blocks (Go's tiny allocator); above 32 KiB an object is a span
+ * of its own (gomm_heap_alloc_large()).
+ *
+ * The life of a free: gomm_free() finds the span in the page->span map
+ * (gomm_span_lookup()), checks that the pointer is the start of an object
+ * that is handed out, and sets the object's free bit on whichever CPU it
+ * runs (gomm_span_free_obj()); the span's owner folds the bit into its
+ * allocation bitmap when it next sweeps.  A span that was full goes back
+ * to its mcentral's partial list; an empty one goes back to the heap when
+ * a reclaimer (module.c) sweeps it, and the scavenger and the shrinker
+ * give free pages back to the kernel.  Anything else - a pointer gomm
+ * never returned, an interior pointer, a double free - is reported
+ * (gomm_check(), gomm_report()) and changes nothing.
  *
  * The mcache of a CPU is used with local interrupts disabled: that keeps
  * its spans and counters consistent against interrupt handlers on the same
@@ -10,16 +46,11 @@
  * and no atomic read-modify-write.  See Documentation/gomm.rst for the
  * measurements behind that choice.
  */
-#include <linux/cpuhotplug.h>
 #include <linux/kmemleak.h>
 #include <linux/module.h>
-#include <linux/mutex.h>
 #include <linux/ratelimit.h>
 #include <linux/sched/mm.h>
-#include <linux/shrinker.h>
 #include <linux/sizes.h>
-#include <linux/slab.h>
-#include <linux/workqueue.h>
 #include <linux/gomm.h>
 #include "compat.h"
 
@@ -41,59 +72,70 @@ DEFINE_PER_CPU(struct gomm_mcache, gomm_mcache);
 struct gomm_errors gomm_errors;
 EXPORT_SYMBOL_IF_KUNIT(gomm_errors);
 
-#if IS_ENABLED(CONFIG_KUNIT)
-struct static_key_false gomm_test_key = STATIC_KEY_FALSE_INIT;
-EXPORT_SYMBOL_IF_KUNIT(gomm_test_key);
-struct gomm_test_hooks gomm_test_hooks;
-EXPORT_SYMBOL_IF_KUNIT(gomm_test_hooks);
-#endif
-
-bool gomm_tiny_enabled = true;
-EXPORT_SYMBOL_IF_KUNIT(gomm_tiny_enabled);
-module_param_named(tiny, gomm_tiny_enabled, bool, 0444);
-MODULE_PARM_DESC(tiny, "Combine requests below 16 bytes in 16-byte blocks (Go's tiny allocator)");
-
-unsigned int gomm_keep_empty = 2;
-module_param_named(keep_empty, gomm_keep_empty, uint, 0644);
-MODULE_PARM_DESC(keep_empty, "Empty spans each size class keeps before returning them to the heap");
-
-unsigned long gomm_retain_kb = 4096;
-EXPORT_SYMBOL_IF_KUNIT(gomm_retain_kb);
-module_param_named(retain_kb, gomm_retain_kb, ulong, 0644);
-MODULE_PARM_DESC(retain_kb, "Free heap memory (KiB) the scavenger leaves in place");
-
-static unsigned int gomm_scavenge_ms = 1000;
-module_param_named(scavenge_ms, gomm_scavenge_ms, uint, 0644);
-MODULE_PARM_DESC(scavenge_ms, "Period of the background scavenger (ms)");
-
-/* chunks the background scavenger releases per period at most */
-#define GOMM_SCAVENGE_BATCH	(16 * GOMM_CHUNK_PAGES)
-
 /* gomm_report()'s rate limit; KUnit reads it (the report rate limit test) */
 VISIBLE_IF_KUNIT struct ratelimit_state gomm_report_rs =
 	RATELIMIT_STATE_INIT(gomm_report_rs, 5 * HZ, 10);
 EXPORT_SYMBOL_IF_KUNIT(gomm_report_rs);
 
+/*
+ * What gomm_report() says of each enum gomm_bad, for a free and for a
+ * size query (gomm_size()), and the error counter it bumps.
+ */
+static const struct {
+	const char *free;
+	const char *query;
+	atomic_long_t *counter;
+} gomm_bad_report[] = {
+	[GOMM_BAD_DOUBLE_FREE] = { "double free", "size query of a free object",
+				   &gomm_errors.double_free },
+	[GOMM_BAD_DOUBLE_TINY] = { "double free (tiny)",
+				   "size query of a free tiny object",
+				   &gomm_errors.double_free },
+	[GOMM_BAD_DOUBLE_LARGE] = { "double free (large)",
+				    "size query of a free object",
+				    &gomm_errors.double_free },
+	[GOMM_BAD_FREE_PAGE] = { "double free (free page)",
+				 "size query of a free page",
+				 &gomm_errors.double_free },
+	[GOMM_BAD_UNKNOWN] = { "free of a pointer gomm never returned",
+			       "size query of a pointer gomm never returned",
+			       &gomm_errors.bad_free },
+	[GOMM_BAD_INTERIOR] = { "free of an interior pointer",
+				"size query of an interior pointer",
+				&gomm_errors.bad_free },
+};
+
 /**
- * gomm_report - report bad input once, with a stack trace, and count it
- * @what: what was wrong
+ * gomm_report - report bad input, with a stack trace, and count it
+ * @why: what is wrong (not GOMM_BAD_NONE)
  * @ptr: the pointer involved
- * @counter: the error counter to bump
+ * @query: it came to gomm_size(), not to gomm_free()
+ *
+ * Every report is counted; the messages are rate-limited.
  *
  * Context: any.
  */
-void gomm_report(const char *what, const void *ptr, atomic_long_t *counter)
+void gomm_report(enum gomm_bad why, const void *ptr, bool query)
 {
-	atomic_long_inc(counter);
+	atomic_long_inc(gomm_bad_report[why].counter);
 	if (__ratelimit(&gomm_report_rs)) {
-		pr_err("gomm: %s of %p\n", what, ptr);
+		pr_err("gomm: %s of %p\n", query ? gomm_bad_report[why].query :
+			gomm_bad_report[why].free, ptr);
 		dump_stack();
 	}
 }
 
-static unsigned long gomm_retain_pages(void)
+/**
+ * gomm_report_double_free - gomm_report() of a small object's double free
+ * @ptr: the object
+ *
+ * Out of line, for the free path's inline code (span.h).
+ *
+ * Context: any.
+ */
+noinline void gomm_report_double_free(const void *ptr)
 {
-	return READ_ONCE(gomm_retain_kb) * SZ_1K / GOMM_PAGE_SIZE;
+	gomm_report(GOMM_BAD_DOUBLE_FREE, ptr, false);
 }
 
 /*
@@ -117,32 +159,47 @@ static __always_inline void gomm_free_hook(const void *p, size_t usable)
 }
 
 /*
- * Span class of each request size 16..32768 for the fast path, indexed by
+ * Span class of each request size 1..32768 for the fast path, indexed by
  * (size + 7) / 8; built at load from Go's two tables (gomm_size_to_class())
- * so that the fast path needs one load and no branch.
+ * so that the fast path needs one load and no branch.  (1..15 come here
+ * only with the tiny allocator off.)
  */
 static u8 gomm_fast_class[GOMM_MAX_SMALL_SIZE / 8 + 1] __ro_after_init;
 
-/*
- * Go's nextFreeFast: the next free object of the span's window.  Clears
- * the object's bit in the window and sets it in alloc_bits (the owner is
- * the only writer; gomm_free() reads it), and returns NULL when the
- * window is used up.
- */
-static __always_inline void *gomm_span_take_one(struct gomm_span *s, u64 cache)
-{
-	u64 rest = cache & (cache - 1);
+/* The paths an allocation takes; gomm_size_path() picks one. */
+enum gomm_path {
+	GOMM_PATH_NONE,		/* 0 bytes: NULL */
+	GOMM_PATH_TINY,		/* 1..15 bytes, tiny allocator on: a tiny block */
+	GOMM_PATH_CLASS,	/* up to 32 KiB: an object of a size class */
+	GOMM_PATH_LARGE,	/* above: a span of its own (NULL above 4 MiB) */
+};
 
-	s->alloc_cache = rest;
-	*s->alloc_word |= cache ^ rest;
-	return (void *)(s->window + __ffs64(cache) * s->elemsize);
+/*
+ * The one place that decides the path of a request of @size bytes: the
+ * fast path, the slow path and the traced path all ask it.
+ */
+static __always_inline enum gomm_path gomm_size_path(size_t size)
+{
+	if (likely(size - GOMM_TINY_SIZE <= GOMM_MAX_SMALL_SIZE - GOMM_TINY_SIZE))
+		return GOMM_PATH_CLASS;
+	if (size - 1 < GOMM_TINY_SIZE - 1)
+		return likely(gomm_tiny_enabled) ? GOMM_PATH_TINY : GOMM_PATH_CLASS;
+	return size ? GOMM_PATH_LARGE : GOMM_PATH_NONE;
 }
 
-static __always_inline void *gomm_span_take(struct gomm_span *s)
+/* What gomm_size() says of an object of @size bytes from @path. */
+static size_t gomm_path_usable(size_t size, enum gomm_path path)
 {
-	u64 cache = s->alloc_cache;
-
-	return likely(cache) ? gomm_span_take_one(s, cache) : NULL;
+	switch (path) {
+	case GOMM_PATH_TINY:
+		return size;
+	case GOMM_PATH_CLASS:
+		return gomm_class_to_size[gomm_size_to_class(size)];
+	case GOMM_PATH_LARGE:
+		return round_up(size, GOMM_PAGE_SIZE);
+	default:
+		return 0;
+	}
 }
 
 /*
@@ -185,7 +242,7 @@ static __always_inline void *gomm_next_free(struct gomm_mcache **mcp,
 	s = gomm_mcentral_cache(sc);
 	if (!s) {
 		local_irq_restore(*flags);
-		s = gomm_span_new(sc, gfp);
+		s = gomm_mcentral_grow(sc, gfp);
 		local_irq_save(*flags);
 		if (!s)
 			return NULL;
@@ -229,59 +286,26 @@ static noinline void *gomm_alloc_refill_slow(size_t size, unsigned int sc,
 
 /*
  * The fast path's miss: called with IRQs off (@flags), returns with them
- * restored.  Its common case - frees came back to the used-up window's
- * own word (a span of one to a few objects cycling, or a working set that
- * fits a window) - is a one-word sweep that reloads the same window: the
- * objects the sweep frees are exactly the window's free objects, so
- * alloc_count (less the freed, plus the window's) does not change.
+ * restored.  Its common case, frees back in the window's own word, is
+ * gomm_span_rewindow() (span.h); everything else gomm_next_free().
  */
 static noinline void *gomm_alloc_refill(size_t size, gfp_t gfp,
 					unsigned long flags)
 {
 	unsigned int sc = gomm_fast_class[(size + 7) / 8];
 	struct gomm_span *s = this_cpu_read(gomm_mcache.alloc[sc]);
-	unsigned long *fw = &s->free_bits[s->freeindex / 64];
-	unsigned long freed, alloc, i;
+	u64 freed;
 	void *p;
 
-	if (!READ_ONCE(*fw))
+	if (!gomm_span_rewindow(s, &freed))
 		return gomm_alloc_refill_slow(size, sc, gfp, flags);
-	freed = xchg(fw, 0);
-	alloc = *s->alloc_word;
-	if (unlikely(freed & ~alloc)) {
-		/* a double free raced with a sweep: the general path reports it */
-		for_each_set_bit(i, &freed, BITS_PER_LONG)
-			set_bit(i, fw);
-		return gomm_alloc_refill_slow(size, sc, gfp, flags);
-	}
-	WRITE_ONCE(*s->alloc_word, alloc & ~freed);
-	s->alloc_cache = freed;
 	this_cpu_inc(gomm_mcache.slow);
 	this_cpu_inc(gomm_mcache.sweeps);
-	this_cpu_add(gomm_mcache.nalloc[sc], hweight_long(freed));
+	this_cpu_add(gomm_mcache.nalloc[sc], hweight64(freed));
 	p = gomm_span_take_one(s, freed);
 	local_irq_restore(flags);
 	gomm_alloc_hook(p, size, s->elemsize, gfp);
 	return p;
-}
-
-static noinline void gomm_double_free(const void *ptr)
-{
-	gomm_report("double free", ptr, &gomm_errors.double_free);
-}
-
-/* Free object @idx (at @ptr) of small span @s, handed out: record it for the sweep. */
-static __always_inline void gomm_free_obj(struct gomm_span *s, unsigned int idx,
-					  const void *ptr)
-{
-	if (unlikely(test_and_set_bit(idx, s->free_bits))) {
-		gomm_double_free(ptr);
-		return;
-	}
-	gomm_hook_free_published(ptr);
-	/* test_and_set_bit() is fully ordered: see gomm_mcentral_put() */
-	if (unlikely(data_race(s->state) == GOMM_SPAN_FULL))
-		gomm_mcentral_freed(s);
 }
 
 /*
@@ -289,8 +313,8 @@ static __always_inline void gomm_free_obj(struct gomm_span *s, unsigned int idx,
  * tiny span is carved into sub-objects; s->tiny[block] holds a bit per
  * live sub-object offset, GOMM_TINY_OPEN while it is this CPU's open
  * block, and a bit at the last byte of each sub-object handed out, so
- * gomm_size() can tell its extent (one atomic OR hands a sub-object out).  The block is freed when
- * the last bit goes.
+ * gomm_size() can tell its extent (one atomic OR hands a sub-object out).
+ * The block is freed when the last bit goes.
  */
 /* Block @b of tiny span @s has no live sub-object and is closed: free it. */
 static __always_inline void gomm_tiny_release(struct gomm_span *s, unsigned int b)
@@ -298,7 +322,7 @@ static __always_inline void gomm_tiny_release(struct gomm_span *s, unsigned int 
 	unsigned long block = s->start + b * GOMM_TINY_SIZE;
 
 	gomm_kasan_poison(block, GOMM_TINY_SIZE, GOMM_KASAN_FREE);
-	gomm_free_obj(s, b, (void *)block);
+	gomm_span_free_obj(s, b, (void *)block);
 }
 
 static void gomm_tiny_close(struct gomm_span *s, unsigned long block)
@@ -413,31 +437,31 @@ static void *gomm_alloc_large(size_t size, gfp_t gfp)
 /* Everything the fast paths do not serve: 0, __GFP_ZERO, large. */
 static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp)
 {
+	enum gomm_path path = gomm_size_path(size);
+	size_t usable = gomm_path_usable(size, path);
 	struct gomm_mcache *mc;
 	unsigned long flags;
-	unsigned int class;
-	size_t usable;
 	void *p;
 
-	if (unlikely(!size))
-		return NULL;
-	if (size > GOMM_MAX_SMALL_SIZE) {
-		p = gomm_alloc_large(size, gfp);
-		usable = round_up(size, GOMM_PAGE_SIZE);
-		if (p)
-			gomm_alloc_hook(p, size, usable, gfp);
-	} else if (size < GOMM_TINY_SIZE && gomm_tiny_enabled) {
+	switch (path) {
+	case GOMM_PATH_TINY:
 		p = gomm_alloc_tiny(size, gfp);
-		usable = size;
-	} else {
-		class = gomm_size_to_class(size);
-		usable = gomm_class_to_size[class];
+		break;
+	case GOMM_PATH_CLASS:
 		local_irq_save(flags);
 		mc = this_cpu_ptr(&gomm_mcache);
-		p = gomm_alloc_sc(&mc, class, gfp, &flags);
+		p = gomm_alloc_sc(&mc, gomm_size_to_class(size), gfp, &flags);
 		local_irq_restore(flags);
 		if (p)
 			gomm_alloc_hook(p, size, usable, gfp);
+		break;
+	case GOMM_PATH_LARGE:
+		p = gomm_alloc_large(size, gfp);
+		if (p)
+			gomm_alloc_hook(p, size, usable, gfp);
+		break;
+	default:
+		return NULL;
 	}
 	if (!p)
 		return NULL;
@@ -449,6 +473,7 @@ static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp)
 
 static __always_inline void *__gomm_alloc(size_t size, gfp_t flags)
 {
+	enum gomm_path path = gomm_size_path(size);
 	struct gomm_span *s;
 	unsigned long irqs;
 	unsigned int sc;
@@ -456,8 +481,7 @@ static __always_inline void *__gomm_alloc(size_t size, gfp_t flags)
 	void *p;
 
 	/* fast path: Go's nextFreeFast on this CPU's span of the class */
-	if (likely(size - GOMM_TINY_SIZE <= GOMM_MAX_SMALL_SIZE - GOMM_TINY_SIZE &&
-		   !(flags & __GFP_ZERO))) {
+	if (likely(path == GOMM_PATH_CLASS && !(flags & __GFP_ZERO))) {
 		sc = gomm_fast_class[(size + 7) / 8];
 		local_irq_save(irqs);
 		s = this_cpu_read(gomm_mcache.alloc[sc]);
@@ -469,8 +493,7 @@ static __always_inline void *__gomm_alloc(size_t size, gfp_t flags)
 		gomm_alloc_hook(p, size, s->elemsize, flags);
 		return p;
 	}
-	if (size - 1 < GOMM_TINY_SIZE - 1 && !(flags & __GFP_ZERO) &&
-	    gomm_tiny_enabled)
+	if (!(flags & __GFP_ZERO) && path == GOMM_PATH_TINY)
 		return gomm_alloc_tiny(size, flags);
 	return gomm_alloc_slow(size, flags);
 }
@@ -480,15 +503,9 @@ static noinline void *gomm_alloc_traced(size_t size, gfp_t flags,
 					unsigned long ip)
 {
 	void *p = __gomm_alloc(size, flags);
-	size_t usable = 0;
 
-	if (p && size > GOMM_MAX_SMALL_SIZE)
-		usable = round_up(size, GOMM_PAGE_SIZE);
-	else if (p && size < GOMM_TINY_SIZE && gomm_tiny_enabled)
-		usable = size;
-	else if (p)
-		usable = gomm_class_to_size[gomm_size_to_class(size)];
-	trace_gomm_alloc(ip, p, size, usable, flags);
+	trace_gomm_alloc(ip, p, size,
+			 p ? gomm_path_usable(size, gomm_size_path(size)) : 0, flags);
 	return p;
 }
 
@@ -508,65 +525,64 @@ void *gomm_zalloc(size_t size, gfp_t flags)
 EXPORT_SYMBOL_GPL(gomm_zalloc);
 
 /*
- * The span of the live object at @ptr, or NULL after reporting why @ptr
- * is not one (@is_free picks the wording).  For a small or large object
- * *@idx is its index; for a tiny one *@idx is its block and *@toff its
- * offset in the block.
+ * What is wrong with @ptr, if anything (GOMM_BAD_NONE: it is a live
+ * object of span *@sp).  For a small or large object *@idx is its index;
+ * for a tiny one *@idx is its block and *@toff its offset in the block.
  */
-static struct gomm_span *gomm_check(const void *ptr, unsigned int *idx,
-				    unsigned int *toff, bool is_free)
+static enum gomm_bad gomm_check_ptr(const void *ptr, struct gomm_span **sp,
+				    unsigned int *idx, unsigned int *toff)
 {
 	struct gomm_span *s = gomm_span_lookup(ptr);
 	unsigned long off = (unsigned long)ptr - s->start;
 	bool free_page = false;
 	u64 m;
 
+	*sp = s;
 	switch (READ_ONCE(s->kind)) {
 	case GOMM_KIND_TINY:
 		if (off >= (unsigned long)s->nelems * GOMM_TINY_SIZE)
-			break;
+			return GOMM_BAD_INTERIOR;
 		*idx = off / GOMM_TINY_SIZE;
 		*toff = off % GOMM_TINY_SIZE;
 		if (atomic_long_read(&s->tiny[*idx]) & BIT(*toff))
-			return s;
-		gomm_report(is_free ? "double free (tiny)" :
-			    "size query of a free tiny object", ptr,
-			    &gomm_errors.double_free);
-		return NULL;
+			return GOMM_BAD_NONE;
+		return GOMM_BAD_DOUBLE_TINY;
 	case GOMM_KIND_SMALL:
 		m = (u64)off * s->divmagic;
 		*idx = m >> 32;
 		if (*idx >= s->nelems || !gomm_obj_exact(m, s->divmagic))
-			break;
+			return GOMM_BAD_INTERIOR;
 		if (test_bit(*idx, s->alloc_bits) && !test_bit(*idx, s->free_bits))
-			return s;
-		gomm_report(is_free ? "double free" : "size query of a free object",
-			    ptr, &gomm_errors.double_free);
-		return NULL;
+			return GOMM_BAD_NONE;
+		return GOMM_BAD_DOUBLE_FREE;
 	case GOMM_KIND_LARGE:
 		*idx = 0;
 		if (off)
-			break;
+			return GOMM_BAD_INTERIOR;
 		if (!test_bit(0, s->free_bits))
-			return s;
-		gomm_report(is_free ? "double free (large)" :
-			    "size query of a free object", ptr,
-			    &gomm_errors.double_free);
-		return NULL;
+			return GOMM_BAD_NONE;
+		return GOMM_BAD_DOUBLE_LARGE;
 	default:
-		if (gomm_span_of(ptr, &free_page) || !free_page) {
-			gomm_report(is_free ? "free of a pointer gomm never returned" :
-				    "size query of a pointer gomm never returned",
-				    ptr, &gomm_errors.bad_free);
-		} else {
-			gomm_report(is_free ? "double free (free page)" :
-				    "size query of a free page", ptr,
-				    &gomm_errors.double_free);
-		}
-		return NULL;
+		if (gomm_span_of(ptr, &free_page) || !free_page)
+			return GOMM_BAD_UNKNOWN;
+		return GOMM_BAD_FREE_PAGE;
 	}
-	gomm_report(is_free ? "free of an interior pointer" :
-		    "size query of an interior pointer", ptr, &gomm_errors.bad_free);
+}
+
+/*
+ * The span of the live object at @ptr, or NULL after reporting why @ptr
+ * is not one (@query: for gomm_size(), else for gomm_free()); *@idx and
+ * *@toff as gomm_check_ptr() sets them.
+ */
+static struct gomm_span *gomm_check(const void *ptr, unsigned int *idx,
+				    unsigned int *toff, bool query)
+{
+	struct gomm_span *s;
+	enum gomm_bad why = gomm_check_ptr(ptr, &s, idx, toff);
+
+	if (likely(why == GOMM_BAD_NONE))
+		return s;
+	gomm_report(why, ptr, query);
 	return NULL;
 }
 
@@ -596,7 +612,7 @@ static noinline void gomm_free_tiny(const void *ptr, struct gomm_span *s)
 		gomm_tiny_release(s, b);
 	goto out;
 double_free:
-	gomm_report("double free (tiny)", ptr, &gomm_errors.double_free);
+	gomm_report(GOMM_BAD_DOUBLE_TINY, ptr, false);
 out:
 	preempt_enable();
 }
@@ -609,15 +625,15 @@ static void gomm_free_checked(const void *ptr)
 
 	if (!ptr)
 		return;
-	s = gomm_check(ptr, &idx, &toff, true);
+	s = gomm_check(ptr, &idx, &toff, false);
 	if (!s)
 		return;
 	if (s->kind == GOMM_KIND_SMALL) {
 		gomm_free_hook(ptr, s->elemsize);
-		gomm_free_obj(s, idx, ptr);
+		gomm_span_free_obj(s, idx, ptr);
 	} else if (s->kind == GOMM_KIND_LARGE) {
 		if (unlikely(test_and_set_bit(0, s->free_bits))) {
-			gomm_report("double free (large)", ptr, &gomm_errors.double_free);
+			gomm_report(GOMM_BAD_DOUBLE_LARGE, ptr, false);
 			return;
 		}
 		gomm_free_hook(ptr, s->elemsize);
@@ -640,7 +656,7 @@ static __always_inline void __gomm_free(const void *ptr)
 
 	/*
 	 * An RCU read-side section from the lookup to the last read of the
-	 * span (the span lifetime rule in gomm.h): once the free bit is
+	 * span (the span lifetime rule in span.h): once the free bit is
 	 * published, a drain on another CPU may sweep the span and free it.
 	 */
 	preempt_disable();
@@ -663,7 +679,7 @@ static __always_inline void __gomm_free(const void *ptr)
 		if (likely(test_bit(idx, s->alloc_bits))) {
 			/* before the free is published: it may be reused */
 			gomm_free_hook(ptr, s->elemsize);
-			gomm_free_obj(s, idx, ptr);
+			gomm_span_free_obj(s, idx, ptr);
 			preempt_enable();
 			return;
 		}
@@ -698,8 +714,8 @@ size_t gomm_size(const void *ptr)
 
 	if (!ptr)
 		return 0;
-	rcu_read_lock();	/* the span lifetime rule (gomm.h) */
-	s = gomm_check(ptr, &idx, &toff, false);
+	rcu_read_lock();	/* the span lifetime rule (span.h) */
+	s = gomm_check(ptr, &idx, &toff, true);
 	if (s && s->kind == GOMM_KIND_TINY) {
 		/* the first sub-object end at or after the object's start */
 		ends = atomic_long_read(&s->tiny[idx]) >> (32 + toff);
@@ -735,7 +751,13 @@ static void gomm_mcache_flush(struct gomm_mcache *mc)
 	mc->flushes++;
 }
 
-static void gomm_flush_local(void *unused)
+/**
+ * gomm_flush_local - flush this CPU's mcache (the drain's IPI)
+ * @unused: on_each_cpu_cond()'s argument
+ *
+ * Context: any but NMI.
+ */
+void gomm_flush_local(void *unused)
 {
 	unsigned long flags;
 
@@ -753,19 +775,14 @@ void gomm_flush_cpu(int cpu)
 	gomm_mcache_flush(per_cpu_ptr(&gomm_mcache, cpu));
 }
 
-/*
- * Serializes the reclaimers (drain, the scavenger, the shrinker), so that
- * when gomm_drain() or gomm_scavenge() returns no other reclaimer still
- * holds spans it took off the lists: the heap is in a settled state.
- * Nothing under it allocates memory.
+/**
+ * gomm_cpu_caches - does @cpu's mcache hold a span or an open tiny block?
+ * @cpu: the CPU
+ * @unused: on_each_cpu_cond()'s argument
+ *
+ * A racy hint, for the drain: no IPI for a CPU that caches nothing.
  */
-static DEFINE_MUTEX(gomm_reclaim_mutex);
-
-/*
- * Does @cpu's mcache hold a span or an open tiny block?  A racy hint: no
- * IPI for a CPU that caches nothing.
- */
-static bool gomm_cpu_caches(int cpu, void *unused)
+bool gomm_cpu_caches(int cpu, void *unused)
 {
 	struct gomm_mcache *mc = per_cpu_ptr(&gomm_mcache, cpu);
 	unsigned int sc;
@@ -778,182 +795,21 @@ static bool gomm_cpu_caches(int cpu, void *unused)
 	return false;
 }
 
-/*
- * Flush the CPUs that cache spans (an IPI each, waited for) and give
- * every empty span and the large-span cache back to the heap.
- */
-static void __gomm_drain(void)
-{
-	on_each_cpu_cond(gomm_cpu_caches, gomm_flush_local, NULL, 1);
-	gomm_mcentral_reclaim(0);
-	gomm_heap_drain_large();
-}
-
 /**
- * gomm_drain - flush every CPU's mcache and return empty spans to the heap
+ * gomm_malloc_init - the fast path's class table and the empty mcaches
  *
- * Context: process, may sleep (waits for every CPU and other reclaimers).
+ * Context: module init, before anything allocates.
  */
-void gomm_drain(void)
-{
-	mutex_lock(&gomm_reclaim_mutex);
-	__gomm_drain();
-	mutex_unlock(&gomm_reclaim_mutex);
-}
-EXPORT_SYMBOL_IF_KUNIT(gomm_drain);
-
-static int gomm_cpu_dead(unsigned int cpu)
-{
-	gomm_flush_cpu(cpu);
-	return 0;
-}
-
-static enum cpuhp_state gomm_cpuhp_state;
-
-/* The background scavenger: paced, a bounded amount of work per period. */
-static void gomm_scavenge_fn(struct work_struct *work);
-static DECLARE_DELAYED_WORK(gomm_scavenger, gomm_scavenge_fn);
-
-static void gomm_scavenge_fn(struct work_struct *work)
-{
-	mutex_lock(&gomm_reclaim_mutex);
-	gomm_mcentral_reclaim(READ_ONCE(gomm_keep_empty));
-	gomm_heap_drain_large();
-	gomm_heap_scavenge(gomm_retain_pages(), GOMM_SCAVENGE_BATCH);
-	mutex_unlock(&gomm_reclaim_mutex);
-	schedule_delayed_work(&gomm_scavenger,
-			      msecs_to_jiffies(max(READ_ONCE(gomm_scavenge_ms), 10U)));
-}
-
-/**
- * gomm_scavenge - release what can be released now (debugfs "scavenge")
- *
- * Drains every CPU's cache, frees empty spans, and gives free chunks
- * back to the buddy allocator down to the retain target.
- *
- * Context: process, may sleep.
- * Return: gomm pages given back to the buddy allocator.
- */
-unsigned long gomm_scavenge(void)
-{
-	unsigned long n;
-
-	mutex_lock(&gomm_reclaim_mutex);
-	__gomm_drain();
-	n = gomm_heap_scavenge(gomm_retain_pages(), ULONG_MAX);
-	mutex_unlock(&gomm_reclaim_mutex);
-	return n;
-}
-EXPORT_SYMBOL_IF_KUNIT(gomm_scavenge);
-
-struct shrinker *gomm_shrinker;
-EXPORT_SYMBOL_IF_KUNIT(gomm_shrinker);
-
-/*
- * The shrinker's contract: count reports only what scan can give back
- * now - free pages held beyond the retain target, the large-span cache,
- * and the partial spans whose objects have all been freed (swept or
- * not) - and scan gives it back in the caller's context before it
- * returns: first free pages, and only if they do not cover the request,
- * a drain (the CPUs that cache spans are flushed by IPI, waited for;
- * empty spans and the large-span cache go back to the heap) and a second
- * release.  With nothing to give back count is SHRINK_EMPTY and scan is
- * not called; no work is queued.
- */
-static unsigned long gomm_shrink_count(struct shrinker *sh,
-				       struct shrink_control *sc)
-{
-	unsigned long free = READ_ONCE(gomm_heap.pages_owned) -
-			     READ_ONCE(gomm_heap.pages_in_use);
-	unsigned long retain = gomm_retain_pages(), n;
-
-	free += READ_ONCE(gomm_heap.large_cached_pages) +
-		gomm_mcentral_reclaimable();
-	n = free > retain ? free - retain : 0;
-	return n ? n * (GOMM_PAGE_SIZE / PAGE_SIZE) : SHRINK_EMPTY;
-}
-
-static unsigned long gomm_shrink_scan(struct shrinker *sh,
-				      struct shrink_control *sc)
-{
-	unsigned long want = DIV_ROUND_UP(sc->nr_to_scan, GOMM_PAGE_SIZE / PAGE_SIZE);
-	unsigned long n;
-
-	/* nothing under the mutex allocates memory: no reclaim recursion */
-	mutex_lock(&gomm_reclaim_mutex);
-	n = gomm_heap_scavenge(gomm_retain_pages(), want);
-	if (n < want) {
-		__gomm_drain();
-		n += gomm_heap_scavenge(gomm_retain_pages(), want - n);
-	}
-	mutex_unlock(&gomm_reclaim_mutex);
-	return n ? n * (GOMM_PAGE_SIZE / PAGE_SIZE) : SHRINK_STOP;
-}
-
-static int __init gomm_init(void)
+void __init gomm_malloc_init(void)
 {
 	unsigned int i, sc;
-	int ret, cpu;
+	int cpu;
 
-	for (i = GOMM_TINY_SIZE / 8; i < ARRAY_SIZE(gomm_fast_class); i++)
+	for (i = 1; i < ARRAY_SIZE(gomm_fast_class); i++)
 		gomm_fast_class[i] = gomm_size_to_class(i * 8);
 	for_each_possible_cpu(cpu) {
 		for (sc = 0; sc < GOMM_NUM_SPANCLASSES; sc++)
 			per_cpu_ptr(&gomm_mcache, cpu)->alloc[sc] = &gomm_empty_span;
 		per_cpu_ptr(&gomm_mcache, cpu)->tiny_offset = GOMM_TINY_SIZE;
 	}
-	gomm_mcentral_init();
-	ret = gomm_heap_init();
-	if (ret)
-		return ret;
-	ret = cpuhp_setup_state_nocalls(CPUHP_BP_PREPARE_DYN, "gomm:dead",
-					NULL, gomm_cpu_dead);
-	if (ret < 0)
-		goto out_heap;
-	gomm_cpuhp_state = ret;
-	gomm_shrinker = shrinker_alloc(0, "gomm");
-	if (!gomm_shrinker) {
-		ret = -ENOMEM;
-		goto out_cpuhp;
-	}
-	gomm_shrinker->count_objects = gomm_shrink_count;
-	gomm_shrinker->scan_objects = gomm_shrink_scan;
-	gomm_shrinker->seeks = DEFAULT_SEEKS;
-	shrinker_register(gomm_shrinker);
-	gomm_stats_init();
-	schedule_delayed_work(&gomm_scavenger, msecs_to_jiffies(gomm_scavenge_ms));
-	pr_info("gomm: ready: %u size classes, %lu KiB pages, heap range %lu chunks\n",
-		GOMM_NUM_CLASSES - 1, GOMM_PAGE_SIZE / SZ_1K, gomm_heap.pa.nchunks);
-	return 0;
-out_cpuhp:
-	cpuhp_remove_state_nocalls(gomm_cpuhp_state);
-out_heap:
-	gomm_heap_exit();
-	return ret;
 }
-
-static void __exit gomm_exit(void)
-{
-	unsigned long live, large;
-	int cpu;
-
-	gomm_stats_exit();
-	cancel_delayed_work_sync(&gomm_scavenger);
-	shrinker_free(gomm_shrinker);
-	cpuhp_remove_state_nocalls(gomm_cpuhp_state);
-	/* no client is left (they depend on gomm's symbols): flush in place */
-	for_each_possible_cpu(cpu)
-		gomm_flush_cpu(cpu);
-	live = gomm_mcentral_exit();
-	large = gomm_heap_exit();
-	if (live || large)
-		pr_err("gomm: unload: %lu small and %lu large objects were still live\n",
-		       live, large);
-	else
-		pr_info("gomm: unload: no object was live, every page returned\n");
-}
-
-module_init(gomm_init);
-module_exit(gomm_exit);
-MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("gomm: the Go runtime's memory allocator");

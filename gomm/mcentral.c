@@ -8,9 +8,7 @@
  * them: fold the frees that gomm_free() recorded in free_bits into
  * alloc_bits, the way Go's sweeper turns mark bits into alloc bits.
  */
-#include <linux/bitops.h>
-#include <linux/kmemleak.h>
-#include <linux/slab.h>
+#include <linux/spinlock.h>
 #include "compat.h"
 
 #include "gomm.h"
@@ -18,89 +16,17 @@
 struct gomm_mcentral gomm_central[GOMM_NUM_SPANCLASSES];
 EXPORT_SYMBOL_IF_KUNIT(gomm_central);
 
-/**
- * gomm_span_sweep - fold a span's recorded frees into its alloc state
- * @s: the span; the caller owns its allocation state and no window is
- *	loaded (alloc_cache is 0)
- *
- * Go's sweep: takes every free bit (gomm_span_sweep_word()) and, if it
- * found any (a reported bogus one included), restarts allocation from
- * index 0.
- *
- * Context: owner of @s (its mcache with IRQs off, or the mcentral lock).
- * Return: objects freed.
- */
-unsigned int gomm_span_sweep(struct gomm_span *s)
-{
-	unsigned int w, n = 0;
-	bool any = false;
-
-	for (w = 0; w < BITS_TO_LONGS(s->nelems); w++) {
-		if (!READ_ONCE(s->free_bits[w]))
-			continue;
-		any = true;
-		n += gomm_span_sweep_word(s, w);
-	}
-	/* a bogus bit too: the load it raced with may have skipped an object */
-	if (any)
-		s->freeindex = 0;
-	return n;
-}
-
-/**
- * gomm_span_load_window - load the next 64-object window with a free object
- * @s: a span the caller owns, with no window loaded
- *
- * Go's refillAllocCache, from @s->freeindex on (see gomm_span_window()).
- *
- * Context: owner of @s.
- * Return: true if a window with free objects was loaded.
- */
-bool gomm_span_load_window(struct gomm_span *s)
-{
-	unsigned int w;
-
-	for (w = s->freeindex / 64; w < BITS_TO_LONGS(s->nelems); w++)
-		if (gomm_span_window(s, w))
-			return true;
-	s->freeindex = s->nelems;
-	return false;
-}
-
-/**
- * gomm_span_unload_window - give back the window's objects not handed out
- * @s: a span the caller owns
- *
- * Context: owner of @s.
- * Return: objects given back.
- */
-unsigned int gomm_span_unload_window(struct gomm_span *s)
-{
-	unsigned int n = hweight64(s->alloc_cache);
-
-	s->alloc_count -= n;
-	s->alloc_cache = 0;
-	return n;
-}
-
 /*
- * Put an uncached span on the right list.  A span that looks full is
- * published as FULL before its free bits are checked; gomm_free() sets a
- * free bit before it reads the state.  With a full barrier on both sides
- * at least one of them sees the other: either we see the free and use the
- * partial list, or gomm_free() sees FULL and moves the span itself.
+ * Put an uncached span on the right list: the full list only if it is
+ * still full once FULL is published (the FULL hand-off in span.h).
  */
 static void gomm_mcentral_put(struct gomm_mcentral *c, struct gomm_span *s)
 {
 	lockdep_assert_held(&c->lock);
-	if (s->alloc_count == s->nelems) {
-		WRITE_ONCE(s->state, GOMM_SPAN_FULL);
-		smp_mb(); /* pairs with test_and_set_bit() in gomm_free() */
-		if (!gomm_span_has_frees(s)) {
-			list_add(&s->list, &c->full);
-			c->nr_full++;
-			return;
-		}
+	if (s->alloc_count == s->nelems && gomm_span_publish_full(s)) {
+		list_add(&s->list, &c->full);
+		c->nr_full++;
+		return;
 	}
 	WRITE_ONCE(s->state, GOMM_SPAN_PARTIAL);
 	list_add_tail(&s->list, &c->partial);
@@ -149,34 +75,26 @@ struct gomm_span *gomm_mcentral_cache(unsigned int spanclass)
 }
 
 /**
- * gomm_span_new - a fresh span from the heap, for an mcache
+ * gomm_mcentral_grow - a fresh span from the heap, for an mcache
  * @spanclass: span class (not 0)
  * @gfp: GFP flags of the allocation that needs it
+ *
+ * Go's mcentral.grow.
  *
  * Context: any but NMI; sleeps only if @gfp allows; no gomm lock held.
  * Return: a GOMM_SPAN_CACHED span with every object free and its first
  * window loaded, or NULL.
  */
-struct gomm_span *gomm_span_new(unsigned int spanclass, gfp_t gfp)
+struct gomm_span *gomm_mcentral_grow(unsigned int spanclass, gfp_t gfp)
 {
 	struct gomm_mcentral *c = &gomm_central[spanclass];
-	unsigned int nelems = gomm_class_to_nelems[GOMM_TINY_CLASS];
 	struct gomm_span *s;
 	unsigned long flags;
-	void *tiny = NULL;
 
-	if (spanclass == GOMM_TINY_SPANCLASS) {
-		tiny = kcalloc(nelems, sizeof(atomic_long_t), gfp & GOMM_GFP_MASK);
-		if (!tiny)
-			return NULL;
-	}
 	s = gomm_heap_alloc_span(gomm_class_to_npages[gomm_sizeclass_of(spanclass)],
 				 spanclass, gfp);
-	if (!s) {
-		kfree(tiny);
+	if (!s)
 		return NULL;
-	}
-	s->tiny = tiny;
 	gomm_kasan_poison(s->start, s->npages * GOMM_PAGE_SIZE, GOMM_KASAN_FREE);
 	gomm_span_load_window(s);
 	raw_spin_lock_irqsave(&c->lock, flags);
@@ -235,16 +153,6 @@ static void gomm_mcentral_free_spans(struct list_head *empty)
 		list_del(&s->list);
 		gomm_heap_free_span(s);
 	}
-}
-
-/* Objects of a span on a partial list that no free has given back yet. */
-static unsigned int gomm_span_live(const struct gomm_span *s)
-{
-	unsigned int w, n = s->alloc_count;
-
-	for (w = 0; w < BITS_TO_LONGS(s->nelems); w++)
-		n -= hweight_long(READ_ONCE(s->free_bits[w]) & s->alloc_bits[w]);
-	return n;
 }
 
 /*
@@ -347,33 +255,6 @@ void gomm_mcentral_init(void)
 		INIT_LIST_HEAD(&gomm_central[class].partial);
 		INIT_LIST_HEAD(&gomm_central[class].full);
 		INIT_LIST_HEAD(&gomm_central[class].all);
-	}
-}
-
-/*
- * Module exit with objects of @s still live: their kmemleak records go
- * with them, since the pages go back to the buddy allocator (a record
- * left behind would be reported as a leak of memory gomm no longer has,
- * or overlap an object of the pages' next owner).
- */
-static void gomm_span_kmemleak_forget(struct gomm_span *s)
-{
-	unsigned long b, live;
-	unsigned int off;
-
-	if (!IS_ENABLED(CONFIG_DEBUG_KMEMLEAK) || !s->alloc_count)
-		return;
-	for_each_set_bit(b, s->alloc_bits, s->nelems) {
-		void *obj = (void *)(s->start + b * s->elemsize);
-
-		if (s->kind != GOMM_KIND_TINY) {
-			kmemleak_free(obj);
-			continue;
-		}
-		/* a tiny block: each live sub-object has a record */
-		live = atomic_long_read(&s->tiny[b]) & GOMM_TINY_LIVE;
-		for_each_set_bit(off, &live, GOMM_TINY_SIZE)
-			kmemleak_free(obj + off);
 	}
 }
 

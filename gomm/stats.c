@@ -40,20 +40,6 @@ static unsigned long gomm_tiny_live(struct gomm_span *s)
 static DEFINE_MUTEX(gomm_stats_mutex);
 static struct list_head gomm_stats_cursor;
 
-/* Objects span @s holds for its users (tiny: the blocks' sub-objects). */
-static long gomm_span_in_use(struct gomm_span *s, bool tiny)
-{
-	unsigned int w;
-	long n;
-
-	if (tiny)
-		return gomm_tiny_live(s);
-	n = READ_ONCE(s->alloc_count) - hweight64(READ_ONCE(s->alloc_cache));
-	for (w = 0; w < BITS_TO_LONGS(s->nelems); w++)
-		n -= hweight_long(READ_ONCE(s->free_bits[w]));
-	return n;
-}
-
 /**
  * gomm_stats_in_use - objects handed out and not freed
  * @sc: span class (1..68), 0 for large objects, GOMM_STATS_TINY for tiny
@@ -85,7 +71,7 @@ long gomm_stats_in_use(unsigned int sc)
 	list_add(&gomm_stats_cursor, &c->all);
 	while (gomm_stats_cursor.next != &c->all) {
 		s = list_entry(gomm_stats_cursor.next, struct gomm_span, all);
-		n += gomm_span_in_use(s, tiny);
+		n += tiny ? gomm_tiny_live(s) : gomm_span_live(s);
 		list_move(&gomm_stats_cursor, &s->all);
 		if (++batch == GOMM_LOCK_BATCH) {
 			raw_spin_unlock_irqrestore(&c->lock, flags);

@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gomm's span: its setup and teardown, and the owner's side of its
+ * allocation window and sweep.  The span's states and the free protocol
+ * are described in span.h, beside the inline halves of the protocol.
+ */
+#include <linux/io.h>
+#include <linux/kmemleak.h>
+#include <linux/slab.h>
+#include "compat.h"
+
+#include "gomm.h"
+
+static struct kmem_cache *gomm_span_cache;
+
+/**
+ * gomm_span_cache_init - create the slab cache of span structs
+ *
+ * Context: module init.
+ * Return: 0 or -ENOMEM.
+ */
+int gomm_span_cache_init(void)
+{
+	gomm_span_cache = KMEM_CACHE(gomm_span, 0);
+	return gomm_span_cache ? 0 : -ENOMEM;
+}
+
+/**
+ * gomm_span_cache_exit - destroy it, after the last span's grace period
+ *
+ * Context: module exit, every span retired.
+ */
+void gomm_span_cache_exit(void)
+{
+	rcu_barrier();	/* span structs still waiting for their grace period */
+	kmem_cache_destroy(gomm_span_cache);
+}
+
+/**
+ * gomm_span_create - a span struct for @npages pages of span class @spanclass
+ * @npages: gomm pages
+ * @spanclass: span class, 0 for a large object
+ * @gfp: GFP flags of the allocation that needs it
+ *
+ * Everything that does not depend on where the span's pages are: kind,
+ * state, geometry, and a tiny span's block array, so that the span is
+ * complete before gomm_span_place() and the heap map it (a stale free
+ * that finds it there sees a whole span).  A small or tiny span starts
+ * GOMM_SPAN_CACHED with every object free and no window loaded; a large
+ * one GOMM_SPAN_LARGE.
+ *
+ * Context: any but NMI; sleeps only if @gfp allows.
+ * Return: the span, or NULL.
+ */
+struct gomm_span *gomm_span_create(unsigned long npages,
+				   unsigned int spanclass, gfp_t gfp)
+{
+	unsigned int class = gomm_sizeclass_of(spanclass);
+	struct gomm_span *s;
+
+	s = kmem_cache_zalloc(gomm_span_cache, gfp & GOMM_GFP_MASK);
+	if (!s)
+		return NULL;
+	/*
+	 * kmemleak: a span's start and window point at its objects; scanned,
+	 * they would keep leaked objects looking referenced.
+	 */
+	kmemleak_ignore(s);
+	s->npages = npages;
+	s->sizeclass = class;
+	s->spanclass = spanclass;
+	if (!class) {
+		s->kind = GOMM_KIND_LARGE;
+		s->elemsize = npages * GOMM_PAGE_SIZE;
+		s->nelems = 1;
+		s->state = GOMM_SPAN_LARGE;
+		return s;
+	}
+	s->elemsize = gomm_class_to_size[class];
+	s->nelems = gomm_class_to_nelems[class];
+	s->state = GOMM_SPAN_CACHED;
+	if (spanclass != GOMM_TINY_SPANCLASS) {
+		s->kind = GOMM_KIND_SMALL;
+		s->divmagic = gomm_class_to_divmagic[class];
+		return s;
+	}
+	s->kind = GOMM_KIND_TINY;
+	s->tiny = kcalloc(s->nelems, sizeof(*s->tiny), gfp & GOMM_GFP_MASK);
+	if (!s->tiny) {
+		kmem_cache_free(gomm_span_cache, s);
+		return NULL;
+	}
+	return s;
+}
+
+/**
+ * gomm_span_place - give a span its pages
+ * @s: a span from gomm_span_create(), not mapped yet
+ * @page: its first gomm page number
+ *
+ * Context: the heap lock (the heap maps the span next).
+ */
+void gomm_span_place(struct gomm_span *s, unsigned long page)
+{
+	s->page = page;
+	s->start = (unsigned long)phys_to_virt((phys_addr_t)page << GOMM_PAGE_SHIFT);
+	s->window = s->start;
+	s->alloc_word = s->alloc_bits;
+}
+
+/**
+ * gomm_span_destroy - free a span struct that no reader can see
+ * @s: the span: never mapped, or retired a grace period ago
+ */
+void gomm_span_destroy(struct gomm_span *s)
+{
+	kfree(s->tiny);
+	kmem_cache_free(gomm_span_cache, s);
+}
+
+static void gomm_span_destroy_rcu(struct rcu_head *head)
+{
+	gomm_span_destroy(container_of(head, struct gomm_span, rcu));
+}
+
+/**
+ * gomm_span_retire - free a span struct after a grace period
+ * @s: a span the heap has unmapped and marked DEAD
+ *
+ * The lifetime rule (span.h): lockless readers that looked it up before it
+ * was unmapped may still read it.
+ *
+ * Context: any but NMI.
+ */
+void gomm_span_retire(struct gomm_span *s)
+{
+	if (gomm_hook_span_free_now())
+		gomm_span_destroy(s);
+	else
+		call_rcu(&s->rcu, gomm_span_destroy_rcu);
+}
+
+/**
+ * gomm_span_kmemleak_forget - drop the kmemleak records of a span's objects
+ * @s: a small or tiny span whose pages go back to the buddy allocator at
+ *	module exit with objects still live
+ *
+ * A record left behind would be reported as a leak of memory gomm no
+ * longer has, or overlap an object of the pages' next owner.
+ *
+ * Context: module exit.
+ */
+void gomm_span_kmemleak_forget(struct gomm_span *s)
+{
+	unsigned long b, live;
+	unsigned int off;
+
+	if (!IS_ENABLED(CONFIG_DEBUG_KMEMLEAK) || !s->alloc_count)
+		return;
+	for_each_set_bit(b, s->alloc_bits, s->nelems) {
+		void *obj = (void *)(s->start + b * s->elemsize);
+
+		if (s->kind != GOMM_KIND_TINY) {
+			kmemleak_free(obj);
+			continue;
+		}
+		/* a tiny block: each live sub-object has a record */
+		live = atomic_long_read(&s->tiny[b]) & GOMM_TINY_LIVE;
+		for_each_set_bit(off, &live, GOMM_TINY_SIZE)
+			kmemleak_free(obj + off);
+	}
+}
+
+/**
+ * gomm_span_sweep - fold a span's recorded frees into its alloc state
+ * @s: the span; the caller owns its allocation state and no window is
+ *	loaded (alloc_cache is 0)
+ *
+ * Go's sweep: takes every free bit (gomm_span_sweep_word()) and, if it
+ * found any (a reported bogus one included), restarts allocation from
+ * index 0.
+ *
+ * Context: owner of @s (its mcache with IRQs off, or the mcentral lock).
+ * Return: objects freed.
+ */
+unsigned int gomm_span_sweep(struct gomm_span *s)
+{
+	unsigned int w, n = 0;
+	bool any = false;
+
+	for (w = 0; w < BITS_TO_LONGS(s->nelems); w++) {
+		if (!READ_ONCE(s->free_bits[w]))
+			continue;
+		any = true;
+		n += gomm_span_sweep_word(s, w);
+	}
+	/* a bogus bit too: the load it raced with may have skipped an object */
+	if (any)
+		s->freeindex = 0;
+	return n;
+}
+
+/**
+ * gomm_span_load_window - load the next 64-object window with a free object
+ * @s: a span the caller owns, with no window loaded
+ *
+ * Go's refillAllocCache, from @s->freeindex on (see gomm_span_window()).
+ *
+ * Context: owner of @s.
+ * Return: true if a window with free objects was loaded.
+ */
+bool gomm_span_load_window(struct gomm_span *s)
+{
+	unsigned int w;
+
+	for (w = s->freeindex / 64; w < BITS_TO_LONGS(s->nelems); w++)
+		if (gomm_span_window(s, w))
+			return true;
+	s->freeindex = s->nelems;
+	return false;
+}
+
+/**
+ * gomm_span_unload_window - give back the window's objects not handed out
+ * @s: a span the caller owns
+ *
+ * Context: owner of @s.
+ * Return: objects given back.
+ */
+unsigned int gomm_span_unload_window(struct gomm_span *s)
+{
+	unsigned int n = hweight64(s->alloc_cache);
+
+	s->alloc_count -= n;
+	s->alloc_cache = 0;
+	return n;
+}
+
+/**
+ * gomm_span_live - objects of a small or tiny span handed out and not freed
+ * @s: the span (for a tiny span, its blocks)
+ *
+ * alloc_count less the window's objects not handed out yet and the frees
+ * not swept yet.  Exact for a span the caller owns; for a span an mcache
+ * is using (the statistics), a snapshot.
+ *
+ * Context: any.
+ */
+long gomm_span_live(const struct gomm_span *s)
+{
+	long n = READ_ONCE(s->alloc_count) - hweight64(READ_ONCE(s->alloc_cache));
+	unsigned int w;
+
+	for (w = 0; w < BITS_TO_LONGS(s->nelems); w++)
+		n -= hweight_long(READ_ONCE(s->free_bits[w]) &
+				  READ_ONCE(s->alloc_bits[w]));
+	return n;
+}
