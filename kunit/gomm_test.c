@@ -26,7 +26,7 @@ static const size_t large_sizes[] = {
 };
 
 /* gomm_size() is Go's class size for 16..32768 and whole pages above. */
-static void gomm_api_usable_size(struct kunit *test)
+static void test_usable_size(struct kunit *test)
 {
 	unsigned int i;
 	size_t n;
@@ -61,7 +61,7 @@ static void gomm_api_usable_size(struct kunit *test)
 	}
 }
 
-static void gomm_api_null_zero_ceiling(struct kunit *test)
+static void test_null_zero_ceiling(struct kunit *test)
 {
 	long too_large = atomic_long_read(&gomm_errors.too_large);
 
@@ -75,7 +75,7 @@ static void gomm_api_null_zero_ceiling(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&gomm_errors.too_large), too_large + 3);
 }
 
-static void gomm_api_zeroing(struct kunit *test)
+static void test_zeroing(struct kunit *test)
 {
 	static const size_t sizes[] = { 1, 7, 8, 15, 16, 24, 100, 1024, 4000,
 					32768, 40000, 1 << 20 };
@@ -99,7 +99,7 @@ static void gomm_api_zeroing(struct kunit *test)
 	}
 }
 
-static void gomm_api_cleanup_attr(struct kunit *test)
+static void test_cleanup_attr(struct kunit *test)
 {
 	long before = gomm_stats_in_use(gomm_size_to_class(100));
 
@@ -171,7 +171,7 @@ static unsigned int gomm_irq_counter(size_t size)
 	return gomm_size_to_class(size);
 }
 
-static void gomm_api_atomic_contexts(struct kunit *test)
+static void test_atomic_contexts(struct kunit *test)
 {
 	struct gomm_irq_ctx *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
 	long before[ARRAY_SIZE(gomm_irq_sizes)], live[ARRAY_SIZE(gomm_irq_sizes)];
@@ -308,7 +308,7 @@ static void gomm_tp_where(char *buf, size_t len, unsigned long ip)
 		*dot = '\0';
 }
 
-static void gomm_api_tracepoints(struct kunit *test)
+static void test_tracepoints(struct kunit *test)
 {
 	struct gomm_tp_seen *seen = kunit_kzalloc(test, sizeof(*seen), GFP_KERNEL);
 	const gfp_t gfp = GFP_KERNEL | __GFP_NOWARN;
@@ -352,7 +352,7 @@ static void gomm_api_tracepoints(struct kunit *test)
 			(__force unsigned long)gfp);
 	KUNIT_EXPECT_PTR_EQ(test, seen->free[0].ptr, (const void *)p);
 	/* every call site is in this function, not in gomm */
-	gomm_tp_where(here, sizeof(here), (unsigned long)gomm_api_tracepoints);
+	gomm_tp_where(here, sizeof(here), (unsigned long)test_tracepoints);
 	for (i = 0; i < 3; i++) {
 		const struct gomm_tp_event *e = i < 2 ? &seen->alloc[i] : &seen->free[0];
 
@@ -363,7 +363,7 @@ static void gomm_api_tracepoints(struct kunit *test)
 }
 
 /* GFP_KERNEL grows the heap: 64 MiB in 4 KiB objects, all distinct. */
-static void gomm_api_growth(struct kunit *test)
+static void test_growth(struct kunit *test)
 {
 	const unsigned int n = (64 << 20) / 4096;
 	unsigned long grows = gomm_heap.grows;
@@ -387,13 +387,13 @@ static void gomm_api_growth(struct kunit *test)
 }
 
 static struct kunit_case gomm_api_cases[] = {
-	KUNIT_CASE(gomm_api_usable_size),
-	KUNIT_CASE(gomm_api_null_zero_ceiling),
-	KUNIT_CASE(gomm_api_zeroing),
-	KUNIT_CASE(gomm_api_cleanup_attr),
-	KUNIT_CASE(gomm_api_atomic_contexts),
-	KUNIT_CASE(gomm_api_tracepoints),
-	KUNIT_CASE(gomm_api_growth),
+	KUNIT_CASE(test_usable_size),
+	KUNIT_CASE(test_null_zero_ceiling),
+	KUNIT_CASE(test_zeroing),
+	KUNIT_CASE(test_cleanup_attr),
+	KUNIT_CASE(test_atomic_contexts),
+	KUNIT_CASE(test_tracepoints),
+	KUNIT_CASE(test_growth),
 	{}
 };
 
@@ -418,7 +418,7 @@ static void gomm_span_setup(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, gomm_class_to_nelems[SPAN_CLASS], 3);
 }
 
-static void gomm_span_refill_sweep(struct kunit *test)
+static void test_refill_sweep(struct kunit *test)
 {
 	struct gomm_mcache *mc;
 	unsigned long refills, sweeps;
@@ -458,7 +458,7 @@ static void gomm_span_refill_sweep(struct kunit *test)
 	migrate_enable();
 }
 
-static void gomm_span_full_partial_empty(struct kunit *test)
+static void test_full_partial_empty(struct kunit *test)
 {
 	struct gomm_mcentral *c = &gomm_central[SPAN_CLASS];
 	unsigned long spans;
@@ -494,7 +494,7 @@ static void gomm_span_full_partial_empty(struct kunit *test)
 }
 
 /* Free chunks go back to the buddy allocator down to the retain target. */
-static void gomm_span_chunk_release(struct kunit *test)
+static void test_chunk_release(struct kunit *test)
 {
 	unsigned long released = gomm_heap.released, retain = gomm_retain_kb;
 	void *p[3];
@@ -520,9 +520,9 @@ static void gomm_span_chunk_release(struct kunit *test)
 }
 
 static struct kunit_case gomm_span_cases[] = {
-	KUNIT_CASE(gomm_span_refill_sweep),
-	KUNIT_CASE(gomm_span_full_partial_empty),
-	KUNIT_CASE(gomm_span_chunk_release),
+	KUNIT_CASE(test_refill_sweep),
+	KUNIT_CASE(test_full_partial_empty),
+	KUNIT_CASE(test_chunk_release),
 	{}
 };
 
@@ -546,7 +546,7 @@ static long gomm_tiny_begin(struct kunit *test)
 }
 
 /* The tiny allocator: combining, Go's alignment, block release. */
-static void gomm_tiny_combine(struct kunit *test)
+static void test_tiny_combine(struct kunit *test)
 {
 	long blocks = gomm_tiny_begin(test);
 	unsigned char *p[16], *q;
@@ -588,7 +588,7 @@ static void gomm_tiny_combine(struct kunit *test)
 }
 
 /* An open block whose sub-objects have all been freed starts over. */
-static void gomm_tiny_reuse(struct kunit *test)
+static void test_tiny_reuse(struct kunit *test)
 {
 	long blocks = gomm_tiny_begin(test);
 	u8 *a, *b, *c, *d, *e;
@@ -626,7 +626,7 @@ static void gomm_tiny_reuse(struct kunit *test)
 	migrate_enable();
 }
 
-static void gomm_tiny_alignment(struct kunit *test)
+static void test_tiny_alignment(struct kunit *test)
 {
 	static const size_t sizes[] = { 1, 4, 2, 8, 3, 12, 6, 1, 8, 4 };
 	void *p[ARRAY_SIZE(sizes)];
@@ -657,9 +657,9 @@ static void gomm_tiny_alignment(struct kunit *test)
 }
 
 static struct kunit_case gomm_tiny_cases[] = {
-	KUNIT_CASE(gomm_tiny_combine),
-	KUNIT_CASE(gomm_tiny_reuse),
-	KUNIT_CASE(gomm_tiny_alignment),
+	KUNIT_CASE(test_tiny_combine),
+	KUNIT_CASE(test_tiny_reuse),
+	KUNIT_CASE(test_tiny_alignment),
 	{}
 };
 
@@ -669,7 +669,7 @@ static struct kunit_suite gomm_tiny_suite = {
 };
 
 /* Bad input: reported, counted, ignored; gomm keeps working. */
-static void gomm_bad_free(struct kunit *test)
+static void test_bad_free(struct kunit *test)
 {
 	long bad = atomic_long_read(&gomm_errors.bad_free);
 	long dbl = atomic_long_read(&gomm_errors.double_free);
@@ -706,7 +706,7 @@ static void gomm_bad_free(struct kunit *test)
 }
 
 static struct kunit_case gomm_bad_cases[] = {
-	KUNIT_CASE(gomm_bad_free),
+	KUNIT_CASE(test_bad_free),
 	{}
 };
 
@@ -874,7 +874,7 @@ static int stress_fn(void *arg)
 	return 0;
 }
 
-static void gomm_stress_mixed(struct kunit *test)
+static void test_stress_mixed(struct kunit *test)
 {
 	struct stress *st = kvzalloc(sizeof(*st), GFP_KERNEL);
 	unsigned long *base;
@@ -938,7 +938,7 @@ static void gomm_stress_mixed(struct kunit *test)
 }
 
 static struct kunit_case gomm_stress_cases[] = {
-	KUNIT_CASE_SLOW(gomm_stress_mixed),
+	KUNIT_CASE_SLOW(test_stress_mixed),
 	{}
 };
 

@@ -162,7 +162,7 @@ static void hard_force_growth(struct kunit *test)
 static u8 hard_global[64];
 
 /* Pointers gomm never returned: reported as bad frees, never touched. */
-static void gomm_hard_foreign(struct kunit *test)
+static void test_foreign_free(struct kunit *test)
 {
 	struct page *pg = alloc_page(GFP_KERNEL);
 	void *v = vmalloc(2 * PAGE_SIZE);
@@ -177,7 +177,7 @@ static void gomm_hard_foreign(struct kunit *test)
 	ptrs[2] = v;				/* vmalloc */
 	ptrs[3] = v + PAGE_SIZE;
 	ptrs[4] = page_address(pg);		/* direct map, not gomm's */
-	ptrs[5] = (const void *)gomm_hard_foreign;	/* module text */
+	ptrs[5] = (const void *)test_foreign_free;	/* module text */
 	ptrs[6] = ERR_PTR(-ENOMEM);
 	ptrs[7] = (const void *)0x1000UL;	/* user range */
 	memset(hard_global, 0x3c, sizeof(hard_global));
@@ -208,7 +208,7 @@ static const size_t hard_interior_sizes[] = {
 };
 
 /* Interior pointers of small and large objects; the span's tail. */
-static void gomm_hard_interior(struct kunit *test)
+static void test_interior_free(struct kunit *test)
 {
 	struct hard_errs e0;
 	struct gomm_span *s;
@@ -280,7 +280,7 @@ static void gomm_hard_interior(struct kunit *test)
 }
 
 /* Small double free after the first free was swept (alloc bit clear). */
-static void gomm_hard_double_small_swept(struct kunit *test)
+static void test_double_small_swept(struct kunit *test)
 {
 	struct hard_errs e0;
 	struct gomm_span *s;
@@ -318,7 +318,7 @@ static void gomm_hard_double_small_swept(struct kunit *test)
  * Tiny double frees in a shared block: while another sub-object keeps the
  * block live, after the block is freed, and after its span is gone.
  */
-static void gomm_hard_double_tiny(struct kunit *test)
+static void test_double_tiny(struct kunit *test)
 {
 	long blocks, subs;
 	struct hard_errs e0;
@@ -374,7 +374,7 @@ static void gomm_hard_double_tiny(struct kunit *test)
 }
 
 /* Large double frees, of several sizes, and after the pages went back. */
-static void gomm_hard_double_large(struct kunit *test)
+static void test_double_large(struct kunit *test)
 {
 	static const size_t sizes[] = { 32769, 40960, SZ_1M, SZ_4M };
 	void *p[ARRAY_SIZE(sizes)];
@@ -410,7 +410,7 @@ static void gomm_hard_double_large(struct kunit *test)
 }
 
 /* Sizes above 4 MiB, through every entry point and GFP flavour. */
-static void gomm_hard_too_large(struct kunit *test)
+static void test_too_large(struct kunit *test)
 {
 	struct hard_errs e0;
 	void *p;
@@ -480,7 +480,7 @@ static void hard_console_unregister(void *hc)
  * bracketed for scripts/vm ("expect-splat on gomm"), which then also
  * requires at least one of them on the console.
  */
-static void gomm_hard_report_ratelimit(struct kunit *test)
+static void test_report_ratelimit(struct kunit *test)
 {
 	struct hard_console *hc = kunit_kzalloc(test, sizeof(*hc), GFP_KERNEL);
 	int burst = READ_ONCE(gomm_report_rs.burst);
@@ -703,7 +703,7 @@ static void hard_zero_tiny(struct kunit *test, size_t size, bool zalloc)
 	gomm_drain();
 }
 
-static void gomm_hard_zero_all(struct kunit *test)
+static void test_zero_all(struct kunit *test)
 {
 	/* large: the smallest, and the largest the heap's cache keeps */
 	static const size_t large[] = {
@@ -826,7 +826,7 @@ static void hard_irq_check(struct kunit *test, struct hard_irq *c,
 		gomm_free(c->p[i]);
 }
 
-static void gomm_hard_atomic_growth(struct kunit *test)
+static void test_atomic_growth(struct kunit *test)
 {
 	struct hard_irq *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
 	struct hard_errs e0;
@@ -895,15 +895,15 @@ static void gomm_hard_atomic_growth(struct kunit *test)
 }
 
 static struct kunit_case gomm_hard_bad_cases[] = {
-	KUNIT_CASE(gomm_hard_foreign),
-	KUNIT_CASE(gomm_hard_interior),
-	KUNIT_CASE(gomm_hard_double_small_swept),
-	KUNIT_CASE(gomm_hard_double_tiny),
-	KUNIT_CASE(gomm_hard_double_large),
-	KUNIT_CASE(gomm_hard_too_large),
-	KUNIT_CASE_SLOW(gomm_hard_report_ratelimit),
-	KUNIT_CASE_SLOW(gomm_hard_zero_all),
-	KUNIT_CASE(gomm_hard_atomic_growth),
+	KUNIT_CASE(test_foreign_free),
+	KUNIT_CASE(test_interior_free),
+	KUNIT_CASE(test_double_small_swept),
+	KUNIT_CASE(test_double_tiny),
+	KUNIT_CASE(test_double_large),
+	KUNIT_CASE(test_too_large),
+	KUNIT_CASE_SLOW(test_report_ratelimit),
+	KUNIT_CASE_SLOW(test_zero_all),
+	KUNIT_CASE(test_atomic_growth),
 	{}
 };
 
@@ -1039,7 +1039,7 @@ static const size_t hard_fault_sizes[] = { 3, 64, 4000, 32768, 100000, SZ_4M };
  * cleanly: NULL, one failed_grow per allocation, no page, span or object
  * left behind, and every GFP flavour the same.
  */
-static void gomm_hard_fault_grow(struct kunit *test)
+static void test_fault_grow(struct kunit *test)
 {
 	struct hard_fault *f = hard_fault_get(test);
 	struct hard_heap_snap h0;
@@ -1079,7 +1079,7 @@ static void gomm_hard_fault_grow(struct kunit *test)
 }
 
 /* times=2: the next two growths fail, the third succeeds. */
-static void gomm_hard_fault_times(struct kunit *test)
+static void test_fault_times(struct kunit *test)
 {
 	struct hard_fault *f = hard_fault_get(test);
 	struct hard_heap_snap h0;
@@ -1104,20 +1104,20 @@ static void gomm_hard_fault_times(struct kunit *test)
 	hard_expect_heap(test, "times=2 ran out", &h0, false);
 }
 #else
-static void gomm_hard_fault_grow(struct kunit *test)
+static void test_fault_grow(struct kunit *test)
 {
 	kunit_skip(test, "CONFIG_FAULT_INJECTION is off");
 }
 
-static void gomm_hard_fault_times(struct kunit *test)
+static void test_fault_times(struct kunit *test)
 {
 	kunit_skip(test, "CONFIG_FAULT_INJECTION is off");
 }
 #endif
 
 static struct kunit_case gomm_hard_fault_cases[] = {
-	KUNIT_CASE(gomm_hard_fault_grow),
-	KUNIT_CASE(gomm_hard_fault_times),
+	KUNIT_CASE(test_fault_grow),
+	KUNIT_CASE(test_fault_times),
 	{}
 };
 
@@ -1145,7 +1145,7 @@ KUNIT_ARRAY_PARAM(hard_retain, hard_retain_kb, hard_retain_desc);
  * kept had n > free - retain, and n <= GOMM_CHUNK_PAGES.  (retain 0: every
  * page goes back.)
  */
-static void gomm_hard_scavenge_retain(struct kunit *test)
+static void test_scavenge_retain(struct kunit *test)
 {
 	unsigned long kb = *(const unsigned long *)test->param_value;
 	unsigned long rp = kb * SZ_1K / GOMM_PAGE_SIZE;
@@ -1196,7 +1196,7 @@ static void gomm_hard_scavenge_retain(struct kunit *test)
 }
 
 static struct kunit_case gomm_hard_scavenge_cases[] = {
-	KUNIT_CASE_PARAM(gomm_hard_scavenge_retain, hard_retain_gen_params),
+	KUNIT_CASE_PARAM(test_scavenge_retain, hard_retain_gen_params),
 	{}
 };
 
@@ -1267,7 +1267,7 @@ static void hard_hp_check(struct kunit *test, struct hard_hp *h, const char *wha
 	}
 }
 
-static void gomm_hard_hotplug(struct kunit *test)
+static void test_hotplug(struct kunit *test)
 {
 	struct hard_hp *h = kunit_kzalloc(test, sizeof(*h), GFP_KERNEL);
 	long before[HARD_NOBJS];
@@ -1334,7 +1334,7 @@ static void gomm_hard_hotplug(struct kunit *test)
 }
 
 static struct kunit_case gomm_hard_hotplug_cases[] = {
-	KUNIT_CASE_SLOW(gomm_hard_hotplug),
+	KUNIT_CASE_SLOW(test_hotplug),
 	{}
 };
 

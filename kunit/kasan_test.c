@@ -112,7 +112,7 @@ static void gomm_kasan_suite_exit(struct kunit_suite *suite)
 }
 
 /* 100 bytes in a 112-byte object: 100..111 is slack, a redzone. */
-static void gomm_kasan_small(struct kunit *test)
+static void test_small_object(struct kunit *test)
 {
 	char *p = gomm_alloc(100, GFP_KERNEL);
 
@@ -140,7 +140,7 @@ static void gomm_kasan_small(struct kunit *test)
  * poisoned; an open one that starts over is usable up to its new
  * sub-object only.
  */
-static void gomm_kasan_tiny(struct kunit *test)
+static void test_tiny_object(struct kunit *test)
 {
 	char *a, *b, *c, *d;
 
@@ -177,7 +177,7 @@ static void gomm_kasan_tiny(struct kunit *test)
 }
 
 /* 40000 bytes in five 8 KiB pages: the rest of the last page is slack. */
-static void gomm_kasan_large(struct kunit *test)
+static void test_large_object(struct kunit *test)
 {
 	char *p = gomm_alloc(40000, GFP_KERNEL);
 
@@ -195,7 +195,7 @@ static void gomm_kasan_large(struct kunit *test)
  * read of its span after the drain freed it is a use-after-free, and
  * KASAN must report it.
  */
-static void gomm_kasan_span_lifetime_off(struct kunit *test)
+static void test_span_lifetime_off(struct kunit *test)
 {
 	int i;
 
@@ -211,10 +211,10 @@ static void gomm_kasan_span_lifetime_off(struct kunit *test)
 }
 
 static struct kunit_case gomm_kasan_cases[] = {
-	KUNIT_CASE(gomm_kasan_small),
-	KUNIT_CASE(gomm_kasan_tiny),
-	KUNIT_CASE(gomm_kasan_large),
-	KUNIT_CASE(gomm_kasan_span_lifetime_off),
+	KUNIT_CASE(test_small_object),
+	KUNIT_CASE(test_tiny_object),
+	KUNIT_CASE(test_large_object),
+	KUNIT_CASE(test_span_lifetime_off),
 	{}
 };
 
