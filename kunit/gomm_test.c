@@ -668,53 +668,6 @@ static struct kunit_suite gomm_tiny_suite = {
 	.test_cases = gomm_tiny_cases,
 };
 
-/* Bad input: reported, counted, ignored; gomm keeps working. */
-static void test_bad_free(struct kunit *test)
-{
-	long bad = atomic_long_read(&gomm_errors.bad_free);
-	long dbl = atomic_long_read(&gomm_errors.double_free);
-	char stack_obj[16];
-	void *k = kmalloc(64, GFP_KERNEL);
-	void *p = gomm_alloc(64, GFP_KERNEL);
-	void *l = gomm_alloc(100000, GFP_KERNEL);
-	void *t;
-
-	KUNIT_ASSERT_NOT_NULL(test, p);
-	KUNIT_ASSERT_NOT_NULL(test, l);
-	gomm_free(k);			/* kmalloc'd */
-	gomm_free(stack_obj);		/* on the stack */
-	gomm_free(p + 8);		/* interior */
-	gomm_free(l + GOMM_PAGE_SIZE);	/* interior of a large object */
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&gomm_errors.bad_free), bad + 4);
-	gomm_free(p);
-	gomm_free(p);			/* double free, small */
-	gomm_free(l);
-	gomm_free(l);			/* double free, large */
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&gomm_errors.double_free), dbl + 2);
-	if (gomm_tiny_enabled) {
-		t = gomm_alloc(3, GFP_KERNEL);
-		gomm_free(t);
-		gomm_free(t);		/* double free, tiny */
-		KUNIT_EXPECT_EQ(test, atomic_long_read(&gomm_errors.double_free), dbl + 3);
-	}
-	KUNIT_EXPECT_EQ(test, gomm_size(k), 0UL);
-	kfree(k);
-	/* and gomm still works */
-	p = gomm_alloc(64, GFP_KERNEL);
-	KUNIT_EXPECT_NOT_NULL(test, p);
-	gomm_free(p);
-}
-
-static struct kunit_case gomm_bad_cases[] = {
-	KUNIT_CASE(test_bad_free),
-	{}
-};
-
-static struct kunit_suite gomm_bad_suite = {
-	.name = "gomm_badinput",
-	.test_cases = gomm_bad_cases,
-};
-
 /*
  * Stress: a kthread per CPU allocates mixed sizes (tiny, small, large),
  * stamps each object with a pattern, and hands some to the next CPU's ring
@@ -948,7 +901,7 @@ static struct kunit_suite gomm_stress_suite = {
 };
 
 kunit_test_suites(&gomm_api_suite, &gomm_span_suite, &gomm_tiny_suite,
-		  &gomm_bad_suite, &gomm_stress_suite);
+		  &gomm_stress_suite);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("KUnit tests for gomm");

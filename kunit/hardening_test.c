@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit suites for gomm's hardening: bad input and atomic contexts beyond
- * gomm_test.c's gomm_api and gomm_badinput suites, heap growth under fault
- * injection, the scavenger's retain target, and CPU hotplug with live
- * objects.  Every case checks the gomm_errors counter a report must bump
+ * KUnit suites for gomm's hardening: bad input (gomm_hardening_input, the
+ * one suite for it) and atomic contexts beyond gomm_test.c's gomm_api
+ * suite, heap growth under fault injection, the scavenger's retain target,
+ * and CPU hotplug with live objects.  Every case checks the gomm_errors counter a report must bump
  * and that gomm still hands out distinct, usable objects afterwards.
  */
 #include <kunit/test.h>
@@ -158,6 +158,43 @@ static void hard_force_growth(struct kunit *test)
 }
 
 /* ---- bad input ---- */
+
+/* Bad input: reported, counted, ignored; gomm keeps working. */
+static void test_bad_free(struct kunit *test)
+{
+	long bad = atomic_long_read(&gomm_errors.bad_free);
+	long dbl = atomic_long_read(&gomm_errors.double_free);
+	char stack_obj[16];
+	void *k = kmalloc(64, GFP_KERNEL);
+	void *p = gomm_alloc(64, GFP_KERNEL);
+	void *l = gomm_alloc(100000, GFP_KERNEL);
+	void *t;
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_NOT_NULL(test, l);
+	gomm_free(k);			/* kmalloc'd */
+	gomm_free(stack_obj);		/* on the stack */
+	gomm_free(p + 8);		/* interior */
+	gomm_free(l + GOMM_PAGE_SIZE);	/* interior of a large object */
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&gomm_errors.bad_free), bad + 4);
+	gomm_free(p);
+	gomm_free(p);			/* double free, small */
+	gomm_free(l);
+	gomm_free(l);			/* double free, large */
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&gomm_errors.double_free), dbl + 2);
+	if (gomm_tiny_enabled) {
+		t = gomm_alloc(3, GFP_KERNEL);
+		gomm_free(t);
+		gomm_free(t);		/* double free, tiny */
+		KUNIT_EXPECT_EQ(test, atomic_long_read(&gomm_errors.double_free), dbl + 3);
+	}
+	KUNIT_EXPECT_EQ(test, gomm_size(k), 0UL);
+	kfree(k);
+	/* and gomm still works */
+	p = gomm_alloc(64, GFP_KERNEL);
+	KUNIT_EXPECT_NOT_NULL(test, p);
+	gomm_free(p);
+}
 
 static u8 hard_global[64];
 
@@ -894,7 +931,8 @@ static void test_atomic_growth(struct kunit *test)
 	hard_class_ok(test, 64);
 }
 
-static struct kunit_case gomm_hard_bad_cases[] = {
+static struct kunit_case gomm_hard_input_cases[] = {
+	KUNIT_CASE(test_bad_free),
 	KUNIT_CASE(test_foreign_free),
 	KUNIT_CASE(test_interior_free),
 	KUNIT_CASE(test_double_small_swept),
@@ -907,9 +945,9 @@ static struct kunit_case gomm_hard_bad_cases[] = {
 	{}
 };
 
-static struct kunit_suite gomm_hard_bad_suite = {
+static struct kunit_suite gomm_hard_input_suite = {
 	.name = "gomm_hardening_input",
-	.test_cases = gomm_hard_bad_cases,
+	.test_cases = gomm_hard_input_cases,
 };
 
 /* ---- fault injection: gomm_fail_grow ---- */
@@ -1343,5 +1381,5 @@ static struct kunit_suite gomm_hard_hotplug_suite = {
 	.test_cases = gomm_hard_hotplug_cases,
 };
 
-kunit_test_suites(&gomm_hard_bad_suite, &gomm_hard_fault_suite,
+kunit_test_suites(&gomm_hard_input_suite, &gomm_hard_fault_suite,
 		  &gomm_hard_scavenge_suite, &gomm_hard_hotplug_suite);
