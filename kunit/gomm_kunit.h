@@ -33,6 +33,7 @@ struct race_free {
 	bool timed_out;
 };
 
+int gomm_kunit_pin_cpu(struct kunit *test);
 bool gomm_race_free_drain(struct kunit *test, size_t size, bool free_now);
 void gomm_kunit_set_retain(struct kunit *test, unsigned long kb);
 

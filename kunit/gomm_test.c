@@ -17,8 +17,37 @@
 #include "compat.h"
 #include "gomm.h"
 #include "gomm_trace.h"
+#include "gomm_kunit.h"
 
 MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
+
+/**
+ * gomm_kunit_pin_cpu() - a suite's .init: keep each case on one CPU
+ * @test: the case
+ *
+ * For the suites whose cases need one mcache throughout (its spans, its
+ * open tiny block) and assert on the way.  KUnit runs each case, its
+ * suite's .init first, in a kthread of its own that ends with the case,
+ * also where a KUNIT_ASSERT fails or the case is skipped (KUnit ends the
+ * thread there); the suite's .exit and the case's deferred actions run
+ * afterwards, in another kthread.  So the pin is this thread's CPU
+ * affinity, which ends with the thread: nothing has to undo it, and no
+ * failed assert can leave a task pinned.  Not migrate_disable(): a thread
+ * that ended between migrate_disable() and migrate_enable() would leave
+ * its runqueue's count of pinned tasks raised for good (a later CPU
+ * offline, as in gomm_hardening_hotplug, would wait for it forever), and
+ * .exit, in another thread, cannot call migrate_enable() for it.  A
+ * migrate_disable() section inside a case is for a few calls with no
+ * assert or skip in between.  A pinned case reads its CPU with
+ * raw_smp_processor_id(): smp_processor_id()'s debug check does not know
+ * this pin.
+ *
+ * Return: 0, or set_cpus_allowed_ptr()'s error (the case then fails).
+ */
+int gomm_kunit_pin_cpu(struct kunit *test)
+{
+	return set_cpus_allowed_ptr(current, cpumask_of(raw_smp_processor_id()));
+}
 
 static const size_t large_sizes[] = {
 	32769, 40000, 65536, 100000, 1 << 20, (1 << 20) + 1,
@@ -405,14 +434,14 @@ static struct kunit_suite gomm_api_suite = {
 /*
  * Spans, mcache and mcentral.  Class 65 (27264 bytes) has 3 objects in a
  * 10-page span and nothing else in the kernel uses gomm, so its spans are
- * the test's own.  The test stays on one CPU so one mcache serves it.
+ * the test's own.  Each case stays on one CPU (gomm_kunit_pin_cpu()) so
+ * one mcache serves it.
  */
 #define SPAN_CLASS	65
 #define SPAN_SIZE	27264
 
 static void gomm_span_setup(struct kunit *test)
 {
-	migrate_disable();
 	gomm_drain();
 	KUNIT_ASSERT_EQ(test, gomm_class_to_size[SPAN_CLASS], SPAN_SIZE);
 	KUNIT_ASSERT_EQ(test, gomm_class_to_nelems[SPAN_CLASS], 3);
@@ -427,7 +456,7 @@ static void test_refill_sweep(struct kunit *test)
 	int i;
 
 	gomm_span_setup(test);
-	mc = gomm_stats_mcache(smp_processor_id());
+	mc = gomm_stats_mcache(raw_smp_processor_id());
 	refills = mc->refills;
 	for (i = 0; i < 3; i++)
 		p[i] = gomm_alloc(SPAN_SIZE, GFP_KERNEL);
@@ -455,7 +484,6 @@ static void test_refill_sweep(struct kunit *test)
 	gomm_free(p[0]);
 	gomm_free(p[2]);
 	gomm_free(p[3]);
-	migrate_enable();
 }
 
 static void test_full_partial_empty(struct kunit *test)
@@ -490,7 +518,6 @@ static void test_full_partial_empty(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, gomm_span_of(p[0], NULL));
 	KUNIT_EXPECT_NULL(test, gomm_span_of(p[3], NULL));
 	KUNIT_EXPECT_EQ(test, c->nr_spans, spans);
-	migrate_enable();
 }
 
 /* Free chunks go back to the buddy allocator down to the retain target. */
@@ -528,19 +555,19 @@ static struct kunit_case gomm_span_cases[] = {
 
 static struct kunit_suite gomm_span_suite = {
 	.name = "gomm_span",
+	.init = gomm_kunit_pin_cpu,
 	.test_cases = gomm_span_cases,
 };
 
 /*
- * Start a test of tiny block accounting (skipped with gomm.tiny=0): stay
- * on this CPU, with its open block closed by a drain.  Return: tiny
- * blocks in use; the test calls migrate_enable() at its end.
+ * Start a test of tiny block accounting (skipped with gomm.tiny=0): this
+ * CPU's open block closed by a drain (the suite keeps each case on one
+ * CPU).  Return: tiny blocks in use.
  */
 static long gomm_tiny_begin(struct kunit *test)
 {
 	if (!gomm_tiny_enabled)
 		kunit_skip(test, "gomm.tiny=0");
-	migrate_disable();
 	gomm_drain();
 	return gomm_stats_in_use(GOMM_TINY_SPANCLASS);
 }
@@ -584,7 +611,6 @@ static void test_tiny_combine(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_SPANCLASS), blocks + 1);
 	gomm_drain();
 	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_SPANCLASS), blocks);
-	migrate_enable();
 }
 
 /* An open block whose sub-objects have all been freed starts over. */
@@ -623,7 +649,6 @@ static void test_tiny_reuse(struct kunit *test)
 	gomm_free(e);
 	gomm_drain();
 	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_SPANCLASS), blocks);
-	migrate_enable();
 }
 
 static void test_tiny_alignment(struct kunit *test)
@@ -634,7 +659,6 @@ static void test_tiny_alignment(struct kunit *test)
 
 	if (!gomm_tiny_enabled)
 		kunit_skip(test, "gomm.tiny=0");
-	migrate_disable();
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		p[i] = gomm_alloc(sizes[i], GFP_KERNEL);
 		KUNIT_ASSERT_NOT_NULL(test, p[i]);
@@ -653,7 +677,6 @@ static void test_tiny_alignment(struct kunit *test)
 			KUNIT_EXPECT_EQ(test, ((u8 *)p[i])[j], 0x40 + i);
 		gomm_free(p[i]);
 	}
-	migrate_enable();
 }
 
 static struct kunit_case gomm_tiny_cases[] = {
@@ -665,6 +688,7 @@ static struct kunit_case gomm_tiny_cases[] = {
 
 static struct kunit_suite gomm_tiny_suite = {
 	.name = "gomm_tiny",
+	.init = gomm_kunit_pin_cpu,
 	.test_cases = gomm_tiny_cases,
 };
 

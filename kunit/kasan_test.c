@@ -93,11 +93,12 @@ static bool kasan_read(struct kunit *test, const void *p, enum kasan_want want)
 	}
 }
 
+/* Each case on one CPU: test_tiny_object needs this CPU's open tiny block. */
 static int gomm_kasan_init(struct kunit *test)
 {
 	if (!IS_ENABLED(CONFIG_KASAN_GENERIC))
 		kunit_skip(test, "not a generic KASAN kernel");
-	return 0;
+	return gomm_kunit_pin_cpu(test);
 }
 
 static int gomm_kasan_suite_init(struct kunit_suite *suite)
@@ -146,7 +147,6 @@ static void test_tiny_object(struct kunit *test)
 
 	if (!gomm_tiny_enabled)
 		kunit_skip(test, "gomm.tiny=0");
-	migrate_disable();
 	gomm_drain();	/* close this CPU's tiny block: a fresh one opens */
 	a = gomm_alloc(5, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, a);
@@ -173,7 +173,6 @@ static void test_tiny_object(struct kunit *test)
 	KUNIT_EXPECT_TRUE_MSG(test, kasan_read(test, d + 8, KASAN_OOB),
 			      "overflow into a started-over block not reported");
 	gomm_free(d);
-	migrate_enable();
 }
 
 /* 40000 bytes in five 8 KiB pages: the rest of the last page is slack. */
