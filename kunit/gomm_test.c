@@ -49,9 +49,10 @@ int gomm_kunit_pin_cpu(struct kunit *test)
 	return set_cpus_allowed_ptr(current, cpumask_of(raw_smp_processor_id()));
 }
 
+/* large objects, the smallest and the largest among them */
 static const size_t large_sizes[] = {
-	32769, 40000, 65536, 100000, 1 << 20, (1 << 20) + 1,
-	3 << 20, (4 << 20) - 1, 4 << 20,
+	GOMM_MAX_SMALL_SIZE + 1, 40000, 65536, 100000, 1 << 20, (1 << 20) + 1,
+	3 << 20, GOMM_MAX_LARGE_SIZE - 1, GOMM_MAX_LARGE_SIZE,
 };
 
 /* gomm_size() is Go's class size for 16..32768 and whole pages above. */
@@ -98,7 +99,7 @@ static void test_null_zero_ceiling(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, gomm_zalloc(0, GFP_KERNEL));
 	gomm_free(NULL);
 	KUNIT_EXPECT_EQ(test, gomm_size(NULL), 0UL);
-	KUNIT_EXPECT_NULL(test, gomm_alloc((4 << 20) + 1, GFP_KERNEL | __GFP_NOWARN));
+	KUNIT_EXPECT_NULL(test, gomm_alloc(GOMM_MAX_LARGE_SIZE + 1, GFP_KERNEL | __GFP_NOWARN));
 	KUNIT_EXPECT_NULL(test, gomm_alloc(SIZE_MAX, GFP_KERNEL | __GFP_NOWARN));
 	KUNIT_EXPECT_NULL(test, gomm_alloc(SIZE_MAX - 4096, GFP_KERNEL));
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&gomm_errors.too_large), too_large + 3);
@@ -106,8 +107,10 @@ static void test_null_zero_ceiling(struct kunit *test)
 
 static void test_zeroing(struct kunit *test)
 {
-	static const size_t sizes[] = { 1, 7, 8, 15, 16, 24, 100, 1024, 4000,
-					32768, 40000, 1 << 20 };
+	static const size_t sizes[] = {
+		1, 7, 8, GOMM_TINY_SIZE - 1, GOMM_TINY_SIZE, 24, 100, 1024, 4000,
+		GOMM_MAX_SMALL_SIZE, 40000, 1 << 20,
+	};
 	unsigned int i, round;
 	size_t j;
 
@@ -159,7 +162,9 @@ struct gomm_irq_ctx {
 	struct completion done;
 };
 
-static const size_t gomm_irq_sizes[] = { 8, 16, 100, 512, 3000, 32768, 65536, 5 };
+static const size_t gomm_irq_sizes[] = {
+	8, GOMM_TINY_SIZE, 100, 512, 3000, GOMM_MAX_SMALL_SIZE, 65536, 5,
+};
 
 /*
  * Every allocation is checked: the handler records whether it got an
@@ -432,18 +437,17 @@ static struct kunit_suite gomm_api_suite = {
 };
 
 /*
- * Spans, mcache and mcentral.  Class 65 (27264 bytes) has 3 objects in a
- * 10-page span and nothing else in the kernel uses gomm, so its spans are
- * the test's own.  Each case stays on one CPU (gomm_kunit_pin_cpu()) so
+ * Spans, mcache and mcentral.  SPAN_CLASS (65, 27264 bytes) has 3 objects
+ * in a 10-page span and nothing else in the kernel uses gomm, so its spans
+ * are the test's own.  Each case stays on one CPU (gomm_kunit_pin_cpu()) so
  * one mcache serves it.
  */
-#define SPAN_CLASS	65
-#define SPAN_SIZE	27264
+#define SPAN_CLASS	GOMM_KUNIT_LONG_SPAN_CLASS
+#define SPAN_SIZE	gomm_class_to_size[SPAN_CLASS]
 
 static void gomm_span_setup(struct kunit *test)
 {
 	gomm_drain();
-	KUNIT_ASSERT_EQ(test, gomm_class_to_size[SPAN_CLASS], SPAN_SIZE);
 	KUNIT_ASSERT_EQ(test, gomm_class_to_nelems[SPAN_CLASS], 3);
 }
 
@@ -528,7 +532,7 @@ static void test_chunk_release(struct kunit *test)
 	int i;
 
 	for (i = 0; i < 3; i++) {
-		p[i] = gomm_alloc(4 << 20, GFP_KERNEL);
+		p[i] = gomm_alloc(GOMM_MAX_LARGE_SIZE, GFP_KERNEL);
 		KUNIT_ASSERT_NOT_NULL(test, p[i]);
 	}
 	for (i = 0; i < 3; i++)
@@ -541,7 +545,7 @@ static void test_chunk_release(struct kunit *test)
 	/* and so did every other free page: nothing else is live */
 	KUNIT_EXPECT_EQ(test, gomm_heap.pages_owned, gomm_heap.pages_in_use);
 	/* and the heap grows again afterwards */
-	p[0] = gomm_alloc(4 << 20, GFP_KERNEL);
+	p[0] = gomm_alloc(GOMM_MAX_LARGE_SIZE, GFP_KERNEL);
 	KUNIT_EXPECT_NOT_NULL(test, p[0]);
 	gomm_free(p[0]);
 }
@@ -576,17 +580,17 @@ static long gomm_tiny_begin(struct kunit *test)
 static void test_tiny_combine(struct kunit *test)
 {
 	long blocks = gomm_tiny_begin(test);
-	unsigned char *p[16], *q;
+	unsigned char *p[GOMM_TINY_SIZE], *q;
 	struct gomm_span *s;
 	unsigned long block;
 	int i;
 
 	p[0] = gomm_alloc(1, GFP_KERNEL);
-	block = (unsigned long)p[0] & ~15UL;
-	for (i = 1; i < 16; i++)
+	block = (unsigned long)p[0] & ~(GOMM_TINY_SIZE - 1UL);
+	for (i = 1; i < GOMM_TINY_SIZE; i++)
 		p[i] = gomm_alloc(1, GFP_KERNEL);
-	/* sixteen 1-byte objects share one 16-byte block */
-	for (i = 0; i < 16; i++) {
+	/* GOMM_TINY_SIZE 1-byte objects share one block */
+	for (i = 0; i < GOMM_TINY_SIZE; i++) {
 		KUNIT_EXPECT_EQ(test, (unsigned long)p[i], block + i);
 		KUNIT_EXPECT_EQ(test, gomm_size(p[i]), 1UL);
 		*p[i] = i;
@@ -597,14 +601,14 @@ static void test_tiny_combine(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, s->sizeclass, GOMM_TINY_CLASS);
 	/* the full block is closed when the next one opens */
 	q = gomm_alloc(1, GFP_KERNEL);
-	KUNIT_EXPECT_EQ(test, (unsigned long)q & 15, 0UL);
+	KUNIT_EXPECT_EQ(test, (unsigned long)q % GOMM_TINY_SIZE, 0UL);
 	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_SPANCLASS), blocks + 2);
 	/* a closed block goes back only when its last sub-object does */
-	for (i = 0; i < 16; i++) {
+	for (i = 0; i < GOMM_TINY_SIZE; i++) {
 		KUNIT_EXPECT_EQ(test, *p[i], i);
 		gomm_free(p[i]);
 		KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_SPANCLASS),
-				blocks + 1 + (i < 15));
+				blocks + 1 + (i < GOMM_TINY_SIZE - 1));
 	}
 	/* the open block stays until it is closed (here: by drain) */
 	gomm_free(q);
@@ -638,7 +642,7 @@ static void test_tiny_reuse(struct kunit *test)
 	/* a block with live sub-objects is not started over */
 	e = gomm_alloc(4, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, e);
-	KUNIT_EXPECT_EQ(test, (unsigned long)e & 15, 0UL);
+	KUNIT_EXPECT_EQ(test, (unsigned long)e % GOMM_TINY_SIZE, 0UL);
 	KUNIT_EXPECT_PTR_NE(test, e, a);
 	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_SPANCLASS), blocks + 2);
 	KUNIT_EXPECT_EQ(test, c[11], 0xc);
@@ -748,14 +752,16 @@ static size_t stress_size(struct rnd_state *r)
 	u32 x = prandom_u32_state(r);
 
 	switch (x % 16) {
-	case 0 ... 3:
-		return 1 + (x >> 8) % 15;			/* tiny */
-	case 4 ... 11:
-		return 16 + (x >> 8) % 1009;			/* small */
-	case 12 ... 14:
-		return 1024 + (x >> 8) % (32768 - 1024 + 1);	/* medium */
-	default:
-		return 32769 + (x >> 8) % (512 << 10);		/* large */
+	case 0 ... 3:		/* tiny */
+		return 1 + (x >> 8) % (GOMM_TINY_SIZE - 1);
+	case 4 ... 11:		/* small, up to GOMM_SMALL_SIZE_MAX */
+		return GOMM_TINY_SIZE +
+		       (x >> 8) % (GOMM_SMALL_SIZE_MAX - GOMM_TINY_SIZE + 1);
+	case 12 ... 14:		/* medium, up to the largest class */
+		return GOMM_SMALL_SIZE_MAX +
+		       (x >> 8) % (GOMM_MAX_SMALL_SIZE - GOMM_SMALL_SIZE_MAX + 1);
+	default:		/* large */
+		return GOMM_MAX_SMALL_SIZE + 1 + (x >> 8) % (512 << 10);
 	}
 }
 

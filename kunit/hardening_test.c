@@ -239,22 +239,27 @@ static void test_foreign_free(struct kunit *test)
 	hard_class_ok(test, 100000);
 }
 
-/* Class sizes and whole-page large sizes: requested size = usable size. */
-static const size_t hard_interior_sizes[] = {
-	16, 48, 1024, 3072, 27264, 32768, 40960, SZ_1M,
-};
-
 /* Interior pointers of small and large objects; the span's tail. */
 static void test_interior_free(struct kunit *test)
 {
+	/* class sizes and whole-page large sizes: requested size = usable size */
+	const size_t sizes[] = {
+		gomm_class_to_size[GOMM_TINY_CLASS],	/* 16, not a tiny size */
+		gomm_class_to_size[5],			/* 48 */
+		gomm_class_to_size[32],			/* 1024 */
+		gomm_class_to_size[41],			/* 3072, 8 in 3 pages */
+		gomm_class_to_size[GOMM_KUNIT_LONG_SPAN_CLASS],	/* 27264 */
+		GOMM_MAX_SMALL_SIZE,			/* the largest class */
+		5 * GOMM_PAGE_SIZE, SZ_1M,		/* large */
+	};
 	struct hard_errs e0;
 	struct gomm_span *s;
 	unsigned int i, k, n;
 	size_t size, off[4];
 	u8 *p, *a, *b;
 
-	for (i = 0; i < ARRAY_SIZE(hard_interior_sizes); i++) {
-		size = hard_interior_sizes[i];
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		size = sizes[i];
 		p = gomm_alloc(size, GFP_KERNEL);
 		KUNIT_ASSERT_NOT_NULL(test, p);
 		KUNIT_ASSERT_EQ(test, gomm_size(p), size);
@@ -278,8 +283,12 @@ static void test_interior_free(struct kunit *test)
 		hard_class_ok(test, size);
 	}
 
-	/* past the last object of a span whose size is not a multiple */
-	a = gomm_alloc(27264, GFP_KERNEL);
+	/*
+	 * past the last object of a span whose size is not a multiple (3
+	 * objects of this class in 10 pages, then 128 bytes)
+	 */
+	size = gomm_class_to_size[GOMM_KUNIT_LONG_SPAN_CLASS];
+	a = gomm_alloc(size, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, a);
 	s = gomm_span_of(a, NULL);
 	KUNIT_ASSERT_NOT_NULL(test, s);
@@ -290,7 +299,7 @@ static void test_interior_free(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, gomm_size(b), 0UL);
 	hard_expect_errs(test, "span tail", &e0, 2, 0, 0, 0);
 	gomm_free(a);
-	hard_class_ok(test, 27264);
+	hard_class_ok(test, size);
 
 	/*
 	 * Tiny: an offset inside a block where no sub-object starts.  gomm
@@ -319,6 +328,8 @@ static void test_interior_free(struct kunit *test)
 /* Small double free after the first free was swept (alloc bit clear). */
 static void test_double_small_swept(struct kunit *test)
 {
+	/* a class size (512 bytes, 16 to a span): usable size = request */
+	const size_t size = gomm_class_to_size[26];
 	struct hard_errs e0;
 	struct gomm_span *s;
 	unsigned int idx;
@@ -326,15 +337,15 @@ static void test_double_small_swept(struct kunit *test)
 
 	migrate_disable();
 	gomm_drain();
-	a = gomm_alloc(512, GFP_KERNEL);
-	b = gomm_alloc(512, GFP_KERNEL);
+	a = gomm_alloc(size, GFP_KERNEL);
+	b = gomm_alloc(size, GFP_KERNEL);
 	migrate_enable();
 	KUNIT_ASSERT_NOT_NULL(test, a);
 	KUNIT_ASSERT_NOT_NULL(test, b);
 	s = gomm_span_of(a, NULL);
 	KUNIT_ASSERT_PTR_EQ(test, gomm_span_of(b, NULL), s);
 	idx = (a - (u8 *)s->start) / s->elemsize;
-	memset(b, 0x42, 512);
+	memset(b, 0x42, size);
 	hard_errs_read(&e0);
 	gomm_free(a);
 	/* b keeps the span alive; drain uncaches it and sweeps a's free */
@@ -344,11 +355,11 @@ static void test_double_small_swept(struct kunit *test)
 	gomm_free(a);
 	KUNIT_EXPECT_EQ(test, gomm_size(a), 0UL);
 	hard_expect_errs(test, "swept double free", &e0, 0, 2, 0, 0);
-	KUNIT_EXPECT_EQ(test, gomm_size(b), 512UL);
-	KUNIT_EXPECT_NULL(test, memchr_inv(b, 0x42, 512));
+	KUNIT_EXPECT_EQ(test, gomm_size(b), size);
+	KUNIT_EXPECT_NULL(test, memchr_inv(b, 0x42, size));
 	gomm_free(b);
 	hard_expect_errs(test, "the real free", &e0, 0, 2, 0, 0);
-	hard_class_ok(test, 512);
+	hard_class_ok(test, size);
 }
 
 /*
@@ -413,7 +424,7 @@ static void test_double_tiny(struct kunit *test)
 /* Large double frees, of several sizes, and after the pages went back. */
 static void test_double_large(struct kunit *test)
 {
-	static const size_t sizes[] = { 32769, 40960, SZ_1M, SZ_4M };
+	static const size_t sizes[] = { GOMM_MAX_SMALL_SIZE + 1, 40960, SZ_1M, SZ_4M };
 	void *p[ARRAY_SIZE(sizes)];
 	unsigned long large_pages;
 	struct hard_errs e0;
@@ -791,7 +802,9 @@ static void test_zero_all(struct kunit *test)
  * process context with preemption off, each when the heap has no free
  * page, so the allocation has to grow it from that context.
  */
-static const size_t hard_irq_sizes[] = { 3, 13, 16, 200, 4096, 32768, 40000, SZ_1M };
+static const size_t hard_irq_sizes[] = {
+	3, 13, GOMM_TINY_SIZE, 200, 4096, GOMM_MAX_SMALL_SIZE, 40000, SZ_1M,
+};
 
 struct hard_irq {
 	struct hrtimer hrt;
@@ -1070,7 +1083,9 @@ static void hard_expect_heap(struct kunit *test, const char *what,
 				    "%s: objects in use, span class %u", what, sc);
 }
 
-static const size_t hard_fault_sizes[] = { 3, 64, 4000, 32768, 100000, SZ_4M };
+static const size_t hard_fault_sizes[] = {
+	3, 64, 4000, GOMM_MAX_SMALL_SIZE, 100000, SZ_4M,
+};
 
 /*
  * With every growth failing, each allocation that needs a new span fails
@@ -1248,7 +1263,8 @@ static struct kunit_suite gomm_hard_scavenge_suite = {
 #define HP_N		192
 
 static const size_t hard_hp_sizes[] = {
-	1, 5, 8, 13, 16, 48, 100, 512, 1024, 3000, 8192, 27264, 32768, 40000, 100000,
+	1, 5, 8, 13, GOMM_TINY_SIZE, 48, 100, 512, 1024, 3000, 8192, 27264,
+	GOMM_MAX_SMALL_SIZE, 40000, 100000,
 };
 
 struct hard_hp_obj {

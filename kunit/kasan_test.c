@@ -112,26 +112,30 @@ static void gomm_kasan_suite_exit(struct kunit_suite *suite)
 	tracepoint_synchronize_unregister();
 }
 
-/* 100 bytes in a 112-byte object: 100..111 is slack, a redzone. */
+/*
+ * 100 bytes in an object of its class, 112 bytes: 100..111 is slack, a
+ * redzone.
+ */
 static void test_small_object(struct kunit *test)
 {
-	char *p = gomm_alloc(100, GFP_KERNEL);
+	const size_t size = 100, objsize = gomm_class_to_size[gomm_size_to_class(size)];
+	char *p = gomm_alloc(size, GFP_KERNEL);
 
 	KUNIT_ASSERT_NOT_NULL(test, p);
-	KUNIT_ASSERT_EQ(test, gomm_size(p), 112UL);
+	KUNIT_ASSERT_EQ(test, gomm_size(p), objsize);
 	KUNIT_EXPECT_TRUE(test, kasan_read(test, p, KASAN_NONE));
-	KUNIT_EXPECT_TRUE(test, kasan_read(test, p + 99, KASAN_NONE));
-	KUNIT_EXPECT_TRUE_MSG(test, kasan_read(test, p + 100, KASAN_OOB),
+	KUNIT_EXPECT_TRUE(test, kasan_read(test, p + size - 1, KASAN_NONE));
+	KUNIT_EXPECT_TRUE_MSG(test, kasan_read(test, p + size, KASAN_OOB),
 			      "overflow into the slack not reported");
-	KUNIT_EXPECT_TRUE(test, kasan_read(test, p + 111, KASAN_OOB));
+	KUNIT_EXPECT_TRUE(test, kasan_read(test, p + objsize - 1, KASAN_OOB));
 	gomm_free(p);
 	KUNIT_EXPECT_TRUE_MSG(test, kasan_read(test, p, KASAN_UAF),
 			      "use after free not reported");
 	KUNIT_EXPECT_TRUE(test, kasan_read(test, p + 64, KASAN_UAF));
 	/* the next object of the class is usable again, to its size */
-	p = gomm_alloc(112, GFP_KERNEL);
+	p = gomm_alloc(objsize, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, p);
-	KUNIT_EXPECT_TRUE(test, kasan_read(test, p + 111, KASAN_NONE));
+	KUNIT_EXPECT_TRUE(test, kasan_read(test, p + objsize - 1, KASAN_NONE));
 	gomm_free(p);
 }
 
