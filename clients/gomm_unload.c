@@ -27,7 +27,8 @@
  * (most likely a stale pointer to it in SLUB's per-CPU sheaf, not
  * checked).  Unloading the module
  * frees what it still holds, so without "drop" it leaves nothing behind.
- * Built with the KUnit suites (debug kernels): it reads gomm_tiny_enabled.
+ * Built only for kernels with KUnit (clients/Kbuild): it reads
+ * gomm_tiny_enabled, exported to KUnit only.
  */
 #include <linux/gomm.h>
 #include <linux/kernel.h>
