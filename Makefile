@@ -16,7 +16,9 @@
 #                         DURATION seconds (default 600)
 #   make kcsan            KUnit and a short stress on the KCSAN kernel: no
 #                         data-race report (DURATION, default 60)
-#   make gen              regenerate gomm/sizeclasses.h from Go's formulas
+#   make gen              regenerate gomm/sizeclasses.h from Go's formulas and
+#                         check it against Go's table
+#                         (scripts/testdata/go-sizeclasses.tsv)
 #   make clean
 
 ifneq ($(KDIR),)
@@ -56,6 +58,6 @@ kcsan: deps
 
 gen:
 	scripts/mksizeclasses.py gomm/sizeclasses.h
-	scripts/mksizeclasses.py --check ../shared/reference/go/sizeclasses.tsv
+	scripts/mksizeclasses.py --check scripts/testdata/go-sizeclasses.tsv
 
 .PHONY: all clean deps check demo lint bench stress kcsan gen

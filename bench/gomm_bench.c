@@ -24,7 +24,7 @@
  * the random case reports its own loop cost as loop=.
  *
  * Loading the module runs nothing unless run= names case groups; the
- * guest script (bench/guest.sh) writes group names to
+ * guest script (scripts/guest/bench) writes group names to
  * /sys/kernel/debug/gomm_bench/run one at a time, so it can prepare the
  * heap (drain, scavenge) and read memory counters between them:
  *
@@ -849,7 +849,7 @@ static int bench_scale_case(void)
  * buddy allocator (order 10 each).  SLUB runs first: gomm keeps the
  * 512 MiB it frees until its scavenger returns them, 16 chunks a second
  * from a work item, which would otherwise run inside SLUB's timed loops.
- * bench/guest.sh runs this group last for the same reason.  The VM needs
+ * scripts/guest/bench runs this group last for the same reason.  The VM needs
  * 2 GiB (scripts/bench passes --mem 2G).
  */
 static int bench_largeheap_one(enum bench_kind k, const size_t *sizes,
@@ -907,7 +907,7 @@ static int bench_largeheap_case(void)
 
 /*
  * Heap growth: BENCH_GROWTH_BYTES of @size-byte objects allocated then
- * freed, once, no warm-up.  bench/guest.sh drains and scavenges gomm's
+ * freed, once, no warm-up.  scripts/guest/bench drains and scavenges gomm's
  * heap (retain_kb=0) first, so every chunk gomm uses comes from
  * alloc_pages() inside the timed loop; kmalloc() of a large size goes to
  * the page allocator every time anyway.
@@ -960,7 +960,7 @@ static int bench_cache_case(size_t size)
 /*
  * "gomm N" / "slub N" fills a live set of N objects of the random
  * distribution (seed BENCH_RAND_SEED) and replaces BENCH_LIVE_CHURN * N
- * random ones, then keeps it, so bench/guest.sh can read what each
+ * random ones, then keeps it, so scripts/guest/bench can read what each
  * allocator holds (gomm's debugfs heap file, /proc/slabinfo) before and
  * after; "free" frees it.
  */

@@ -33,6 +33,13 @@ struct race_free {
 	bool timed_out;
 };
 
+/*
+ * The size class with the longest spans (GOMM_MAX_CLASS_NPAGES pages): 3
+ * objects of 27264 bytes in 10 pages, a tail of 128 bytes after the last.
+ */
+#define GOMM_KUNIT_LONG_SPAN_CLASS	(GOMM_NUM_CLASSES - 3)
+
+int gomm_kunit_pin_cpu(struct kunit *test);
 bool gomm_race_free_drain(struct kunit *test, size_t size, bool free_now);
 void gomm_kunit_set_retain(struct kunit *test, unsigned long kb);
 

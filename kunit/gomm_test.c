@@ -17,16 +17,46 @@
 #include "compat.h"
 #include "gomm.h"
 #include "gomm_trace.h"
+#include "gomm_kunit.h"
 
 MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 
+/**
+ * gomm_kunit_pin_cpu() - a suite's .init: keep each case on one CPU
+ * @test: the case
+ *
+ * For the suites whose cases need one mcache throughout (its spans, its
+ * open tiny block) and assert on the way.  KUnit runs each case, its
+ * suite's .init first, in a kthread of its own that ends with the case,
+ * also where a KUNIT_ASSERT fails or the case is skipped (KUnit ends the
+ * thread there); the suite's .exit and the case's deferred actions run
+ * afterwards, in another kthread.  So the pin is this thread's CPU
+ * affinity, which ends with the thread: nothing has to undo it, and no
+ * failed assert can leave a task pinned.  Not migrate_disable(): a thread
+ * that ended between migrate_disable() and migrate_enable() would leave
+ * its runqueue's count of pinned tasks raised for good (a later CPU
+ * offline, as in gomm_hardening_hotplug, would wait for it forever), and
+ * .exit, in another thread, cannot call migrate_enable() for it.  A
+ * migrate_disable() section inside a case is for a few calls with no
+ * assert or skip in between.  A pinned case reads its CPU with
+ * raw_smp_processor_id(): smp_processor_id()'s debug check does not know
+ * this pin.
+ *
+ * Return: 0, or set_cpus_allowed_ptr()'s error (the case then fails).
+ */
+int gomm_kunit_pin_cpu(struct kunit *test)
+{
+	return set_cpus_allowed_ptr(current, cpumask_of(raw_smp_processor_id()));
+}
+
+/* large objects, the smallest and the largest among them */
 static const size_t large_sizes[] = {
-	32769, 40000, 65536, 100000, 1 << 20, (1 << 20) + 1,
-	3 << 20, (4 << 20) - 1, 4 << 20,
+	GOMM_MAX_SMALL_SIZE + 1, 40000, 65536, 100000, 1 << 20, (1 << 20) + 1,
+	3 << 20, GOMM_MAX_LARGE_SIZE - 1, GOMM_MAX_LARGE_SIZE,
 };
 
 /* gomm_size() is Go's class size for 16..32768 and whole pages above. */
-static void gomm_api_usable_size(struct kunit *test)
+static void test_usable_size(struct kunit *test)
 {
 	unsigned int i;
 	size_t n;
@@ -61,7 +91,7 @@ static void gomm_api_usable_size(struct kunit *test)
 	}
 }
 
-static void gomm_api_null_zero_ceiling(struct kunit *test)
+static void test_null_zero_ceiling(struct kunit *test)
 {
 	long too_large = atomic_long_read(&gomm_errors.too_large);
 
@@ -69,16 +99,18 @@ static void gomm_api_null_zero_ceiling(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, gomm_zalloc(0, GFP_KERNEL));
 	gomm_free(NULL);
 	KUNIT_EXPECT_EQ(test, gomm_size(NULL), 0UL);
-	KUNIT_EXPECT_NULL(test, gomm_alloc((4 << 20) + 1, GFP_KERNEL | __GFP_NOWARN));
+	KUNIT_EXPECT_NULL(test, gomm_alloc(GOMM_MAX_LARGE_SIZE + 1, GFP_KERNEL | __GFP_NOWARN));
 	KUNIT_EXPECT_NULL(test, gomm_alloc(SIZE_MAX, GFP_KERNEL | __GFP_NOWARN));
 	KUNIT_EXPECT_NULL(test, gomm_alloc(SIZE_MAX - 4096, GFP_KERNEL));
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&gomm_errors.too_large), too_large + 3);
 }
 
-static void gomm_api_zeroing(struct kunit *test)
+static void test_zeroing(struct kunit *test)
 {
-	static const size_t sizes[] = { 1, 7, 8, 15, 16, 24, 100, 1024, 4000,
-					32768, 40000, 1 << 20 };
+	static const size_t sizes[] = {
+		1, 7, 8, GOMM_TINY_SIZE - 1, GOMM_TINY_SIZE, 24, 100, 1024, 4000,
+		GOMM_MAX_SMALL_SIZE, 40000, 1 << 20,
+	};
 	unsigned int i, round;
 	size_t j;
 
@@ -99,7 +131,7 @@ static void gomm_api_zeroing(struct kunit *test)
 	}
 }
 
-static void gomm_api_cleanup_attr(struct kunit *test)
+static void test_cleanup_attr(struct kunit *test)
 {
 	long before = gomm_stats_in_use(gomm_size_to_class(100));
 
@@ -130,7 +162,9 @@ struct gomm_irq_ctx {
 	struct completion done;
 };
 
-static const size_t gomm_irq_sizes[] = { 8, 16, 100, 512, 3000, 32768, 65536, 5 };
+static const size_t gomm_irq_sizes[] = {
+	8, GOMM_TINY_SIZE, 100, 512, 3000, GOMM_MAX_SMALL_SIZE, 65536, 5,
+};
 
 /*
  * Every allocation is checked: the handler records whether it got an
@@ -171,7 +205,7 @@ static unsigned int gomm_irq_counter(size_t size)
 	return gomm_size_to_class(size);
 }
 
-static void gomm_api_atomic_contexts(struct kunit *test)
+static void test_atomic_contexts(struct kunit *test)
 {
 	struct gomm_irq_ctx *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
 	long before[ARRAY_SIZE(gomm_irq_sizes)], live[ARRAY_SIZE(gomm_irq_sizes)];
@@ -308,7 +342,7 @@ static void gomm_tp_where(char *buf, size_t len, unsigned long ip)
 		*dot = '\0';
 }
 
-static void gomm_api_tracepoints(struct kunit *test)
+static void test_tracepoints(struct kunit *test)
 {
 	struct gomm_tp_seen *seen = kunit_kzalloc(test, sizeof(*seen), GFP_KERNEL);
 	const gfp_t gfp = GFP_KERNEL | __GFP_NOWARN;
@@ -352,7 +386,7 @@ static void gomm_api_tracepoints(struct kunit *test)
 			(__force unsigned long)gfp);
 	KUNIT_EXPECT_PTR_EQ(test, seen->free[0].ptr, (const void *)p);
 	/* every call site is in this function, not in gomm */
-	gomm_tp_where(here, sizeof(here), (unsigned long)gomm_api_tracepoints);
+	gomm_tp_where(here, sizeof(here), (unsigned long)test_tracepoints);
 	for (i = 0; i < 3; i++) {
 		const struct gomm_tp_event *e = i < 2 ? &seen->alloc[i] : &seen->free[0];
 
@@ -363,7 +397,7 @@ static void gomm_api_tracepoints(struct kunit *test)
 }
 
 /* GFP_KERNEL grows the heap: 64 MiB in 4 KiB objects, all distinct. */
-static void gomm_api_growth(struct kunit *test)
+static void test_growth(struct kunit *test)
 {
 	const unsigned int n = (64 << 20) / 4096;
 	unsigned long grows = gomm_heap.grows;
@@ -387,13 +421,13 @@ static void gomm_api_growth(struct kunit *test)
 }
 
 static struct kunit_case gomm_api_cases[] = {
-	KUNIT_CASE(gomm_api_usable_size),
-	KUNIT_CASE(gomm_api_null_zero_ceiling),
-	KUNIT_CASE(gomm_api_zeroing),
-	KUNIT_CASE(gomm_api_cleanup_attr),
-	KUNIT_CASE(gomm_api_atomic_contexts),
-	KUNIT_CASE(gomm_api_tracepoints),
-	KUNIT_CASE(gomm_api_growth),
+	KUNIT_CASE(test_usable_size),
+	KUNIT_CASE(test_null_zero_ceiling),
+	KUNIT_CASE(test_zeroing),
+	KUNIT_CASE(test_cleanup_attr),
+	KUNIT_CASE(test_atomic_contexts),
+	KUNIT_CASE(test_tracepoints),
+	KUNIT_CASE(test_growth),
 	{}
 };
 
@@ -403,22 +437,21 @@ static struct kunit_suite gomm_api_suite = {
 };
 
 /*
- * Spans, mcache and mcentral.  Class 65 (27264 bytes) has 3 objects in a
- * 10-page span and nothing else in the kernel uses gomm, so its spans are
- * the test's own.  The test stays on one CPU so one mcache serves it.
+ * Spans, mcache and mcentral.  SPAN_CLASS (65, 27264 bytes) has 3 objects
+ * in a 10-page span and nothing else in the kernel uses gomm, so its spans
+ * are the test's own.  Each case stays on one CPU (gomm_kunit_pin_cpu()) so
+ * one mcache serves it.
  */
-#define SPAN_CLASS	65
-#define SPAN_SIZE	27264
+#define SPAN_CLASS	GOMM_KUNIT_LONG_SPAN_CLASS
+#define SPAN_SIZE	gomm_class_to_size[SPAN_CLASS]
 
 static void gomm_span_setup(struct kunit *test)
 {
-	migrate_disable();
 	gomm_drain();
-	KUNIT_ASSERT_EQ(test, gomm_class_to_size[SPAN_CLASS], SPAN_SIZE);
 	KUNIT_ASSERT_EQ(test, gomm_class_to_nelems[SPAN_CLASS], 3);
 }
 
-static void gomm_span_refill_sweep(struct kunit *test)
+static void test_refill_sweep(struct kunit *test)
 {
 	struct gomm_mcache *mc;
 	unsigned long refills, sweeps;
@@ -427,7 +460,7 @@ static void gomm_span_refill_sweep(struct kunit *test)
 	int i;
 
 	gomm_span_setup(test);
-	mc = gomm_stats_mcache(smp_processor_id());
+	mc = gomm_stats_mcache(raw_smp_processor_id());
 	refills = mc->refills;
 	for (i = 0; i < 3; i++)
 		p[i] = gomm_alloc(SPAN_SIZE, GFP_KERNEL);
@@ -455,10 +488,9 @@ static void gomm_span_refill_sweep(struct kunit *test)
 	gomm_free(p[0]);
 	gomm_free(p[2]);
 	gomm_free(p[3]);
-	migrate_enable();
 }
 
-static void gomm_span_full_partial_empty(struct kunit *test)
+static void test_full_partial_empty(struct kunit *test)
 {
 	struct gomm_mcentral *c = &gomm_central[SPAN_CLASS];
 	unsigned long spans;
@@ -490,18 +522,17 @@ static void gomm_span_full_partial_empty(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, gomm_span_of(p[0], NULL));
 	KUNIT_EXPECT_NULL(test, gomm_span_of(p[3], NULL));
 	KUNIT_EXPECT_EQ(test, c->nr_spans, spans);
-	migrate_enable();
 }
 
 /* Free chunks go back to the buddy allocator down to the retain target. */
-static void gomm_span_chunk_release(struct kunit *test)
+static void test_chunk_release(struct kunit *test)
 {
 	unsigned long released = gomm_heap.released, retain = gomm_retain_kb;
 	void *p[3];
 	int i;
 
 	for (i = 0; i < 3; i++) {
-		p[i] = gomm_alloc(4 << 20, GFP_KERNEL);
+		p[i] = gomm_alloc(GOMM_MAX_LARGE_SIZE, GFP_KERNEL);
 		KUNIT_ASSERT_NOT_NULL(test, p[i]);
 	}
 	for (i = 0; i < 3; i++)
@@ -514,52 +545,52 @@ static void gomm_span_chunk_release(struct kunit *test)
 	/* and so did every other free page: nothing else is live */
 	KUNIT_EXPECT_EQ(test, gomm_heap.pages_owned, gomm_heap.pages_in_use);
 	/* and the heap grows again afterwards */
-	p[0] = gomm_alloc(4 << 20, GFP_KERNEL);
+	p[0] = gomm_alloc(GOMM_MAX_LARGE_SIZE, GFP_KERNEL);
 	KUNIT_EXPECT_NOT_NULL(test, p[0]);
 	gomm_free(p[0]);
 }
 
 static struct kunit_case gomm_span_cases[] = {
-	KUNIT_CASE(gomm_span_refill_sweep),
-	KUNIT_CASE(gomm_span_full_partial_empty),
-	KUNIT_CASE(gomm_span_chunk_release),
+	KUNIT_CASE(test_refill_sweep),
+	KUNIT_CASE(test_full_partial_empty),
+	KUNIT_CASE(test_chunk_release),
 	{}
 };
 
 static struct kunit_suite gomm_span_suite = {
 	.name = "gomm_span",
+	.init = gomm_kunit_pin_cpu,
 	.test_cases = gomm_span_cases,
 };
 
 /*
- * Start a test of tiny block accounting (skipped with gomm.tiny=0): stay
- * on this CPU, with its open block closed by a drain.  Return: tiny
- * blocks in use; the test calls migrate_enable() at its end.
+ * Start a test of tiny block accounting (skipped with gomm.tiny=0): this
+ * CPU's open block closed by a drain (the suite keeps each case on one
+ * CPU).  Return: tiny blocks in use.
  */
 static long gomm_tiny_begin(struct kunit *test)
 {
 	if (!gomm_tiny_enabled)
 		kunit_skip(test, "gomm.tiny=0");
-	migrate_disable();
 	gomm_drain();
 	return gomm_stats_in_use(GOMM_TINY_SPANCLASS);
 }
 
 /* The tiny allocator: combining, Go's alignment, block release. */
-static void gomm_tiny_combine(struct kunit *test)
+static void test_tiny_combine(struct kunit *test)
 {
 	long blocks = gomm_tiny_begin(test);
-	unsigned char *p[16], *q;
+	unsigned char *p[GOMM_TINY_SIZE], *q;
 	struct gomm_span *s;
 	unsigned long block;
 	int i;
 
 	p[0] = gomm_alloc(1, GFP_KERNEL);
-	block = (unsigned long)p[0] & ~15UL;
-	for (i = 1; i < 16; i++)
+	block = (unsigned long)p[0] & ~(GOMM_TINY_SIZE - 1UL);
+	for (i = 1; i < GOMM_TINY_SIZE; i++)
 		p[i] = gomm_alloc(1, GFP_KERNEL);
-	/* sixteen 1-byte objects share one 16-byte block */
-	for (i = 0; i < 16; i++) {
+	/* GOMM_TINY_SIZE 1-byte objects share one block */
+	for (i = 0; i < GOMM_TINY_SIZE; i++) {
 		KUNIT_EXPECT_EQ(test, (unsigned long)p[i], block + i);
 		KUNIT_EXPECT_EQ(test, gomm_size(p[i]), 1UL);
 		*p[i] = i;
@@ -570,25 +601,24 @@ static void gomm_tiny_combine(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, s->sizeclass, GOMM_TINY_CLASS);
 	/* the full block is closed when the next one opens */
 	q = gomm_alloc(1, GFP_KERNEL);
-	KUNIT_EXPECT_EQ(test, (unsigned long)q & 15, 0UL);
+	KUNIT_EXPECT_EQ(test, (unsigned long)q % GOMM_TINY_SIZE, 0UL);
 	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_SPANCLASS), blocks + 2);
 	/* a closed block goes back only when its last sub-object does */
-	for (i = 0; i < 16; i++) {
+	for (i = 0; i < GOMM_TINY_SIZE; i++) {
 		KUNIT_EXPECT_EQ(test, *p[i], i);
 		gomm_free(p[i]);
 		KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_SPANCLASS),
-				blocks + 1 + (i < 15));
+				blocks + 1 + (i < GOMM_TINY_SIZE - 1));
 	}
 	/* the open block stays until it is closed (here: by drain) */
 	gomm_free(q);
 	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_SPANCLASS), blocks + 1);
 	gomm_drain();
 	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_SPANCLASS), blocks);
-	migrate_enable();
 }
 
 /* An open block whose sub-objects have all been freed starts over. */
-static void gomm_tiny_reuse(struct kunit *test)
+static void test_tiny_reuse(struct kunit *test)
 {
 	long blocks = gomm_tiny_begin(test);
 	u8 *a, *b, *c, *d, *e;
@@ -612,7 +642,7 @@ static void gomm_tiny_reuse(struct kunit *test)
 	/* a block with live sub-objects is not started over */
 	e = gomm_alloc(4, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, e);
-	KUNIT_EXPECT_EQ(test, (unsigned long)e & 15, 0UL);
+	KUNIT_EXPECT_EQ(test, (unsigned long)e % GOMM_TINY_SIZE, 0UL);
 	KUNIT_EXPECT_PTR_NE(test, e, a);
 	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_SPANCLASS), blocks + 2);
 	KUNIT_EXPECT_EQ(test, c[11], 0xc);
@@ -623,10 +653,9 @@ static void gomm_tiny_reuse(struct kunit *test)
 	gomm_free(e);
 	gomm_drain();
 	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_SPANCLASS), blocks);
-	migrate_enable();
 }
 
-static void gomm_tiny_alignment(struct kunit *test)
+static void test_tiny_alignment(struct kunit *test)
 {
 	static const size_t sizes[] = { 1, 4, 2, 8, 3, 12, 6, 1, 8, 4 };
 	void *p[ARRAY_SIZE(sizes)];
@@ -634,7 +663,6 @@ static void gomm_tiny_alignment(struct kunit *test)
 
 	if (!gomm_tiny_enabled)
 		kunit_skip(test, "gomm.tiny=0");
-	migrate_disable();
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		p[i] = gomm_alloc(sizes[i], GFP_KERNEL);
 		KUNIT_ASSERT_NOT_NULL(test, p[i]);
@@ -653,66 +681,19 @@ static void gomm_tiny_alignment(struct kunit *test)
 			KUNIT_EXPECT_EQ(test, ((u8 *)p[i])[j], 0x40 + i);
 		gomm_free(p[i]);
 	}
-	migrate_enable();
 }
 
 static struct kunit_case gomm_tiny_cases[] = {
-	KUNIT_CASE(gomm_tiny_combine),
-	KUNIT_CASE(gomm_tiny_reuse),
-	KUNIT_CASE(gomm_tiny_alignment),
+	KUNIT_CASE(test_tiny_combine),
+	KUNIT_CASE(test_tiny_reuse),
+	KUNIT_CASE(test_tiny_alignment),
 	{}
 };
 
 static struct kunit_suite gomm_tiny_suite = {
 	.name = "gomm_tiny",
+	.init = gomm_kunit_pin_cpu,
 	.test_cases = gomm_tiny_cases,
-};
-
-/* Bad input: reported, counted, ignored; gomm keeps working. */
-static void gomm_bad_free(struct kunit *test)
-{
-	long bad = atomic_long_read(&gomm_errors.bad_free);
-	long dbl = atomic_long_read(&gomm_errors.double_free);
-	char stack_obj[16];
-	void *k = kmalloc(64, GFP_KERNEL);
-	void *p = gomm_alloc(64, GFP_KERNEL);
-	void *l = gomm_alloc(100000, GFP_KERNEL);
-	void *t;
-
-	KUNIT_ASSERT_NOT_NULL(test, p);
-	KUNIT_ASSERT_NOT_NULL(test, l);
-	gomm_free(k);			/* kmalloc'd */
-	gomm_free(stack_obj);		/* on the stack */
-	gomm_free(p + 8);		/* interior */
-	gomm_free(l + GOMM_PAGE_SIZE);	/* interior of a large object */
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&gomm_errors.bad_free), bad + 4);
-	gomm_free(p);
-	gomm_free(p);			/* double free, small */
-	gomm_free(l);
-	gomm_free(l);			/* double free, large */
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&gomm_errors.double_free), dbl + 2);
-	if (gomm_tiny_enabled) {
-		t = gomm_alloc(3, GFP_KERNEL);
-		gomm_free(t);
-		gomm_free(t);		/* double free, tiny */
-		KUNIT_EXPECT_EQ(test, atomic_long_read(&gomm_errors.double_free), dbl + 3);
-	}
-	KUNIT_EXPECT_EQ(test, gomm_size(k), 0UL);
-	kfree(k);
-	/* and gomm still works */
-	p = gomm_alloc(64, GFP_KERNEL);
-	KUNIT_EXPECT_NOT_NULL(test, p);
-	gomm_free(p);
-}
-
-static struct kunit_case gomm_bad_cases[] = {
-	KUNIT_CASE(gomm_bad_free),
-	{}
-};
-
-static struct kunit_suite gomm_bad_suite = {
-	.name = "gomm_badinput",
-	.test_cases = gomm_bad_cases,
 };
 
 /*
@@ -771,14 +752,16 @@ static size_t stress_size(struct rnd_state *r)
 	u32 x = prandom_u32_state(r);
 
 	switch (x % 16) {
-	case 0 ... 3:
-		return 1 + (x >> 8) % 15;			/* tiny */
-	case 4 ... 11:
-		return 16 + (x >> 8) % 1009;			/* small */
-	case 12 ... 14:
-		return 1024 + (x >> 8) % (32768 - 1024 + 1);	/* medium */
-	default:
-		return 32769 + (x >> 8) % (512 << 10);		/* large */
+	case 0 ... 3:		/* tiny */
+		return 1 + (x >> 8) % (GOMM_TINY_SIZE - 1);
+	case 4 ... 11:		/* small, up to GOMM_SMALL_SIZE_MAX */
+		return GOMM_TINY_SIZE +
+		       (x >> 8) % (GOMM_SMALL_SIZE_MAX - GOMM_TINY_SIZE + 1);
+	case 12 ... 14:		/* medium, up to the largest class */
+		return GOMM_SMALL_SIZE_MAX +
+		       (x >> 8) % (GOMM_MAX_SMALL_SIZE - GOMM_SMALL_SIZE_MAX + 1);
+	default:		/* large */
+		return GOMM_MAX_SMALL_SIZE + 1 + (x >> 8) % (512 << 10);
 	}
 }
 
@@ -874,7 +857,7 @@ static int stress_fn(void *arg)
 	return 0;
 }
 
-static void gomm_stress_mixed(struct kunit *test)
+static void test_stress_mixed(struct kunit *test)
 {
 	struct stress *st = kvzalloc(sizeof(*st), GFP_KERNEL);
 	unsigned long *base;
@@ -938,7 +921,7 @@ static void gomm_stress_mixed(struct kunit *test)
 }
 
 static struct kunit_case gomm_stress_cases[] = {
-	KUNIT_CASE_SLOW(gomm_stress_mixed),
+	KUNIT_CASE_SLOW(test_stress_mixed),
 	{}
 };
 
@@ -948,7 +931,7 @@ static struct kunit_suite gomm_stress_suite = {
 };
 
 kunit_test_suites(&gomm_api_suite, &gomm_span_suite, &gomm_tiny_suite,
-		  &gomm_bad_suite, &gomm_stress_suite);
+		  &gomm_stress_suite);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("KUnit tests for gomm");

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit suites for gomm's hardening: bad input and atomic contexts beyond
- * gomm_test.c's gomm_api and gomm_badinput suites, heap growth under fault
- * injection, the scavenger's retain target, and CPU hotplug with live
- * objects.  Every case checks the gomm_errors counter a report must bump
+ * KUnit suites for gomm's hardening: bad input (gomm_hardening_input, the
+ * one suite for it) and atomic contexts beyond gomm_test.c's gomm_api
+ * suite, heap growth under fault injection, the scavenger's retain target,
+ * and CPU hotplug with live objects.  Every case checks the gomm_errors counter a report must bump
  * and that gomm still hands out distinct, usable objects afterwards.
  */
 #include <kunit/test.h>
@@ -159,10 +159,47 @@ static void hard_force_growth(struct kunit *test)
 
 /* ---- bad input ---- */
 
+/* Bad input: reported, counted, ignored; gomm keeps working. */
+static void test_bad_free(struct kunit *test)
+{
+	long bad = atomic_long_read(&gomm_errors.bad_free);
+	long dbl = atomic_long_read(&gomm_errors.double_free);
+	char stack_obj[16];
+	void *k = kmalloc(64, GFP_KERNEL);
+	void *p = gomm_alloc(64, GFP_KERNEL);
+	void *l = gomm_alloc(100000, GFP_KERNEL);
+	void *t;
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_NOT_NULL(test, l);
+	gomm_free(k);			/* kmalloc'd */
+	gomm_free(stack_obj);		/* on the stack */
+	gomm_free(p + 8);		/* interior */
+	gomm_free(l + GOMM_PAGE_SIZE);	/* interior of a large object */
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&gomm_errors.bad_free), bad + 4);
+	gomm_free(p);
+	gomm_free(p);			/* double free, small */
+	gomm_free(l);
+	gomm_free(l);			/* double free, large */
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&gomm_errors.double_free), dbl + 2);
+	if (gomm_tiny_enabled) {
+		t = gomm_alloc(3, GFP_KERNEL);
+		gomm_free(t);
+		gomm_free(t);		/* double free, tiny */
+		KUNIT_EXPECT_EQ(test, atomic_long_read(&gomm_errors.double_free), dbl + 3);
+	}
+	KUNIT_EXPECT_EQ(test, gomm_size(k), 0UL);
+	kfree(k);
+	/* and gomm still works */
+	p = gomm_alloc(64, GFP_KERNEL);
+	KUNIT_EXPECT_NOT_NULL(test, p);
+	gomm_free(p);
+}
+
 static u8 hard_global[64];
 
 /* Pointers gomm never returned: reported as bad frees, never touched. */
-static void gomm_hard_foreign(struct kunit *test)
+static void test_foreign_free(struct kunit *test)
 {
 	struct page *pg = alloc_page(GFP_KERNEL);
 	void *v = vmalloc(2 * PAGE_SIZE);
@@ -177,7 +214,7 @@ static void gomm_hard_foreign(struct kunit *test)
 	ptrs[2] = v;				/* vmalloc */
 	ptrs[3] = v + PAGE_SIZE;
 	ptrs[4] = page_address(pg);		/* direct map, not gomm's */
-	ptrs[5] = (const void *)gomm_hard_foreign;	/* module text */
+	ptrs[5] = (const void *)test_foreign_free;	/* module text */
 	ptrs[6] = ERR_PTR(-ENOMEM);
 	ptrs[7] = (const void *)0x1000UL;	/* user range */
 	memset(hard_global, 0x3c, sizeof(hard_global));
@@ -202,22 +239,27 @@ static void gomm_hard_foreign(struct kunit *test)
 	hard_class_ok(test, 100000);
 }
 
-/* Class sizes and whole-page large sizes: requested size = usable size. */
-static const size_t hard_interior_sizes[] = {
-	16, 48, 1024, 3072, 27264, 32768, 40960, SZ_1M,
-};
-
 /* Interior pointers of small and large objects; the span's tail. */
-static void gomm_hard_interior(struct kunit *test)
+static void test_interior_free(struct kunit *test)
 {
+	/* class sizes and whole-page large sizes: requested size = usable size */
+	const size_t sizes[] = {
+		gomm_class_to_size[GOMM_TINY_CLASS],	/* 16, not a tiny size */
+		gomm_class_to_size[5],			/* 48 */
+		gomm_class_to_size[32],			/* 1024 */
+		gomm_class_to_size[41],			/* 3072, 8 in 3 pages */
+		gomm_class_to_size[GOMM_KUNIT_LONG_SPAN_CLASS],	/* 27264 */
+		GOMM_MAX_SMALL_SIZE,			/* the largest class */
+		5 * GOMM_PAGE_SIZE, SZ_1M,		/* large */
+	};
 	struct hard_errs e0;
 	struct gomm_span *s;
 	unsigned int i, k, n;
 	size_t size, off[4];
 	u8 *p, *a, *b;
 
-	for (i = 0; i < ARRAY_SIZE(hard_interior_sizes); i++) {
-		size = hard_interior_sizes[i];
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		size = sizes[i];
 		p = gomm_alloc(size, GFP_KERNEL);
 		KUNIT_ASSERT_NOT_NULL(test, p);
 		KUNIT_ASSERT_EQ(test, gomm_size(p), size);
@@ -241,8 +283,12 @@ static void gomm_hard_interior(struct kunit *test)
 		hard_class_ok(test, size);
 	}
 
-	/* past the last object of a span whose size is not a multiple */
-	a = gomm_alloc(27264, GFP_KERNEL);
+	/*
+	 * past the last object of a span whose size is not a multiple (3
+	 * objects of this class in 10 pages, then 128 bytes)
+	 */
+	size = gomm_class_to_size[GOMM_KUNIT_LONG_SPAN_CLASS];
+	a = gomm_alloc(size, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, a);
 	s = gomm_span_of(a, NULL);
 	KUNIT_ASSERT_NOT_NULL(test, s);
@@ -253,7 +299,7 @@ static void gomm_hard_interior(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, gomm_size(b), 0UL);
 	hard_expect_errs(test, "span tail", &e0, 2, 0, 0, 0);
 	gomm_free(a);
-	hard_class_ok(test, 27264);
+	hard_class_ok(test, size);
 
 	/*
 	 * Tiny: an offset inside a block where no sub-object starts.  gomm
@@ -280,8 +326,10 @@ static void gomm_hard_interior(struct kunit *test)
 }
 
 /* Small double free after the first free was swept (alloc bit clear). */
-static void gomm_hard_double_small_swept(struct kunit *test)
+static void test_double_small_swept(struct kunit *test)
 {
+	/* a class size (512 bytes, 16 to a span): usable size = request */
+	const size_t size = gomm_class_to_size[26];
 	struct hard_errs e0;
 	struct gomm_span *s;
 	unsigned int idx;
@@ -289,15 +337,15 @@ static void gomm_hard_double_small_swept(struct kunit *test)
 
 	migrate_disable();
 	gomm_drain();
-	a = gomm_alloc(512, GFP_KERNEL);
-	b = gomm_alloc(512, GFP_KERNEL);
+	a = gomm_alloc(size, GFP_KERNEL);
+	b = gomm_alloc(size, GFP_KERNEL);
 	migrate_enable();
 	KUNIT_ASSERT_NOT_NULL(test, a);
 	KUNIT_ASSERT_NOT_NULL(test, b);
 	s = gomm_span_of(a, NULL);
 	KUNIT_ASSERT_PTR_EQ(test, gomm_span_of(b, NULL), s);
 	idx = (a - (u8 *)s->start) / s->elemsize;
-	memset(b, 0x42, 512);
+	memset(b, 0x42, size);
 	hard_errs_read(&e0);
 	gomm_free(a);
 	/* b keeps the span alive; drain uncaches it and sweeps a's free */
@@ -307,18 +355,18 @@ static void gomm_hard_double_small_swept(struct kunit *test)
 	gomm_free(a);
 	KUNIT_EXPECT_EQ(test, gomm_size(a), 0UL);
 	hard_expect_errs(test, "swept double free", &e0, 0, 2, 0, 0);
-	KUNIT_EXPECT_EQ(test, gomm_size(b), 512UL);
-	KUNIT_EXPECT_NULL(test, memchr_inv(b, 0x42, 512));
+	KUNIT_EXPECT_EQ(test, gomm_size(b), size);
+	KUNIT_EXPECT_NULL(test, memchr_inv(b, 0x42, size));
 	gomm_free(b);
 	hard_expect_errs(test, "the real free", &e0, 0, 2, 0, 0);
-	hard_class_ok(test, 512);
+	hard_class_ok(test, size);
 }
 
 /*
  * Tiny double frees in a shared block: while another sub-object keeps the
  * block live, after the block is freed, and after its span is gone.
  */
-static void gomm_hard_double_tiny(struct kunit *test)
+static void test_double_tiny(struct kunit *test)
 {
 	long blocks, subs;
 	struct hard_errs e0;
@@ -374,9 +422,9 @@ static void gomm_hard_double_tiny(struct kunit *test)
 }
 
 /* Large double frees, of several sizes, and after the pages went back. */
-static void gomm_hard_double_large(struct kunit *test)
+static void test_double_large(struct kunit *test)
 {
-	static const size_t sizes[] = { 32769, 40960, SZ_1M, SZ_4M };
+	static const size_t sizes[] = { GOMM_MAX_SMALL_SIZE + 1, 40960, SZ_1M, SZ_4M };
 	void *p[ARRAY_SIZE(sizes)];
 	unsigned long large_pages;
 	struct hard_errs e0;
@@ -410,7 +458,7 @@ static void gomm_hard_double_large(struct kunit *test)
 }
 
 /* Sizes above 4 MiB, through every entry point and GFP flavour. */
-static void gomm_hard_too_large(struct kunit *test)
+static void test_too_large(struct kunit *test)
 {
 	struct hard_errs e0;
 	void *p;
@@ -480,7 +528,7 @@ static void hard_console_unregister(void *hc)
  * bracketed for scripts/vm ("expect-splat on gomm"), which then also
  * requires at least one of them on the console.
  */
-static void gomm_hard_report_ratelimit(struct kunit *test)
+static void test_report_ratelimit(struct kunit *test)
 {
 	struct hard_console *hc = kunit_kzalloc(test, sizeof(*hc), GFP_KERNEL);
 	int burst = READ_ONCE(gomm_report_rs.burst);
@@ -703,7 +751,7 @@ static void hard_zero_tiny(struct kunit *test, size_t size, bool zalloc)
 	gomm_drain();
 }
 
-static void gomm_hard_zero_all(struct kunit *test)
+static void test_zero_all(struct kunit *test)
 {
 	/* large: the smallest, and the largest the heap's cache keeps */
 	static const size_t large[] = {
@@ -754,7 +802,9 @@ static void gomm_hard_zero_all(struct kunit *test)
  * process context with preemption off, each when the heap has no free
  * page, so the allocation has to grow it from that context.
  */
-static const size_t hard_irq_sizes[] = { 3, 13, 16, 200, 4096, 32768, 40000, SZ_1M };
+static const size_t hard_irq_sizes[] = {
+	3, 13, GOMM_TINY_SIZE, 200, 4096, GOMM_MAX_SMALL_SIZE, 40000, SZ_1M,
+};
 
 struct hard_irq {
 	struct hrtimer hrt;
@@ -826,7 +876,7 @@ static void hard_irq_check(struct kunit *test, struct hard_irq *c,
 		gomm_free(c->p[i]);
 }
 
-static void gomm_hard_atomic_growth(struct kunit *test)
+static void test_atomic_growth(struct kunit *test)
 {
 	struct hard_irq *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
 	struct hard_errs e0;
@@ -894,22 +944,23 @@ static void gomm_hard_atomic_growth(struct kunit *test)
 	hard_class_ok(test, 64);
 }
 
-static struct kunit_case gomm_hard_bad_cases[] = {
-	KUNIT_CASE(gomm_hard_foreign),
-	KUNIT_CASE(gomm_hard_interior),
-	KUNIT_CASE(gomm_hard_double_small_swept),
-	KUNIT_CASE(gomm_hard_double_tiny),
-	KUNIT_CASE(gomm_hard_double_large),
-	KUNIT_CASE(gomm_hard_too_large),
-	KUNIT_CASE_SLOW(gomm_hard_report_ratelimit),
-	KUNIT_CASE_SLOW(gomm_hard_zero_all),
-	KUNIT_CASE(gomm_hard_atomic_growth),
+static struct kunit_case gomm_hard_input_cases[] = {
+	KUNIT_CASE(test_bad_free),
+	KUNIT_CASE(test_foreign_free),
+	KUNIT_CASE(test_interior_free),
+	KUNIT_CASE(test_double_small_swept),
+	KUNIT_CASE(test_double_tiny),
+	KUNIT_CASE(test_double_large),
+	KUNIT_CASE(test_too_large),
+	KUNIT_CASE_SLOW(test_report_ratelimit),
+	KUNIT_CASE_SLOW(test_zero_all),
+	KUNIT_CASE(test_atomic_growth),
 	{}
 };
 
-static struct kunit_suite gomm_hard_bad_suite = {
+static struct kunit_suite gomm_hard_input_suite = {
 	.name = "gomm_hardening_input",
-	.test_cases = gomm_hard_bad_cases,
+	.test_cases = gomm_hard_input_cases,
 };
 
 /* ---- fault injection: gomm_fail_grow ---- */
@@ -1032,14 +1083,16 @@ static void hard_expect_heap(struct kunit *test, const char *what,
 				    "%s: objects in use, span class %u", what, sc);
 }
 
-static const size_t hard_fault_sizes[] = { 3, 64, 4000, 32768, 100000, SZ_4M };
+static const size_t hard_fault_sizes[] = {
+	3, 64, 4000, GOMM_MAX_SMALL_SIZE, 100000, SZ_4M,
+};
 
 /*
  * With every growth failing, each allocation that needs a new span fails
  * cleanly: NULL, one failed_grow per allocation, no page, span or object
  * left behind, and every GFP flavour the same.
  */
-static void gomm_hard_fault_grow(struct kunit *test)
+static void test_fault_grow(struct kunit *test)
 {
 	struct hard_fault *f = hard_fault_get(test);
 	struct hard_heap_snap h0;
@@ -1079,7 +1132,7 @@ static void gomm_hard_fault_grow(struct kunit *test)
 }
 
 /* times=2: the next two growths fail, the third succeeds. */
-static void gomm_hard_fault_times(struct kunit *test)
+static void test_fault_times(struct kunit *test)
 {
 	struct hard_fault *f = hard_fault_get(test);
 	struct hard_heap_snap h0;
@@ -1104,20 +1157,20 @@ static void gomm_hard_fault_times(struct kunit *test)
 	hard_expect_heap(test, "times=2 ran out", &h0, false);
 }
 #else
-static void gomm_hard_fault_grow(struct kunit *test)
+static void test_fault_grow(struct kunit *test)
 {
 	kunit_skip(test, "CONFIG_FAULT_INJECTION is off");
 }
 
-static void gomm_hard_fault_times(struct kunit *test)
+static void test_fault_times(struct kunit *test)
 {
 	kunit_skip(test, "CONFIG_FAULT_INJECTION is off");
 }
 #endif
 
 static struct kunit_case gomm_hard_fault_cases[] = {
-	KUNIT_CASE(gomm_hard_fault_grow),
-	KUNIT_CASE(gomm_hard_fault_times),
+	KUNIT_CASE(test_fault_grow),
+	KUNIT_CASE(test_fault_times),
 	{}
 };
 
@@ -1145,7 +1198,7 @@ KUNIT_ARRAY_PARAM(hard_retain, hard_retain_kb, hard_retain_desc);
  * kept had n > free - retain, and n <= GOMM_CHUNK_PAGES.  (retain 0: every
  * page goes back.)
  */
-static void gomm_hard_scavenge_retain(struct kunit *test)
+static void test_scavenge_retain(struct kunit *test)
 {
 	unsigned long kb = *(const unsigned long *)test->param_value;
 	unsigned long rp = kb * SZ_1K / GOMM_PAGE_SIZE;
@@ -1196,7 +1249,7 @@ static void gomm_hard_scavenge_retain(struct kunit *test)
 }
 
 static struct kunit_case gomm_hard_scavenge_cases[] = {
-	KUNIT_CASE_PARAM(gomm_hard_scavenge_retain, hard_retain_gen_params),
+	KUNIT_CASE_PARAM(test_scavenge_retain, hard_retain_gen_params),
 	{}
 };
 
@@ -1210,7 +1263,8 @@ static struct kunit_suite gomm_hard_scavenge_suite = {
 #define HP_N		192
 
 static const size_t hard_hp_sizes[] = {
-	1, 5, 8, 13, 16, 48, 100, 512, 1024, 3000, 8192, 27264, 32768, 40000, 100000,
+	1, 5, 8, 13, GOMM_TINY_SIZE, 48, 100, 512, 1024, 3000, 8192, 27264,
+	GOMM_MAX_SMALL_SIZE, 40000, 100000,
 };
 
 struct hard_hp_obj {
@@ -1267,7 +1321,7 @@ static void hard_hp_check(struct kunit *test, struct hard_hp *h, const char *wha
 	}
 }
 
-static void gomm_hard_hotplug(struct kunit *test)
+static void test_hotplug(struct kunit *test)
 {
 	struct hard_hp *h = kunit_kzalloc(test, sizeof(*h), GFP_KERNEL);
 	long before[HARD_NOBJS];
@@ -1334,7 +1388,7 @@ static void gomm_hard_hotplug(struct kunit *test)
 }
 
 static struct kunit_case gomm_hard_hotplug_cases[] = {
-	KUNIT_CASE_SLOW(gomm_hard_hotplug),
+	KUNIT_CASE_SLOW(test_hotplug),
 	{}
 };
 
@@ -1343,5 +1397,5 @@ static struct kunit_suite gomm_hard_hotplug_suite = {
 	.test_cases = gomm_hard_hotplug_cases,
 };
 
-kunit_test_suites(&gomm_hard_bad_suite, &gomm_hard_fault_suite,
+kunit_test_suites(&gomm_hard_input_suite, &gomm_hard_fault_suite,
 		  &gomm_hard_scavenge_suite, &gomm_hard_hotplug_suite);

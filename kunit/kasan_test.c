@@ -93,11 +93,12 @@ static bool kasan_read(struct kunit *test, const void *p, enum kasan_want want)
 	}
 }
 
+/* Each case on one CPU: test_tiny_object needs this CPU's open tiny block. */
 static int gomm_kasan_init(struct kunit *test)
 {
 	if (!IS_ENABLED(CONFIG_KASAN_GENERIC))
 		kunit_skip(test, "not a generic KASAN kernel");
-	return 0;
+	return gomm_kunit_pin_cpu(test);
 }
 
 static int gomm_kasan_suite_init(struct kunit_suite *suite)
@@ -111,26 +112,30 @@ static void gomm_kasan_suite_exit(struct kunit_suite *suite)
 	tracepoint_synchronize_unregister();
 }
 
-/* 100 bytes in a 112-byte object: 100..111 is slack, a redzone. */
-static void gomm_kasan_small(struct kunit *test)
+/*
+ * 100 bytes in an object of its class, 112 bytes: 100..111 is slack, a
+ * redzone.
+ */
+static void test_small_object(struct kunit *test)
 {
-	char *p = gomm_alloc(100, GFP_KERNEL);
+	const size_t size = 100, objsize = gomm_class_to_size[gomm_size_to_class(size)];
+	char *p = gomm_alloc(size, GFP_KERNEL);
 
 	KUNIT_ASSERT_NOT_NULL(test, p);
-	KUNIT_ASSERT_EQ(test, gomm_size(p), 112UL);
+	KUNIT_ASSERT_EQ(test, gomm_size(p), objsize);
 	KUNIT_EXPECT_TRUE(test, kasan_read(test, p, KASAN_NONE));
-	KUNIT_EXPECT_TRUE(test, kasan_read(test, p + 99, KASAN_NONE));
-	KUNIT_EXPECT_TRUE_MSG(test, kasan_read(test, p + 100, KASAN_OOB),
+	KUNIT_EXPECT_TRUE(test, kasan_read(test, p + size - 1, KASAN_NONE));
+	KUNIT_EXPECT_TRUE_MSG(test, kasan_read(test, p + size, KASAN_OOB),
 			      "overflow into the slack not reported");
-	KUNIT_EXPECT_TRUE(test, kasan_read(test, p + 111, KASAN_OOB));
+	KUNIT_EXPECT_TRUE(test, kasan_read(test, p + objsize - 1, KASAN_OOB));
 	gomm_free(p);
 	KUNIT_EXPECT_TRUE_MSG(test, kasan_read(test, p, KASAN_UAF),
 			      "use after free not reported");
 	KUNIT_EXPECT_TRUE(test, kasan_read(test, p + 64, KASAN_UAF));
 	/* the next object of the class is usable again, to its size */
-	p = gomm_alloc(112, GFP_KERNEL);
+	p = gomm_alloc(objsize, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, p);
-	KUNIT_EXPECT_TRUE(test, kasan_read(test, p + 111, KASAN_NONE));
+	KUNIT_EXPECT_TRUE(test, kasan_read(test, p + objsize - 1, KASAN_NONE));
 	gomm_free(p);
 }
 
@@ -140,13 +145,12 @@ static void gomm_kasan_small(struct kunit *test)
  * poisoned; an open one that starts over is usable up to its new
  * sub-object only.
  */
-static void gomm_kasan_tiny(struct kunit *test)
+static void test_tiny_object(struct kunit *test)
 {
 	char *a, *b, *c, *d;
 
 	if (!gomm_tiny_enabled)
 		kunit_skip(test, "gomm.tiny=0");
-	migrate_disable();
 	gomm_drain();	/* close this CPU's tiny block: a fresh one opens */
 	a = gomm_alloc(5, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, a);
@@ -173,11 +177,10 @@ static void gomm_kasan_tiny(struct kunit *test)
 	KUNIT_EXPECT_TRUE_MSG(test, kasan_read(test, d + 8, KASAN_OOB),
 			      "overflow into a started-over block not reported");
 	gomm_free(d);
-	migrate_enable();
 }
 
 /* 40000 bytes in five 8 KiB pages: the rest of the last page is slack. */
-static void gomm_kasan_large(struct kunit *test)
+static void test_large_object(struct kunit *test)
 {
 	char *p = gomm_alloc(40000, GFP_KERNEL);
 
@@ -195,7 +198,7 @@ static void gomm_kasan_large(struct kunit *test)
  * read of its span after the drain freed it is a use-after-free, and
  * KASAN must report it.
  */
-static void gomm_kasan_span_lifetime_off(struct kunit *test)
+static void test_span_lifetime_off(struct kunit *test)
 {
 	int i;
 
@@ -211,10 +214,10 @@ static void gomm_kasan_span_lifetime_off(struct kunit *test)
 }
 
 static struct kunit_case gomm_kasan_cases[] = {
-	KUNIT_CASE(gomm_kasan_small),
-	KUNIT_CASE(gomm_kasan_tiny),
-	KUNIT_CASE(gomm_kasan_large),
-	KUNIT_CASE(gomm_kasan_span_lifetime_off),
+	KUNIT_CASE(test_small_object),
+	KUNIT_CASE(test_tiny_object),
+	KUNIT_CASE(test_large_object),
+	KUNIT_CASE(test_span_lifetime_off),
 	{}
 };
 

@@ -86,7 +86,7 @@ static const struct alloc_range_case alloc_range_cases[] = {
 
 KUNIT_ARRAY_PARAM_DESC(alloc_range, alloc_range_cases, name);
 
-static void pbits_alloc_range_test(struct kunit *test)
+static void test_pbits_alloc_range(struct kunit *test)
 {
 	const struct alloc_range_case *tc = test->param_value;
 	struct gomm_pchunk c = {}, want;
@@ -159,7 +159,7 @@ static const struct popcnt_case popcnt_cases[] = {
 
 KUNIT_ARRAY_PARAM_DESC(popcnt, popcnt_cases, name);
 
-static void pbits_popcnt_range_test(struct kunit *test)
+static void test_pbits_popcnt_range(struct kunit *test)
 {
 	const struct popcnt_case *tc = test->param_value;
 	const struct popcnt_hit *h;
@@ -194,7 +194,7 @@ static const struct summarize_case summarize_cases[] = {
 
 KUNIT_ARRAY_PARAM_DESC(summarize, summarize_cases, name);
 
-static void pbits_summarize_test(struct kunit *test)
+static void test_pbits_summarize(struct kunit *test)
 {
 	const struct summarize_case *tc = test->param_value;
 	struct gomm_pchunk c;
@@ -240,7 +240,7 @@ static gomm_psum_t summarize_slow(const struct gomm_pchunk *c)
  * BenchmarkPallocBitsSummarize, which also checks against SummarizeSlow,
  * plus random bitmaps of varied density so that long runs occur.
  */
-static void pbits_summarize_random_test(struct kunit *test)
+static void test_pbits_summarize_random(struct kunit *test)
 {
 	static const u64 patterns[] = {
 		0, ONES, 0xaa, 0xaaaaaaaaaaaaaaaa, 0x80000000aaaaaaaa,
@@ -330,7 +330,7 @@ static const struct pbits_alloc_case pbits_alloc_cases[] = {
 
 KUNIT_ARRAY_PARAM_DESC(pbits_alloc, pbits_alloc_cases, name);
 
-static void pbits_find_test(struct kunit *test)
+static void test_pbits_find(struct kunit *test)
 {
 	const struct pbits_alloc_case *tc = test->param_value;
 	struct gomm_pchunk c, want;
@@ -391,7 +391,7 @@ static unsigned long model_largest_free(const unsigned long *map,
  * runs of random length, for sizes up to just above the longest free run,
  * from random valid search indices.
  */
-static void pbits_find_random_test(struct kunit *test)
+static void test_pbits_find_random(struct kunit *test)
 {
 	static const unsigned int max_run[] = { 4, 16, 64, 200 };
 	const u64 seed = 0x66696e64;
@@ -463,7 +463,7 @@ static const struct pbits_free_case pbits_free_cases[] = {
 
 KUNIT_ARRAY_PARAM_DESC(pbits_free, pbits_free_cases, name);
 
-static void pbits_free_test(struct kunit *test)
+static void test_pbits_free(struct kunit *test)
 {
 	const struct pbits_free_case *tc = test->param_value;
 	struct gomm_pchunk c, want;
@@ -479,7 +479,7 @@ static void pbits_free_test(struct kunit *test)
 }
 
 /* TestFindBitRange64; results >= 64 are failures (written ~0U). */
-static void find_bit_range64_test(struct kunit *test)
+static void test_find_bit_range64(struct kunit *test)
 {
 	static const struct {
 		u64 x;
@@ -515,7 +515,7 @@ static void find_bit_range64_test(struct kunit *test)
 }
 
 /* pallocSum packing: Go's freeChunkSum and maxPackedValue encodings. */
-static void psum_pack_test(struct kunit *test)
+static void test_psum_pack(struct kunit *test)
 {
 	const u64 free_chunk = 512 | 512ULL << 21 | 512ULL << 42;
 	gomm_psum_t s;
@@ -574,7 +574,7 @@ static const struct merge_case merge_cases[] = {
 
 KUNIT_ARRAY_PARAM_DESC(merge, merge_cases, name);
 
-static void psum_merge_test(struct kunit *test)
+static void test_psum_merge(struct kunit *test)
 {
 	const struct merge_case *tc = test->param_value;
 	gomm_psum_t sums[8], got;
@@ -774,7 +774,7 @@ static const struct pa_grow_case pa_grow_cases[] = {
 
 KUNIT_ARRAY_PARAM_DESC(pa_grow, pa_grow_cases, name);
 
-static void pa_grow_test(struct kunit *test)
+static void test_pa_grow(struct kunit *test)
 {
 	const struct pa_grow_case *tc = test->param_value;
 	struct gomm_pagealloc *pa;
@@ -895,7 +895,7 @@ static const struct pa_alloc_case pa_alloc_cases[] = {
 
 KUNIT_ARRAY_PARAM_DESC(pa_alloc, pa_alloc_cases, name);
 
-static void pa_alloc_test(struct kunit *test)
+static void test_pa_alloc(struct kunit *test)
 {
 	const struct pa_alloc_case *tc = test->param_value;
 	const struct pa_hit *h;
@@ -962,7 +962,7 @@ static const struct pa_free_case pa_free_cases[] = {
 
 KUNIT_ARRAY_PARAM_DESC(pa_free, pa_free_cases, name);
 
-static void pa_free_test(struct kunit *test)
+static void test_pa_free(struct kunit *test)
 {
 	const struct pa_free_case *tc = test->param_value;
 	struct gomm_pagealloc *pa;
@@ -987,7 +987,7 @@ static void exhaust_desc(const unsigned long *npages, char *desc)
 
 KUNIT_ARRAY_PARAM(exhaust, exhaust_npages, exhaust_desc);
 
-static void pa_exhaust_test(struct kunit *test)
+static void test_pa_exhaust(struct kunit *test)
 {
 	const unsigned long npages = *(const unsigned long *)test->param_value;
 	const unsigned long nalloc = 4 * P / npages;
@@ -1014,7 +1014,7 @@ static void pa_exhaust_test(struct kunit *test)
 }
 
 /* TestPageAllocAllocAndFree/Chunks8 */
-static void pa_alloc_and_free_test(struct kunit *test)
+static void test_pa_alloc_and_free(struct kunit *test)
 {
 	static const struct {
 		bool alloc;
@@ -1052,7 +1052,7 @@ KUNIT_DEFINE_ACTION_WRAPPER(kvfree_action, kvfree, const void *);
  * Not in Go: a free run longer than a root entry, whose summary needs the
  * bit-63 form, across three root entries (chunks 4095 to 8192).
  */
-static void pa_huge_run_test(struct kunit *test)
+static void test_pa_huge_run(struct kunit *test)
 {
 	const unsigned long per_root = GOMM_PSUM_MAX / P;
 	const unsigned long first = per_root - 1, nc = per_root + 2;
@@ -1090,7 +1090,7 @@ static void pa_huge_run_test(struct kunit *test)
  * bitmap, and its summaries catch up when another chunk changes or the
  * tree is read.
  */
-static void pa_dirty_test(struct kunit *test)
+static void test_pa_dirty(struct kunit *test)
 {
 	const gomm_psum_t free_sum = gomm_psum_pack(P, P, P);
 	struct gomm_pchunk *store;
@@ -1319,7 +1319,7 @@ static void rt_desc(const u64 *seed, char *desc)
 
 KUNIT_ARRAY_PARAM(rt, rt_seeds, rt_desc);
 
-static void pa_random_test(struct kunit *test)
+static void test_pa_random(struct kunit *test)
 {
 	unsigned int alloc_pct;
 	struct rt *rt;
@@ -1367,24 +1367,24 @@ static void pa_random_test(struct kunit *test)
 }
 
 static struct kunit_case gomm_pagealloc_test_cases[] = {
-	KUNIT_CASE_PARAM(pbits_alloc_range_test, alloc_range_gen_params),
-	KUNIT_CASE_PARAM(pbits_popcnt_range_test, popcnt_gen_params),
-	KUNIT_CASE_PARAM(pbits_summarize_test, summarize_gen_params),
-	KUNIT_CASE(pbits_summarize_random_test),
-	KUNIT_CASE_PARAM(pbits_find_test, pbits_alloc_gen_params),
-	KUNIT_CASE(pbits_find_random_test),
-	KUNIT_CASE_PARAM(pbits_free_test, pbits_free_gen_params),
-	KUNIT_CASE(find_bit_range64_test),
-	KUNIT_CASE(psum_pack_test),
-	KUNIT_CASE_PARAM(psum_merge_test, merge_gen_params),
-	KUNIT_CASE_PARAM(pa_grow_test, pa_grow_gen_params),
-	KUNIT_CASE_PARAM(pa_alloc_test, pa_alloc_gen_params),
-	KUNIT_CASE_PARAM(pa_free_test, pa_free_gen_params),
-	KUNIT_CASE_PARAM(pa_exhaust_test, exhaust_gen_params),
-	KUNIT_CASE(pa_alloc_and_free_test),
-	KUNIT_CASE(pa_huge_run_test),
-	KUNIT_CASE(pa_dirty_test),
-	KUNIT_CASE_PARAM(pa_random_test, rt_gen_params),
+	KUNIT_CASE_PARAM(test_pbits_alloc_range, alloc_range_gen_params),
+	KUNIT_CASE_PARAM(test_pbits_popcnt_range, popcnt_gen_params),
+	KUNIT_CASE_PARAM(test_pbits_summarize, summarize_gen_params),
+	KUNIT_CASE(test_pbits_summarize_random),
+	KUNIT_CASE_PARAM(test_pbits_find, pbits_alloc_gen_params),
+	KUNIT_CASE(test_pbits_find_random),
+	KUNIT_CASE_PARAM(test_pbits_free, pbits_free_gen_params),
+	KUNIT_CASE(test_find_bit_range64),
+	KUNIT_CASE(test_psum_pack),
+	KUNIT_CASE_PARAM(test_psum_merge, merge_gen_params),
+	KUNIT_CASE_PARAM(test_pa_grow, pa_grow_gen_params),
+	KUNIT_CASE_PARAM(test_pa_alloc, pa_alloc_gen_params),
+	KUNIT_CASE_PARAM(test_pa_free, pa_free_gen_params),
+	KUNIT_CASE_PARAM(test_pa_exhaust, exhaust_gen_params),
+	KUNIT_CASE(test_pa_alloc_and_free),
+	KUNIT_CASE(test_pa_huge_run),
+	KUNIT_CASE(test_pa_dirty),
+	KUNIT_CASE_PARAM(test_pa_random, rt_gen_params),
 	{}
 };
 

@@ -127,7 +127,7 @@ static unsigned int ref_size_to_class(u32 size)
 	return 0;
 }
 
-static void gomm_sizeclass_constants_test(struct kunit *test)
+static void test_constants(struct kunit *test)
 {
 	u32 max_objs = 0, max_npages = 0;
 	unsigned int i;
@@ -171,7 +171,7 @@ static void gomm_sizeclass_constants_test(struct kunit *test)
 }
 
 /* Every row of the generated tables equals the reference row. */
-static void gomm_sizeclass_table_test(struct kunit *test)
+static void test_table(struct kunit *test)
 {
 	unsigned int i;
 
@@ -200,7 +200,7 @@ static void gomm_sizeclass_table_test(struct kunit *test)
  * every index (including size_to_class8[128], which gomm_size_to_class()
  * never reads because Go switches tables at 1016).
  */
-static void gomm_sizeclass_size_to_class_test(struct kunit *test)
+static void test_size_to_class(struct kunit *test)
 {
 	unsigned int n, i, bad = 0;
 	unsigned int j = 0;	/* ref_classes[] index of the scan */
@@ -242,7 +242,7 @@ static void gomm_sizeclass_size_to_class_test(struct kunit *test)
  * About 1.4M iterations in total; the expected index is kept incrementally
  * so the loop has no division.
  */
-static void gomm_sizeclass_divmagic_test(struct kunit *test)
+static void test_divmagic(struct kunit *test)
 {
 	unsigned int i;
 
@@ -279,7 +279,7 @@ static void gomm_sizeclass_divmagic_test(struct kunit *test)
  * Each class's min align divides its size and is the largest power of two
  * <= 8192 that does, i.e. 1 << min(ctz(size), 13).
  */
-static void gomm_sizeclass_align_test(struct kunit *test)
+static void test_align(struct kunit *test)
 {
 	unsigned int i;
 
@@ -302,11 +302,11 @@ static void gomm_sizeclass_align_test(struct kunit *test)
 }
 
 static struct kunit_case gomm_sizeclass_test_cases[] = {
-	KUNIT_CASE(gomm_sizeclass_constants_test),
-	KUNIT_CASE(gomm_sizeclass_table_test),
-	KUNIT_CASE(gomm_sizeclass_size_to_class_test),
-	KUNIT_CASE(gomm_sizeclass_divmagic_test),
-	KUNIT_CASE(gomm_sizeclass_align_test),
+	KUNIT_CASE(test_constants),
+	KUNIT_CASE(test_table),
+	KUNIT_CASE(test_size_to_class),
+	KUNIT_CASE(test_divmagic),
+	KUNIT_CASE(test_align),
 	{}
 };
 

@@ -444,7 +444,7 @@ static __always_inline unsigned int gomm_obj_index(unsigned long offset, u32 div
 
 
 def parse_tsv(path):
-    """Parse Go's reference table (/work/shared/reference/go/sizeclasses.tsv)."""
+    """Parse Go's reference table (scripts/testdata/go-sizeclasses.tsv)."""
     ref = {"rows": [], "consts": {}, "arrays": {}, "align": []}
     section = None
     with open(path) as f:

@@ -14,8 +14,9 @@
  * one more (up to GOMM_LEAK_SETS).  The pointers are kept only scrambled,
  * so a kmemleak scan finds no reference to the objects and must report
  * each, with its allocating function in the backtrace.  Unloading the
- * module frees them.  Built with the KUnit suites (debug kernels only): it
- * uses gomm_span_of() to find a span's first object.
+ * module frees them.  Built only for kernels with KUnit (clients/Kbuild):
+ * it uses gomm_span_of(), exported to KUnit only, to find a span's first
+ * object.
  */
 #include <linux/gomm.h>
 #include <linux/kernel.h>

@@ -27,7 +27,8 @@
  * (most likely a stale pointer to it in SLUB's per-CPU sheaf, not
  * checked).  Unloading the module
  * frees what it still holds, so without "drop" it leaves nothing behind.
- * Built with the KUnit suites (debug kernels): it reads gomm_tiny_enabled.
+ * Built only for kernels with KUnit (clients/Kbuild): it reads
+ * gomm_tiny_enabled, exported to KUnit only.
  */
 #include <linux/gomm.h>
 #include <linux/kernel.h>
@@ -48,18 +49,19 @@ MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 #define GOMM_UNLOAD_CONTROL	(4 * PAGE_SIZE)
 
 struct gomm_unload_set {
-	unsigned int class;	/* a size class, or 0 for large / tiny below */
-	size_t size;		/* request size for class 0 */
+	unsigned int class;	/* a size class, or 0: the class of @size */
+	size_t size;		/* a request size, for class 0 */
 	unsigned int count;
 };
 
 /*
- * Small classes by index, request = the class size: class 5, the class
- * with the most objects per span of several pages (65: three in 10 pages;
- * four objects take two spans), and the largest class, one per span.
+ * Small classes, request = the class size: the class of a 48-byte request
+ * (class 5, one page), the class with the longest spans (65: three objects
+ * in GOMM_MAX_CLASS_NPAGES pages; four take two spans), and the largest
+ * class, one per span.
  */
 static const struct gomm_unload_set gomm_unload_small[] = {
-	{ .class = 5, .count = 3 },
+	{ .size = 48, .count = 3 },
 	{ .class = GOMM_NUM_CLASSES - 3, .count = 4 },
 	{ .class = GOMM_NUM_CLASSES - 1, .count = 2 },
 };
@@ -107,7 +109,7 @@ static int gomm_unload_alloc(void)
 	/* one CPU: its tiny block and spans, nobody else's */
 	migrate_disable();
 	for (i = 0; i < ARRAY_SIZE(gomm_unload_small) && !ret; i++) {
-		c = gomm_unload_small[i].class;
+		c = gomm_unload_small[i].class ?: gomm_size_to_class(gomm_unload_small[i].size);
 		size = gomm_class_to_size[c];
 		for (k = 0; k < gomm_unload_small[i].count && !ret; k++)
 			ret = gomm_unload_hold(gomm_alloc(size, GFP_KERNEL), size);
