@@ -26,6 +26,7 @@
 
 #include "compat.h"
 #include "gomm.h"
+#include "gomm_client.h"
 
 MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 
@@ -195,6 +196,9 @@ static int gomm_leak_one_set(void)
 	gomm_leak_nsets++;
 out:
 	mutex_unlock(&gomm_leak_lock);
+	/* no copy of the pointers left on this task's stack */
+	memzero_explicit(p, sizeof(p));
+	gomm_client_wipe_stack(GOMM_CLIENT_WIPE_DEPTH);
 	return ret;
 }
 

@@ -24,8 +24,9 @@
  * one kmalloc() object, kmemleak's control: a scan must report that one
  * ("gomm_unload: control at 0xADDR (N bytes)").  It is a large kmalloc()
  * (from the page allocator): on 7.x kmemleak did not report a 184-byte one
- * (most likely a stale pointer to it in SLUB's per-CPU sheaf, not
- * checked).  Unloading the module
+ * (a stale pointer to it somewhere, not found), and a large one was
+ * missed once on 6.12: since then the task's stack is wiped after the
+ * leak (gomm_client_wipe_stack()).  Unloading the module
  * frees what it still holds, so without "drop" it leaves nothing behind.
  * Built only for kernels with KUnit (clients/Kbuild): it reads
  * gomm_tiny_enabled, exported to KUnit only.
@@ -40,6 +41,7 @@
 
 #include "compat.h"
 #include "gomm.h"
+#include "gomm_client.h"
 
 MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 
@@ -162,6 +164,10 @@ static int gomm_unload_drop(const char *val, const struct kernel_param *kp)
 	memset(control, 0x3c, GOMM_UNLOAD_CONTROL);
 	pr_info("gomm_unload: control at 0x%lx (%lu bytes)\n", (unsigned long)control,
 		GOMM_UNLOAD_CONTROL);
+	/* no copy of the pointer left on this task's stack */
+	control = NULL;
+	barrier_data(&control);
+	gomm_client_wipe_stack(GOMM_CLIENT_WIPE_DEPTH);
 	return 0;
 }
 
