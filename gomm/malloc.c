@@ -187,6 +187,21 @@ static __always_inline enum gomm_path gomm_size_path(size_t size)
 	return size ? GOMM_PATH_LARGE : GOMM_PATH_NONE;
 }
 
+/* What gomm_size() says of an object of @size bytes from @path. */
+static size_t gomm_path_usable(size_t size, enum gomm_path path)
+{
+	switch (path) {
+	case GOMM_PATH_TINY:
+		return size;
+	case GOMM_PATH_CLASS:
+		return gomm_class_to_size[gomm_size_to_class(size)];
+	case GOMM_PATH_LARGE:
+		return round_up(size, GOMM_PAGE_SIZE);
+	default:
+		return 0;
+	}
+}
+
 /*
  * Go's mcache.nextFree + refill, for when the window of the CPU's span of
  * class @sc is used up.  In order: reuse the window's own word if frees
@@ -422,30 +437,26 @@ static void *gomm_alloc_large(size_t size, gfp_t gfp)
 /* Everything the fast paths do not serve: 0, __GFP_ZERO, large. */
 static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp)
 {
+	enum gomm_path path = gomm_size_path(size);
+	size_t usable = gomm_path_usable(size, path);
 	struct gomm_mcache *mc;
 	unsigned long flags;
-	unsigned int class;
-	size_t usable;
 	void *p;
 
-	switch (gomm_size_path(size)) {
+	switch (path) {
 	case GOMM_PATH_TINY:
 		p = gomm_alloc_tiny(size, gfp);
-		usable = size;
 		break;
 	case GOMM_PATH_CLASS:
-		class = gomm_size_to_class(size);
-		usable = gomm_class_to_size[class];
 		local_irq_save(flags);
 		mc = this_cpu_ptr(&gomm_mcache);
-		p = gomm_alloc_sc(&mc, class, gfp, &flags);
+		p = gomm_alloc_sc(&mc, gomm_size_to_class(size), gfp, &flags);
 		local_irq_restore(flags);
 		if (p)
 			gomm_alloc_hook(p, size, usable, gfp);
 		break;
 	case GOMM_PATH_LARGE:
 		p = gomm_alloc_large(size, gfp);
-		usable = round_up(size, GOMM_PAGE_SIZE);
 		if (p)
 			gomm_alloc_hook(p, size, usable, gfp);
 		break;
@@ -493,7 +504,8 @@ static noinline void *gomm_alloc_traced(size_t size, gfp_t flags,
 {
 	void *p = __gomm_alloc(size, flags);
 
-	trace_gomm_alloc(ip, p, size, p ? gomm_size(p) : 0, flags);
+	trace_gomm_alloc(ip, p, size,
+			 p ? gomm_path_usable(size, gomm_size_path(size)) : 0, flags);
 	return p;
 }
 
@@ -625,7 +637,7 @@ static void gomm_free_checked(const void *ptr)
 			return;
 		}
 		gomm_free_hook(ptr, s->elemsize);
-		gomm_heap_free_span(s);
+		gomm_heap_free_large(s);
 	}
 }
 
@@ -740,7 +752,7 @@ static void gomm_mcache_flush(struct gomm_mcache *mc)
 }
 
 /**
- * gomm_flush_local - flush this CPU's mcache and page cache (the drain's IPI)
+ * gomm_flush_local - flush this CPU's mcache (the drain's IPI)
  * @unused: on_each_cpu_cond()'s argument
  *
  * Context: any but NMI.
@@ -751,22 +763,20 @@ void gomm_flush_local(void *unused)
 
 	local_irq_save(flags);
 	gomm_mcache_flush(this_cpu_ptr(&gomm_mcache));
-	gomm_heap_flush_pcache(smp_processor_id());
 	local_irq_restore(flags);
 }
 
 /**
- * gomm_flush_cpu - flush the mcache and page cache of a CPU that is not running
+ * gomm_flush_cpu - flush the mcache of a CPU that is not running
  * @cpu: a dead CPU (hotplug) or any CPU when nothing else uses gomm
  */
 void gomm_flush_cpu(int cpu)
 {
 	gomm_mcache_flush(per_cpu_ptr(&gomm_mcache, cpu));
-	gomm_heap_flush_pcache(cpu);
 }
 
 /**
- * gomm_cpu_caches - does @cpu hold a span, an open tiny block or cached pages?
+ * gomm_cpu_caches - does @cpu's mcache hold a span or an open tiny block?
  * @cpu: the CPU
  * @unused: on_each_cpu_cond()'s argument
  *
@@ -777,7 +787,7 @@ bool gomm_cpu_caches(int cpu, void *unused)
 	struct gomm_mcache *mc = per_cpu_ptr(&gomm_mcache, cpu);
 	unsigned int sc;
 
-	if (READ_ONCE(mc->tiny) || gomm_heap_pcache_holds(cpu))
+	if (READ_ONCE(mc->tiny))
 		return true;
 	for (sc = 1; sc < GOMM_NUM_SPANCLASSES; sc++)
 		if (READ_ONCE(mc->alloc[sc]) != &gomm_empty_span)

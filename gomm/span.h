@@ -54,7 +54,8 @@
  * grew it, goes to its mcentral as PARTIAL or FULL when the mcache is done
  * with it, back to CACHED when an mcache takes it again, and DEAD when an
  * empty one goes back to the heap.  A large span is LARGE from its
- * allocation to its free, then DEAD.
+ * allocation to its free (the heap's large-span cache keeps it LARGE with
+ * its free bit set), then DEAD.
  */
 #ifndef _GOMM_SPAN_H
 #define _GOMM_SPAN_H
@@ -136,7 +137,7 @@ enum gomm_span_kind {
  *	frees not yet swept included
  * @npages: gomm pages in the span; immutable
  * @page: first gomm page number (physical address >> 13); immutable
- * @list: mcentral list link
+ * @list: mcentral list link, or the heap's list of large spans
  * @all: link in the mcentral's list of all its spans (mcentral lock)
  * @tiny: tiny spans: per-block state (GOMM_TINY_LIVE, _OPEN and _END bits)
  * @rcu: frees the struct after a grace period (the lifetime rule)
