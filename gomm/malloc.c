@@ -187,21 +187,6 @@ static __always_inline enum gomm_path gomm_size_path(size_t size)
 	return size ? GOMM_PATH_LARGE : GOMM_PATH_NONE;
 }
 
-/* What gomm_size() says of an object of @size bytes from @path. */
-static size_t gomm_path_usable(size_t size, enum gomm_path path)
-{
-	switch (path) {
-	case GOMM_PATH_TINY:
-		return size;
-	case GOMM_PATH_CLASS:
-		return gomm_class_to_size[gomm_size_to_class(size)];
-	case GOMM_PATH_LARGE:
-		return round_up(size, GOMM_PAGE_SIZE);
-	default:
-		return 0;
-	}
-}
-
 /*
  * Go's mcache.nextFree + refill, for when the window of the CPU's span of
  * class @sc is used up.  In order: reuse the window's own word if frees
@@ -437,26 +422,30 @@ static void *gomm_alloc_large(size_t size, gfp_t gfp)
 /* Everything the fast paths do not serve: 0, __GFP_ZERO, large. */
 static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp)
 {
-	enum gomm_path path = gomm_size_path(size);
-	size_t usable = gomm_path_usable(size, path);
 	struct gomm_mcache *mc;
 	unsigned long flags;
+	unsigned int class;
+	size_t usable;
 	void *p;
 
-	switch (path) {
+	switch (gomm_size_path(size)) {
 	case GOMM_PATH_TINY:
 		p = gomm_alloc_tiny(size, gfp);
+		usable = size;
 		break;
 	case GOMM_PATH_CLASS:
+		class = gomm_size_to_class(size);
+		usable = gomm_class_to_size[class];
 		local_irq_save(flags);
 		mc = this_cpu_ptr(&gomm_mcache);
-		p = gomm_alloc_sc(&mc, gomm_size_to_class(size), gfp, &flags);
+		p = gomm_alloc_sc(&mc, class, gfp, &flags);
 		local_irq_restore(flags);
 		if (p)
 			gomm_alloc_hook(p, size, usable, gfp);
 		break;
 	case GOMM_PATH_LARGE:
 		p = gomm_alloc_large(size, gfp);
+		usable = round_up(size, GOMM_PAGE_SIZE);
 		if (p)
 			gomm_alloc_hook(p, size, usable, gfp);
 		break;
@@ -504,8 +493,7 @@ static noinline void *gomm_alloc_traced(size_t size, gfp_t flags,
 {
 	void *p = __gomm_alloc(size, flags);
 
-	trace_gomm_alloc(ip, p, size,
-			 p ? gomm_path_usable(size, gomm_size_path(size)) : 0, flags);
+	trace_gomm_alloc(ip, p, size, p ? gomm_size(p) : 0, flags);
 	return p;
 }
 
