@@ -203,13 +203,14 @@ static __always_inline void *gomm_next_free(struct gomm_mcache **mcp,
 {
 	struct gomm_mcache *mc = *mcp;
 	struct gomm_span *s = mc->alloc[sc], *old;
-	unsigned int w;
+	unsigned int w, n;
 
-	mc->slow++;
 	if (s != &gomm_empty_span) {
 		w = s->freeindex / 64;
-		if (gomm_span_sweep_word(s, w)) {
+		n = gomm_span_sweep_word(s, w);
+		if (n) {
 			mc->sweeps++;
+			mc->nswept += n;
 			if (gomm_span_window(s, w))
 				goto take;
 		}
@@ -243,6 +244,8 @@ static __always_inline void *gomm_next_free(struct gomm_mcache **mcp,
 	mc->alloc[sc] = s;
 	mc->refills++;
 take:
+	/* counted where the object is taken: the grow may have moved CPUs */
+	mc->slow++;
 	mc->nalloc[sc] += hweight64(s->alloc_cache);
 	return gomm_span_take(s);
 }
@@ -286,7 +289,8 @@ static noinline void *gomm_alloc_refill(size_t size, gfp_t gfp,
 		return gomm_alloc_refill_slow(size, sc, gfp, flags);
 	this_cpu_inc(gomm_mcache.slow);
 	this_cpu_inc(gomm_mcache.sweeps);
-	this_cpu_add(gomm_mcache.nalloc[sc], hweight64(freed));
+	/* objects loaded and frees swept alike (gomm_stats_cpu()) */
+	this_cpu_add(gomm_mcache.nrewin, hweight64(freed));
 	p = gomm_span_take_one(s, freed);
 	local_irq_restore(flags);
 	gomm_alloc_hook(p, size, s->elemsize, gfp);
@@ -596,6 +600,7 @@ static noinline void gomm_free_tiny(const void *ptr, struct gomm_span *s)
 	old = atomic_long_fetch_andnot(bit, state);
 	if (unlikely(!(old & bit)))
 		goto double_free;	/* a second free of it raced with this one */
+	this_cpu_inc(gomm_mcache.ntiny_free);
 	if ((old & (GOMM_TINY_LIVE | GOMM_TINY_OPEN)) == bit)
 		gomm_tiny_release(s, b);
 	goto out;
@@ -626,6 +631,7 @@ static void gomm_free_checked(const void *ptr)
 		}
 		gomm_free_hook(ptr, s->elemsize);
 		gomm_heap_free_large(s);
+		this_cpu_inc(gomm_mcache.nlarge_free);
 	}
 }
 
