@@ -280,6 +280,24 @@ bool gomm_cpu_caches(int cpu, void *unused);
 void gomm_drain(void);
 unsigned long gomm_scavenge(void);
 
+/* callsite.c: per-call-site accounting (debugfs "callsites") */
+struct dentry;
+struct seq_file;
+DECLARE_STATIC_KEY_FALSE(gomm_callsite_key);
+void gomm_callsite_alloc(const void *p, size_t bytes, unsigned long ip);
+void gomm_callsite_free(const void *p);
+int gomm_callsites_set(bool on);
+bool gomm_callsites_enabled(void);
+int gomm_callsites_show(struct seq_file *m, void *v);
+void gomm_callsites_init(struct dentry *dir);
+void gomm_callsites_exit(void);
+
+/* Is the call-site accounting on?  A jump-label nop while it is off. */
+static __always_inline bool gomm_callsites_on(void)
+{
+	return static_branch_unlikely(&gomm_callsite_key);
+}
+
 /* stats.c: debugfs */
 void gomm_stats_init(void);
 void gomm_stats_exit(void);

@@ -491,28 +491,44 @@ static __always_inline void *__gomm_alloc(size_t size, gfp_t flags)
 	return gomm_alloc_slow(size, flags);
 }
 
-/* gomm_alloc() with the gomm:gomm_alloc tracepoint on. */
+/*
+ * gomm_alloc() with the gomm:gomm_alloc tracepoint or the call-site
+ * accounting (callsite.c) on; @ip is the caller's return address.
+ */
 static noinline void *gomm_alloc_traced(size_t size, gfp_t flags,
 					unsigned long ip)
 {
 	void *p = __gomm_alloc(size, flags);
+	/* the usable size as gomm_size() gives it, tiny objects' too */
+	size_t usable = p ? gomm_size(p) : 0;
 
-	trace_gomm_alloc(ip, p, size, p ? gomm_size(p) : 0, flags);
+	if (gomm_callsites_on())
+		gomm_callsite_alloc(p, usable, ip);
+	trace_gomm_alloc(ip, p, size, usable, flags);
 	return p;
 }
 
+/*
+ * gomm_alloc() and gomm_zalloc() each take _RET_IP_ inside the branch:
+ * passed down from the top, it was loaded on the fast path too.
+ */
 void *gomm_alloc(size_t size, gfp_t flags)
 {
 	might_alloc(flags);
-	if (trace_gomm_alloc_enabled())
+	if (trace_gomm_alloc_enabled() || gomm_callsites_on())
 		return gomm_alloc_traced(size, flags, _RET_IP_);
 	return __gomm_alloc(size, flags);
 }
 EXPORT_SYMBOL_GPL(gomm_alloc);
 
+/* its own copy, so that the call site is its caller's, not gomm_alloc()'s */
 void *gomm_zalloc(size_t size, gfp_t flags)
 {
-	return gomm_alloc(size, flags | __GFP_ZERO);
+	flags |= __GFP_ZERO;
+	might_alloc(flags);
+	if (trace_gomm_alloc_enabled() || gomm_callsites_on())
+		return gomm_alloc_traced(size, flags, _RET_IP_);
+	return __gomm_alloc(size, flags);
 }
 EXPORT_SYMBOL_GPL(gomm_zalloc);
 
@@ -684,16 +700,22 @@ static __always_inline void __gomm_free(const void *ptr)
 		gomm_free_slow(ptr);		/* the section itself */
 }
 
-/* gomm_free() with the gomm:gomm_free tracepoint on. */
+/*
+ * gomm_free() with the gomm:gomm_free tracepoint or the call-site
+ * accounting on.  The object leaves its call site before it is freed:
+ * once freed, its address may be handed out and recorded again.
+ */
 static noinline void gomm_free_traced(const void *ptr, unsigned long ip)
 {
 	trace_gomm_free(ip, ptr);
+	if (gomm_callsites_on())
+		gomm_callsite_free(ptr);
 	__gomm_free(ptr);
 }
 
 void gomm_free(const void *ptr)
 {
-	if (trace_gomm_free_enabled())
+	if (trace_gomm_free_enabled() || gomm_callsites_on())
 		return gomm_free_traced(ptr, _RET_IP_);
 	__gomm_free(ptr);
 }

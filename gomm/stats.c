@@ -9,6 +9,7 @@
  *   cpus      per CPU: fast-path hits, slow paths, refills, sweeps, flushes,
  *             frees; and the sum over every CPU, offline ones included
  *   errors    bad frees, double frees, failed growths, oversized requests
+ *   callsites live objects, live bytes and calls per call site (callsite.c)
  *   drain     (write) flush every CPU's cache, free empty spans
  *   scavenge  (write) drain, then give free chunks back to the kernel
  *   fail_grow fault injection for heap growth (CONFIG_FAULT_INJECTION)
@@ -353,6 +354,7 @@ void gomm_stats_init(void)
 #ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
 	fault_create_debugfs_attr("fail_grow", gomm_debugfs, &gomm_fail_grow);
 #endif
+	gomm_callsites_init(gomm_debugfs);
 }
 
 /**
