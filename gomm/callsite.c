@@ -368,7 +368,7 @@ int gomm_callsites_show(struct seq_file *m, void *v)
 		};
 		objs += rows[n - 1].live_objs;
 	}
-	seq_printf(m, "# callsites: on, %u sites, %ld objects recorded, %ld untracked (table full)\n",
+	seq_printf(m, "# callsites: on, %u sites, %ld objects recorded, %ld untracked\n",
 		   n, objs, atomic_long_read(&t->untracked));
 	mutex_unlock(&gomm_cs_mutex);
 	sort(rows, n, sizeof(*rows), gomm_cs_row_cmp, NULL);
