@@ -263,10 +263,11 @@ static bool has_word(const char *line, const char *name)
 	return false;
 }
 
-/* The first word of @line, copied into @w (at most 63 characters). */
+/* The first word of @line, copied into @w (at most 63 characters; "" if none). */
 static void first_word(const char *line, char *w)
 {
-	sscanf(line, "%63s", w);
+	if (sscanf(line, "%63s", w) != 1)
+		w[0] = '\0';
 }
 
 /*
@@ -283,7 +284,6 @@ static bool field_exists(char *text, const char *name)
 		return false;
 	for (line = strtok_r(copy, "\n", &save); line && !found;
 	     line = strtok_r(NULL, "\n", &save)) {
-		w[0] = '\0';
 		first_word(line, w);
 		found = line[0] == '#' ? has_word(line + 1, name) : !strcmp(w, name);
 	}
@@ -307,11 +307,11 @@ static long field_value(char *text, const char *name, const char *row)
 		return -1;
 	for (line = strtok_r(copy, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
-		w[0] = '\0';
 		first_word(line, w);
 		if (!row) {
 			if (line[0] != '#' && !strcmp(w, name)) {
-				sscanf(line, "%*s %ld", &val);
+				if (sscanf(line, "%*s %ld", &val) != 1)
+					val = -1;
 				break;
 			}
 			continue;
