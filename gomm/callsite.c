@@ -131,9 +131,42 @@ static unsigned int gomm_cs_site(struct gomm_cs_table *t, unsigned long ip)
 	return GOMM_CS_OTHER;
 }
 
-static unsigned long gomm_cs_bucket(const void *p)
+/*
+ * In the bucket of object @p, the record whose key is @key (0: a free
+ * slot) is copied to *@old and replaced by *@rec, under the bucket's lock.
+ * Return: false if the bucket has no such record.
+ */
+static bool gomm_cs_swap(struct gomm_cs_table *t, const void *p,
+			 unsigned long key, const struct gomm_cs_obj *rec,
+			 struct gomm_cs_obj *old)
 {
-	return hash_long((unsigned long)p, GOMM_CS_BUCKETS_SHIFT);
+	unsigned long b = hash_long((unsigned long)p, GOMM_CS_BUCKETS_SHIFT);
+	raw_spinlock_t *lock = &t->locks[b % GOMM_CS_LOCKS];
+	struct gomm_cs_obj *o;
+	unsigned long flags;
+	bool found = false;
+	unsigned int i;
+
+	raw_spin_lock_irqsave(lock, flags);
+	for (i = 0; i < GOMM_CS_SLOTS; i++) {
+		o = &t->objs[b].slot[i];
+		if (o->key == key) {
+			*old = *o;
+			*o = *rec;
+			found = true;
+			break;
+		}
+	}
+	raw_spin_unlock_irqrestore(lock, flags);
+	return found;
+}
+
+/* @objs objects of @bytes in all more (or fewer) live at call site @site */
+static void gomm_cs_live(struct gomm_cs_table *t, unsigned int site, long objs,
+			 long bytes)
+{
+	atomic_long_add(objs, &t->sites[site].live_objs);
+	atomic_long_add(bytes, &t->sites[site].live_bytes);
 }
 
 /**
@@ -146,11 +179,9 @@ static unsigned long gomm_cs_bucket(const void *p)
  */
 void gomm_callsite_alloc(const void *p, size_t bytes, unsigned long ip)
 {
+	struct gomm_cs_obj rec, old;
 	struct gomm_cs_table *t;
-	struct gomm_cs_obj *o;
-	unsigned long flags, b;
-	unsigned int site, i;
-	bool recorded = false;
+	unsigned int site;
 
 	rcu_read_lock();
 	t = rcu_dereference(gomm_cs);
@@ -160,25 +191,13 @@ void gomm_callsite_alloc(const void *p, size_t bytes, unsigned long ip)
 	atomic_long_inc(&t->sites[site].calls);
 	if (!p)
 		goto out;
-	b = gomm_cs_bucket(p);
-	raw_spin_lock_irqsave(&t->locks[b % GOMM_CS_LOCKS], flags);
-	for (i = 0; i < GOMM_CS_SLOTS; i++) {
-		o = &t->objs[b].slot[i];
-		if (!o->key) {
-			o->key = ~(unsigned long)p;
-			o->site = site;
-			o->bytes = bytes;
-			recorded = true;
-			break;
-		}
-	}
-	raw_spin_unlock_irqrestore(&t->locks[b % GOMM_CS_LOCKS], flags);
-	if (recorded) {
-		atomic_long_inc(&t->sites[site].live_objs);
-		atomic_long_add(bytes, &t->sites[site].live_bytes);
-	} else {
+	rec = (struct gomm_cs_obj) {
+		.key = ~(unsigned long)p, .site = site, .bytes = bytes,
+	};
+	if (gomm_cs_swap(t, p, 0, &rec, &old))
+		gomm_cs_live(t, site, 1, bytes);
+	else
 		atomic_long_inc(&t->untracked);
-	}
 out:
 	rcu_read_unlock();
 }
@@ -194,33 +213,16 @@ out:
  */
 void gomm_callsite_free(const void *p)
 {
+	static const struct gomm_cs_obj none;
 	struct gomm_cs_table *t;
-	struct gomm_cs_obj *o, rec = {};
-	unsigned long flags, b;
-	unsigned int i;
+	struct gomm_cs_obj old;
 
 	if (!p)
 		return;
 	rcu_read_lock();
 	t = rcu_dereference(gomm_cs);
-	if (!t)
-		goto out;
-	b = gomm_cs_bucket(p);
-	raw_spin_lock_irqsave(&t->locks[b % GOMM_CS_LOCKS], flags);
-	for (i = 0; i < GOMM_CS_SLOTS; i++) {
-		o = &t->objs[b].slot[i];
-		if (o->key == ~(unsigned long)p) {
-			rec = *o;
-			o->key = 0;
-			break;
-		}
-	}
-	raw_spin_unlock_irqrestore(&t->locks[b % GOMM_CS_LOCKS], flags);
-	if (rec.key) {
-		atomic_long_dec(&t->sites[rec.site].live_objs);
-		atomic_long_sub(rec.bytes, &t->sites[rec.site].live_bytes);
-	}
-out:
+	if (t && gomm_cs_swap(t, p, ~(unsigned long)p, &none, &old))
+		gomm_cs_live(t, old.site, -1, -(long)old.bytes);
 	rcu_read_unlock();
 }
 
