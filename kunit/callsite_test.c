@@ -39,7 +39,7 @@ struct cs_row {
 
 static bool cs_was_on;
 
-static noinline void cs_site_a(void **v, unsigned int n)
+static noinline __noclone void cs_site_a(void **v, unsigned int n)
 {
 	unsigned int i;
 
@@ -47,7 +47,7 @@ static noinline void cs_site_a(void **v, unsigned int n)
 		v[i] = gomm_alloc(CS_SIZE_A, GFP_KERNEL);
 }
 
-static noinline void cs_site_b(void **v, unsigned int n)
+static noinline __noclone void cs_site_b(void **v, unsigned int n)
 {
 	unsigned int i;
 
@@ -61,7 +61,7 @@ struct cs_irq_work {
 };
 
 /* site c: runs in the IPI handler, hard interrupt context */
-static noinline void cs_site_c(void *arg)
+static noinline __noclone void cs_site_c(void *arg)
 {
 	struct cs_irq_work *w = arg;
 	unsigned int i;
@@ -71,7 +71,7 @@ static noinline void cs_site_c(void *arg)
 }
 
 /* site d: a call that fails (above 4 MiB) */
-static noinline void *cs_site_d(void)
+static noinline __noclone void *cs_site_d(void)
 {
 	return gomm_alloc(GOMM_MAX_LARGE_SIZE + 1, GFP_KERNEL | __GFP_NOWARN);
 }
@@ -98,6 +98,8 @@ static unsigned int cs_other_cpu(void)
 /*
  * Render gomm/callsites and find the row of the call site in function
  * @fn ("fn+0x.../0x... [gomm_kunit]").  Fails the test if two rows match.
+ * The sites are noinline and __noclone, so each is one function of its
+ * own name.
  */
 static struct cs_row cs_find(struct kunit *test, const char *fn)
 {
@@ -111,7 +113,7 @@ static struct cs_row cs_find(struct kunit *test, const char *fn)
 	KUNIT_ASSERT_EQ(test, gomm_callsites_show(&m, NULL), 0);
 	KUNIT_ASSERT_LT_MSG(test, m.count, (size_t)CS_TEXT, "gomm/callsites overflowed");
 	m.buf[m.count] = '\0';
-	snprintf(name, sizeof(name), "%s+", fn);
+	snprintf(name, sizeof(name), "%s", fn);
 	for (line = m.buf; line && *line; line = next) {
 		next = strchr(line, '\n');
 		if (next)
@@ -122,7 +124,9 @@ static struct cs_row cs_find(struct kunit *test, const char *fn)
 		n = sscanf(line, "%ld %ld %ld %n", &r.live_bytes, &r.live_objs,
 			   &r.calls, &off);
 		KUNIT_ASSERT_EQ_MSG(test, n, 3, "bad row: %s", line);
-		if (strncmp(line + off, name, strlen(name)))
+		/* "fn+0x..." (or a clone's "fn.constprop.0+0x...") */
+		if (strncmp(line + off, name, strlen(name)) ||
+		    (line[off + strlen(name)] != '+' && line[off + strlen(name)] != '.'))
 			continue;
 		KUNIT_EXPECT_FALSE_MSG(test, row.found, "two rows for %s", fn);
 		KUNIT_EXPECT_NOT_NULL_MSG(test, strstr(line + off, "[gomm_kunit]"),
