@@ -271,6 +271,8 @@ EXPORT_SYMBOL_IF_KUNIT(gomm_callsites_set);
 
 /**
  * gomm_callsites_enabled - is the call-site accounting on?
+ *
+ * Return: the state gomm_callsites_set() last set (the parameter's value).
  */
 bool gomm_callsites_enabled(void)
 {
