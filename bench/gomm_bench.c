@@ -29,7 +29,12 @@
  * heap (drain, scavenge) and read memory counters between them:
  *
  *   calib loop pair cache batch random remote large largeheap scale
- *   growth SIZE
+ *   callsites growth SIZE
+ *
+ * ("callsites": the pairs of 16, 64, 256 and 64 KiB bytes and the
+ * 1000-object batch of 64 bytes again, as cases cs_pair and cs_batch1000,
+ * meant to run with gomm's call-site accounting switched on;
+ * scripts/guest/bench does that around it.)
  *
  * and builds the memory-efficiency live sets through
  * /sys/kernel/debug/gomm_bench/live ("gomm N", "slub N", "free"; reading
@@ -387,18 +392,19 @@ static void bench_print_split(const char *name, size_t size,
 		extra);
 }
 
-static int bench_batch_case(size_t size, unsigned long n)
+/* @prefix "batch" or "cs_batch": the case is named @prefix@n */
+static int bench_batch_case(const char *prefix, size_t size, unsigned long n)
 {
 	unsigned long reps = max(BENCH_ITERS / n, 1UL);
 	struct bench_split g, s;
-	char name[24];
+	char name[32];
 
 	if (bench_time_batch(BENCH_GOMM, size, n, reps, &g) ||
 	    bench_time_batch(BENCH_SLUB, size, n, reps, &s)) {
-		pr_err("case=batch%lu size=%zu: allocation failed\n", n, size);
+		pr_err("case=%s%lu size=%zu: allocation failed\n", prefix, n, size);
 		return -ENOMEM;
 	}
-	snprintf(name, sizeof(name), "batch%lu", n);
+	snprintf(name, sizeof(name), "%s%lu", prefix, n);
 	bench_print_split(name, size, &g, &s, (u64)n * reps, "");
 	return 0;
 }
@@ -1032,6 +1038,7 @@ static int bench_group(const char *name, unsigned long arg)
 		SZ_32K,
 	};
 	static const size_t large_sizes[] = { SZ_64K, SZ_1M, SZ_4M };
+	static const size_t callsite_sizes[] = { 16, 64, 256, SZ_64K };
 	static const size_t batch_sizes[] = { 64, 256 };
 	static const unsigned long batch_ns[] = { 1000, 100000 };
 	unsigned int i, j, cpu, remote;
@@ -1068,7 +1075,7 @@ static int bench_group(const char *name, unsigned long arg)
 	} else if (!strcmp(name, "batch")) {
 		for (i = 0; i < ARRAY_SIZE(batch_ns); i++)
 			for (j = 0; j < ARRAY_SIZE(batch_sizes) && !ret; j++)
-				ret = bench_batch_case(batch_sizes[j],
+				ret = bench_batch_case("batch", batch_sizes[j],
 						       batch_ns[i]);
 	} else if (!strcmp(name, "random")) {
 		ret = bench_random_case();
@@ -1086,6 +1093,18 @@ static int bench_group(const char *name, unsigned long arg)
 			ret = bench_pair_case("large", BENCH_SLUB,
 					      large_sizes[i],
 					      BENCH_LARGE_ITERS);
+	} else if (!strcmp(name, "callsites")) {
+		/*
+		 * The guest script switches gomm's call-site accounting on
+		 * around this group: the pair and batch rows again, through
+		 * the accounted paths (SLUB is measured again too, for the
+		 * table's columns)
+		 */
+		for (i = 0; i < ARRAY_SIZE(callsite_sizes) && !ret; i++)
+			ret = bench_pair_case("cs_pair", BENCH_SLUB,
+					      callsite_sizes[i], BENCH_ITERS);
+		if (!ret)
+			ret = bench_batch_case("cs_batch", 64, 1000);
 	} else if (!strcmp(name, "largeheap")) {
 		ret = bench_largeheap_case();
 	} else {

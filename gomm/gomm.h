@@ -74,16 +74,27 @@
  * @tiny_span: span of the open tiny block
  * @tiny_state: &@tiny_span->tiny[] of the open block
  * @nalloc: objects taken by this CPU per span class (counted when a window
- *	is loaded, the unused rest taken back when the span is uncached);
- *	[0] counts large objects
+ *	is loaded by the slow path, the unused rest taken back when the span
+ *	is uncached); [0] counts large objects
  * @ntiny_alloc: tiny sub-objects handed out by this CPU
- * @slow: allocations that missed the fast path
+ * @slow: allocations that missed the fast path (and got an object)
  * @refills: spans taken from an mcentral (or a new span)
  * @sweeps: exhausted spans that a sweep made usable again
  * @flushes: times this mcache was flushed (drain, hotplug, unload)
+ * @nrewin: objects of the windows gomm_alloc_refill() reloaded from their
+ *	own word's frees: as many objects loaded as frees swept
+ * @nswept: frees of span-class objects that this CPU swept otherwise (its
+ *	mcache's sweeps, and sweeps under an mcentral lock taken here)
+ * @ntiny_free: tiny sub-objects freed on this CPU
+ * @nlarge_free: large objects freed on this CPU
  *
- * Counters are written by their CPU only and summed racily.  Frees are
- * not counted per CPU: objects in use are counted from the spans.
+ * Every counter only goes up but @nalloc, which gives back the unused
+ * part of a window when it is unloaded; gomm_stats_cpu() takes the
+ * current windows off instead, so what it reports only goes up.  The
+ * fields up to @flushes and @nrewin are written by their CPU with local
+ * interrupts off; @nswept, @ntiny_free and @nlarge_free by this_cpu_*()
+ * operations, which are interrupt-safe on their own.  A CPU that goes
+ * offline keeps its counters: the totals sum every possible CPU.
  */
 struct gomm_mcache {
 	struct gomm_span *alloc[GOMM_NUM_SPANCLASSES];
@@ -97,6 +108,40 @@ struct gomm_mcache {
 	unsigned long refills;
 	unsigned long sweeps;
 	unsigned long flushes;
+	unsigned long nrewin;
+	unsigned long nswept;
+	unsigned long ntiny_free;
+	unsigned long nlarge_free;
+};
+
+/**
+ * struct gomm_cpu_stats - one CPU's cumulative counters (debugfs "cpus")
+ * @allocs: objects of the span classes handed out (small objects and tiny
+ *	blocks; fast_hits = @allocs - @slow)
+ * @frees: frees of such objects swept by this CPU
+ * @slow: allocations that missed the fast path
+ * @refills: spans taken from an mcentral or the heap
+ * @sweeps: exhausted spans that a sweep made usable again
+ * @flushes: times the CPU's mcache was flushed
+ * @tiny_allocs: tiny sub-objects handed out
+ * @tiny_frees: tiny sub-objects freed on this CPU
+ * @large_allocs: large objects allocated on this CPU
+ * @large_frees: large objects freed on this CPU
+ *
+ * Each one only goes up, across drains, scavenges, the shrinker and CPU
+ * hotplug.
+ */
+struct gomm_cpu_stats {
+	unsigned long allocs;
+	unsigned long frees;
+	unsigned long slow;
+	unsigned long refills;
+	unsigned long sweeps;
+	unsigned long flushes;
+	unsigned long tiny_allocs;
+	unsigned long tiny_frees;
+	unsigned long large_allocs;
+	unsigned long large_frees;
 };
 
 /**
@@ -235,11 +280,31 @@ bool gomm_cpu_caches(int cpu, void *unused);
 void gomm_drain(void);
 unsigned long gomm_scavenge(void);
 
+/* callsite.c: per-call-site accounting (debugfs "callsites") */
+struct dentry;
+struct seq_file;
+DECLARE_STATIC_KEY_FALSE(gomm_callsite_key);
+void gomm_callsite_alloc(const void *p, size_t bytes, unsigned long ip);
+void gomm_callsite_free(const void *p);
+int gomm_callsites_set(bool on);
+bool gomm_callsites_enabled(void);
+int gomm_callsites_show(struct seq_file *m, void *v);
+void gomm_callsites_init(struct dentry *dir);
+void gomm_callsites_exit(void);
+
+/* Is the call-site accounting on?  A jump-label nop while it is off. */
+static __always_inline bool gomm_callsites_on(void)
+{
+	return static_branch_unlikely(&gomm_callsite_key);
+}
+
 /* stats.c: debugfs */
 void gomm_stats_init(void);
 void gomm_stats_exit(void);
 long gomm_stats_in_use(unsigned int spanclass);
 struct gomm_mcache *gomm_stats_mcache(int cpu);
+void gomm_stats_cpu(int cpu, struct gomm_cpu_stats *st);
+void gomm_stats_cpus_total(struct gomm_cpu_stats *total);
 /* gomm_stats_in_use(): tiny sub-objects (span classes are 0..68) */
 #define GOMM_STATS_TINY	(GOMM_NUM_SPANCLASSES + 1)
 

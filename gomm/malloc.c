@@ -203,13 +203,14 @@ static __always_inline void *gomm_next_free(struct gomm_mcache **mcp,
 {
 	struct gomm_mcache *mc = *mcp;
 	struct gomm_span *s = mc->alloc[sc], *old;
-	unsigned int w;
+	unsigned int w, n;
 
-	mc->slow++;
 	if (s != &gomm_empty_span) {
 		w = s->freeindex / 64;
-		if (gomm_span_sweep_word(s, w)) {
+		n = gomm_span_sweep_word(s, w);
+		if (n) {
 			mc->sweeps++;
+			mc->nswept += n;
 			if (gomm_span_window(s, w))
 				goto take;
 		}
@@ -243,6 +244,8 @@ static __always_inline void *gomm_next_free(struct gomm_mcache **mcp,
 	mc->alloc[sc] = s;
 	mc->refills++;
 take:
+	/* counted where the object is taken: the grow may have moved CPUs */
+	mc->slow++;
 	mc->nalloc[sc] += hweight64(s->alloc_cache);
 	return gomm_span_take(s);
 }
@@ -286,7 +289,8 @@ static noinline void *gomm_alloc_refill(size_t size, gfp_t gfp,
 		return gomm_alloc_refill_slow(size, sc, gfp, flags);
 	this_cpu_inc(gomm_mcache.slow);
 	this_cpu_inc(gomm_mcache.sweeps);
-	this_cpu_add(gomm_mcache.nalloc[sc], hweight64(freed));
+	/* objects loaded and frees swept alike (gomm_stats_cpu()) */
+	this_cpu_add(gomm_mcache.nrewin, hweight64(freed));
 	p = gomm_span_take_one(s, freed);
 	local_irq_restore(flags);
 	gomm_alloc_hook(p, size, s->elemsize, gfp);
@@ -487,28 +491,44 @@ static __always_inline void *__gomm_alloc(size_t size, gfp_t flags)
 	return gomm_alloc_slow(size, flags);
 }
 
-/* gomm_alloc() with the gomm:gomm_alloc tracepoint on. */
+/*
+ * gomm_alloc() with the gomm:gomm_alloc tracepoint or the call-site
+ * accounting (callsite.c) on; @ip is the caller's return address.
+ */
 static noinline void *gomm_alloc_traced(size_t size, gfp_t flags,
 					unsigned long ip)
 {
 	void *p = __gomm_alloc(size, flags);
+	/* the usable size as gomm_size() gives it, tiny objects' too */
+	size_t usable = p ? gomm_size(p) : 0;
 
-	trace_gomm_alloc(ip, p, size, p ? gomm_size(p) : 0, flags);
+	if (gomm_callsites_on())
+		gomm_callsite_alloc(p, usable, ip);
+	trace_gomm_alloc(ip, p, size, usable, flags);
 	return p;
 }
 
+/*
+ * gomm_alloc() and gomm_zalloc() each take _RET_IP_ inside the branch:
+ * passed down from the top, it was loaded on the fast path too.
+ */
 void *gomm_alloc(size_t size, gfp_t flags)
 {
 	might_alloc(flags);
-	if (trace_gomm_alloc_enabled())
+	if (trace_gomm_alloc_enabled() || gomm_callsites_on())
 		return gomm_alloc_traced(size, flags, _RET_IP_);
 	return __gomm_alloc(size, flags);
 }
 EXPORT_SYMBOL_GPL(gomm_alloc);
 
+/* its own copy, so that the call site is its caller's, not gomm_alloc()'s */
 void *gomm_zalloc(size_t size, gfp_t flags)
 {
-	return gomm_alloc(size, flags | __GFP_ZERO);
+	flags |= __GFP_ZERO;
+	might_alloc(flags);
+	if (trace_gomm_alloc_enabled() || gomm_callsites_on())
+		return gomm_alloc_traced(size, flags, _RET_IP_);
+	return __gomm_alloc(size, flags);
 }
 EXPORT_SYMBOL_GPL(gomm_zalloc);
 
@@ -596,6 +616,7 @@ static noinline void gomm_free_tiny(const void *ptr, struct gomm_span *s)
 	old = atomic_long_fetch_andnot(bit, state);
 	if (unlikely(!(old & bit)))
 		goto double_free;	/* a second free of it raced with this one */
+	this_cpu_inc(gomm_mcache.ntiny_free);
 	if ((old & (GOMM_TINY_LIVE | GOMM_TINY_OPEN)) == bit)
 		gomm_tiny_release(s, b);
 	goto out;
@@ -626,6 +647,7 @@ static void gomm_free_checked(const void *ptr)
 		}
 		gomm_free_hook(ptr, s->elemsize);
 		gomm_heap_free_large(s);
+		this_cpu_inc(gomm_mcache.nlarge_free);
 	}
 }
 
@@ -678,16 +700,22 @@ static __always_inline void __gomm_free(const void *ptr)
 		gomm_free_slow(ptr);		/* the section itself */
 }
 
-/* gomm_free() with the gomm:gomm_free tracepoint on. */
+/*
+ * gomm_free() with the gomm:gomm_free tracepoint or the call-site
+ * accounting on.  The object leaves its call site before it is freed:
+ * once freed, its address may be handed out and recorded again.
+ */
 static noinline void gomm_free_traced(const void *ptr, unsigned long ip)
 {
 	trace_gomm_free(ip, ptr);
+	if (gomm_callsites_on())
+		gomm_callsite_free(ptr);
 	__gomm_free(ptr);
 }
 
 void gomm_free(const void *ptr)
 {
-	if (trace_gomm_free_enabled())
+	if (trace_gomm_free_enabled() || gomm_callsites_on())
 		return gomm_free_traced(ptr, _RET_IP_);
 	__gomm_free(ptr);
 }

@@ -219,6 +219,7 @@ static void __exit gomm_exit(void)
 	int cpu;
 
 	gomm_stats_exit();
+	gomm_callsites_exit();
 	cancel_delayed_work_sync(&gomm_scavenger);
 	shrinker_free(gomm_shrinker);
 	cpuhp_remove_state_nocalls(gomm_cpuhp_state);

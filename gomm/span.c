@@ -197,6 +197,9 @@ unsigned int gomm_span_sweep(struct gomm_span *s)
 	/* a bogus bit too: the load it raced with may have skipped an object */
 	if (any)
 		s->freeindex = 0;
+	/* whoever sweeps counts the frees, on its own CPU (gomm_stats_cpu()) */
+	if (n)
+		this_cpu_add(gomm_mcache.nswept, n);
 	return n;
 }
 

@@ -6,8 +6,10 @@
  *             spans, objects in use and free, bytes in use and held, waste
  *   heap      chunks, pages owned / in use / free / released, largest free
  *             run, growths
- *   cpus      per CPU: fast-path hits, slow paths, refills, sweeps, flushes
+ *   cpus      per CPU: fast-path hits, slow paths, refills, sweeps, flushes,
+ *             frees; and the sum over every CPU, offline ones included
  *   errors    bad frees, double frees, failed growths, oversized requests
+ *   callsites live objects, live bytes and calls per call site (callsite.c)
  *   drain     (write) flush every CPU's cache, free empty spans
  *   scavenge  (write) drain, then give free chunks back to the kernel
  *   fail_grow fault injection for heap growth (CONFIG_FAULT_INJECTION)
@@ -15,6 +17,7 @@
  * Counters are summed without locks: a table is a snapshot that may be off
  * by the operations that ran while it was printed.
  */
+#include <linux/cpu.h>
 #include <linux/debugfs.h>
 #include <linux/fault-inject.h>
 #include <linux/mutex.h>
@@ -175,24 +178,129 @@ static int gomm_heap_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(gomm_heap);
 
-static int gomm_cpus_show(struct seq_file *m, void *v)
+/* The counters of mcache @mc, read by its own CPU or with it offline. */
+static void gomm_stats_read(struct gomm_mcache *mc, struct gomm_cpu_stats *st)
 {
-	unsigned long alloc;
+	unsigned long loaded = READ_ONCE(mc->nrewin), window = 0;
 	unsigned int sc;
+
+	/*
+	 * What the windows loaded, less what the current windows have not
+	 * handed out yet: exactly the objects handed out.  Unloading a
+	 * window takes its rest off nalloc and off the window at once, so
+	 * the difference only goes up.
+	 */
+	for (sc = 1; sc < GOMM_NUM_SPANCLASSES; sc++) {
+		loaded += READ_ONCE(mc->nalloc[sc]);
+		window += hweight64(READ_ONCE(READ_ONCE(mc->alloc[sc])->alloc_cache));
+	}
+	st->allocs = loaded - window;
+	st->frees = READ_ONCE(mc->nrewin) + READ_ONCE(mc->nswept);
+	st->slow = READ_ONCE(mc->slow);
+	st->refills = READ_ONCE(mc->refills);
+	st->sweeps = READ_ONCE(mc->sweeps);
+	st->flushes = READ_ONCE(mc->flushes);
+	st->tiny_allocs = READ_ONCE(mc->ntiny_alloc);
+	st->tiny_frees = READ_ONCE(mc->ntiny_free);
+	st->large_allocs = READ_ONCE(mc->nalloc[0]);
+	st->large_frees = READ_ONCE(mc->nlarge_free);
+}
+
+/* smp_call_function_single()'s half: interrupts are off on the CPU */
+static void gomm_stats_read_local(void *st)
+{
+	gomm_stats_read(this_cpu_ptr(&gomm_mcache), st);
+}
+
+/* gomm_stats_cpu() with cpus_read_lock() held by the caller */
+static void __gomm_stats_cpu(int cpu, struct gomm_cpu_stats *st)
+{
+	if (cpu_online(cpu))
+		smp_call_function_single(cpu, gomm_stats_read_local, st, 1);
+	else
+		gomm_stats_read(per_cpu_ptr(&gomm_mcache, cpu), st);
+}
+
+/* gomm_stats_cpus_total() with cpus_read_lock() held by the caller */
+static void __gomm_stats_cpus_total(struct gomm_cpu_stats *total)
+{
+	unsigned long *t = (unsigned long *)total, *c;
+	struct gomm_cpu_stats st;
+	unsigned int i;
 	int cpu;
 
-	seq_puts(m, "# cpu   fast_hits        slow     refills      sweeps     flushes  tiny_allocs\n");
-	for_each_online_cpu(cpu) {
-		struct gomm_mcache *mc = per_cpu_ptr(&gomm_mcache, cpu);
-
-		alloc = 0;
-		for (sc = 1; sc < GOMM_NUM_SPANCLASSES; sc++)
-			alloc += READ_ONCE(mc->nalloc[sc]);
-		seq_printf(m, "%5d %11lu %11lu %11lu %11lu %11lu %12lu\n", cpu,
-			   alloc - READ_ONCE(mc->slow), READ_ONCE(mc->slow),
-			   READ_ONCE(mc->refills), READ_ONCE(mc->sweeps),
-			   READ_ONCE(mc->flushes), READ_ONCE(mc->ntiny_alloc));
+	memset(total, 0, sizeof(*total));
+	for_each_possible_cpu(cpu) {
+		__gomm_stats_cpu(cpu, &st);
+		c = (unsigned long *)&st;
+		for (i = 0; i < sizeof(st) / sizeof(*c); i++)
+			t[i] += c[i];
 	}
+}
+
+/**
+ * gomm_stats_cpu - a consistent snapshot of one CPU's counters
+ * @cpu: any possible CPU
+ * @st: filled in
+ *
+ * An online CPU reads its own mcache (an IPI, interrupts off there), so
+ * its windows and counters agree; an offline CPU's mcache is idle (the
+ * cpuhp teardown flushed it) and is read in place.  Each value only goes
+ * up between two calls.
+ *
+ * Context: process; takes cpus_read_lock() (no CPU comes or goes).
+ */
+void gomm_stats_cpu(int cpu, struct gomm_cpu_stats *st)
+{
+	cpus_read_lock();
+	__gomm_stats_cpu(cpu, st);
+	cpus_read_unlock();
+}
+EXPORT_SYMBOL_IF_KUNIT(gomm_stats_cpu);
+
+/**
+ * gomm_stats_cpus_total - the counters of every possible CPU, summed
+ * @total: filled in
+ *
+ * Offline CPUs included: a CPU that goes away keeps its counters, which
+ * stay in the totals (as /proc/vmstat folds a dead CPU's counts into the
+ * global ones), so every total only goes up.
+ *
+ * Context: process; takes cpus_read_lock().
+ */
+void gomm_stats_cpus_total(struct gomm_cpu_stats *total)
+{
+	cpus_read_lock();
+	__gomm_stats_cpus_total(total);
+	cpus_read_unlock();
+}
+EXPORT_SYMBOL_IF_KUNIT(gomm_stats_cpus_total);
+
+static void gomm_cpus_row(struct seq_file *m, const char *label,
+			  const struct gomm_cpu_stats *st)
+{
+	seq_printf(m, "%5s %11lu %11lu %11lu %11lu %11lu %12lu %11lu %11lu %12lu %12lu\n",
+		   label, st->allocs - st->slow, st->slow, st->refills,
+		   st->sweeps, st->flushes, st->tiny_allocs, st->frees,
+		   st->tiny_frees, st->large_allocs, st->large_frees);
+}
+
+static int gomm_cpus_show(struct seq_file *m, void *v)
+{
+	struct gomm_cpu_stats st;
+	char label[12];
+	int cpu;
+
+	seq_puts(m, "# cpu   fast_hits        slow     refills      sweeps     flushes  tiny_allocs       frees  tiny_frees large_allocs  large_frees\n");
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		__gomm_stats_cpu(cpu, &st);
+		snprintf(label, sizeof(label), "%d", cpu);
+		gomm_cpus_row(m, label, &st);
+	}
+	__gomm_stats_cpus_total(&st);
+	cpus_read_unlock();
+	gomm_cpus_row(m, "all", &st);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(gomm_cpus);
@@ -246,6 +354,7 @@ void gomm_stats_init(void)
 #ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
 	fault_create_debugfs_attr("fail_grow", gomm_debugfs, &gomm_fail_grow);
 #endif
+	gomm_callsites_init(gomm_debugfs);
 }
 
 /**

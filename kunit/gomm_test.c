@@ -731,20 +731,16 @@ struct stress {
 };
 
 /*
- * Objects @cpu's mcache has taken: nalloc (every span class, large objects
- * in [0]) and the tiny sub-objects.  nalloc counts a window's objects when
- * it is loaded and gives back the unused rest when the span is uncached,
- * so after a drain it never falls below the objects the CPU handed out.
+ * Objects @cpu has handed out: of the span classes (small objects and tiny
+ * blocks), tiny sub-objects and large objects, from its counters
+ * (gomm_stats_cpu(), which only go up).
  */
 static unsigned long stress_cpu_allocs(int cpu)
 {
-	struct gomm_mcache *mc = gomm_stats_mcache(cpu);
-	unsigned long n = READ_ONCE(mc->ntiny_alloc);
-	unsigned int sc;
+	struct gomm_cpu_stats st;
 
-	for (sc = 0; sc < GOMM_NUM_SPANCLASSES; sc++)
-		n += READ_ONCE(mc->nalloc[sc]);
-	return n;
+	gomm_stats_cpu(cpu, &st);
+	return st.allocs + st.tiny_allocs + st.large_allocs;
 }
 
 static size_t stress_size(struct rnd_state *r)
@@ -881,10 +877,11 @@ static void test_stress_mixed(struct kunit *test)
 		spin_lock_init(&st->ring[cpu].lock);
 	/* no window cached anywhere: the counters are objects handed out */
 	gomm_drain();
+	for_each_online_cpu(cpu)
+		base[cpu] = stress_cpu_allocs(cpu);
 	cpus_read_lock();
 	atomic_set(&st->running, num_online_cpus());
 	for_each_online_cpu(cpu) {
-		base[cpu] = stress_cpu_allocs(cpu);
 		cpumask_set_cpu(cpu, ran);
 		t = kthread_create_on_cpu(stress_fn, st, cpu, "gomm_stress/%u");
 		KUNIT_ASSERT_FALSE(test, IS_ERR(t));

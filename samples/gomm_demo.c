@@ -12,7 +12,11 @@
  * "allocs" lists, for each CPU that was online at load, the objects its
  * thread got from gomm ("CPU COUNT" lines; a CPU whose thread could not
  * be started shows 0): the kselftest checks each CPU's counters in gomm
- * against it.
+ * against it.  "running" is the number of threads still allocating (the
+ * demo script samples gomm while it equals the threads started,
+ * "threads"), and "bad" and "nomem" add up, over all threads, the packets
+ * and records found corrupted and the allocations that failed: the
+ * scripts require both to be 0.
  */
 #include <linux/cpu.h>
 #include <linux/hashtable.h>
@@ -68,12 +72,37 @@ static const struct kernel_param_ops demo_allocs_ops = {
 module_param_cb(allocs, &demo_allocs_ops, NULL, 0444);
 MODULE_PARM_DESC(allocs, "Per CPU online at load: objects its thread got from gomm (read-only)");
 
+static atomic_t running;
+static int threads;
+module_param(threads, int, 0444);
+MODULE_PARM_DESC(threads, "Threads started at load (read-only)");
+
+static int demo_running_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%d\n", atomic_read(&running));
+}
+
+static const struct kernel_param_ops demo_running_ops = {
+	.get = demo_running_get,
+};
+module_param_cb(running, &demo_running_ops, NULL, 0444);
+MODULE_PARM_DESC(running, "Threads still allocating (read-only)");
+
+static int demo_sum_get(char *buf, const struct kernel_param *kp);
+
+static const struct kernel_param_ops demo_sum_ops = {
+	.get = demo_sum_get,
+};
+module_param_cb(bad, &demo_sum_ops, (void *)offsetof(struct demo_cpu, bad), 0444);
+MODULE_PARM_DESC(bad, "Corrupted packets and records seen, all threads (read-only)");
+module_param_cb(nomem, &demo_sum_ops, (void *)offsetof(struct demo_cpu, nomem), 0444);
+MODULE_PARM_DESC(nomem, "Allocations that failed, all threads (read-only)");
+
 static DEFINE_HASHTABLE(records, 8);
 static DEFINE_SPINLOCK(records_lock);	/* records, nr_records */
 static unsigned int nr_records;
 static struct rx_ring *rings;
 static struct demo_cpu *cpus;
-static atomic_t running;
 
 static const u32 pkt_sizes[] = { 64, 128, 256, 576, 1500, 1500, 1500, 9000 };
 
@@ -147,7 +176,7 @@ static void records_step(struct demo_cpu *me, u32 rnd)
 		spin_unlock(&records_lock);
 		if (victim) {
 			if (victim->payload[0] != (u8)victim->key)
-				me->bad++;
+				WRITE_ONCE(me->bad, me->bad + 1);
 			record_free(victim);
 			me->records_out++;
 		}
@@ -163,7 +192,7 @@ static void records_step(struct demo_cpu *me, u32 rnd)
 	if (!rec || !rec->name) {
 		if (rec)
 			gomm_free(rec);
-		me->nomem++;
+		WRITE_ONCE(me->nomem, me->nomem + 1);
 		return;
 	}
 	rec->key = rnd;
@@ -202,11 +231,11 @@ static int demo_thread(void *arg)
 			else
 				gomm_free(p);
 		} else {
-			me->nomem++;
+			WRITE_ONCE(me->nomem, me->nomem + 1);
 		}
 		while ((p = ring_pop(&rings[cpu]))) {
 			if (!pkt_ok(p))
-				me->bad++;
+				WRITE_ONCE(me->bad, me->bad + 1);
 			gomm_free(p);
 			me->received++;
 		}
@@ -234,6 +263,19 @@ static int demo_allocs_get(char *buf, const struct kernel_param *kp)
 		if (READ_ONCE(cpus[cpu].online))
 			n += sysfs_emit_at(buf, n, "%u %lu\n", cpu, READ_ONCE(cpus[cpu].allocs));
 	return n;
+}
+
+/* The sum over all CPUs of the counter at offset kp->arg of demo_cpu. */
+static int demo_sum_get(char *buf, const struct kernel_param *kp)
+{
+	size_t off = (size_t)kp->arg;
+	unsigned long sum = 0;
+	unsigned int cpu;
+
+	if (cpus)
+		for_each_possible_cpu(cpu)
+			sum += READ_ONCE(*(unsigned long *)((char *)&cpus[cpu] + off));
+	return sysfs_emit(buf, "%lu\n", sum);
 }
 
 static void demo_set_cpus(struct demo_cpu *c)
@@ -293,8 +335,9 @@ static int __init demo_init(void)
 		wake_up_process(t);
 	}
 	cpus_read_unlock();
+	threads = atomic_read(&running);
 	pr_info("gomm_demo: %d threads for %u ms, working set %u records\n",
-		atomic_read(&running), duration_ms, working_set);
+		threads, duration_ms, working_set);
 	return 0;
 }
 
