@@ -6,16 +6,16 @@
  * below, found in the file by their %pS names - allocate known objects,
  * renders gomm/callsites with the function debugfs uses, and requires
  * exactly those live objects, live bytes and calls for each site; then
- * it frees them (from another CPU, in hard interrupt context, where it
+ * it frees them (in hard interrupt context, where it
  * can) and requires zero live objects and bytes with the calls kept.
  * The state of the switch before the suite is restored after it.
  */
 #include <kunit/test.h>
-#include <linux/cpumask.h>
+#include <linux/completion.h>
 #include <linux/gomm.h>
+#include <linux/hrtimer.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
-#include <linux/smp.h>
 #include <linux/string.h>
 
 #include "compat.h"
@@ -58,16 +58,42 @@ static noinline __noclone void cs_site_b(void **v, unsigned int n)
 struct cs_irq_work {
 	void **v;
 	unsigned int n;
+	void (*fn)(struct cs_irq_work *w);
+	struct hrtimer timer;
+	struct completion done;
 };
 
-/* site c: runs in the IPI handler, hard interrupt context */
-static noinline __noclone void cs_site_c(void *arg)
+/*
+ * site c: runs in a plain hrtimer, hard interrupt context (not an IPI,
+ * nor a _HARD hrtimer: those stay hard on PREEMPT_RT, where a heap growth
+ * - a slab allocation, as for kmalloc() - may not run; see
+ * test_atomic_contexts)
+ */
+static noinline __noclone void cs_site_c(struct cs_irq_work *w)
 {
-	struct cs_irq_work *w = arg;
 	unsigned int i;
 
 	for (i = 0; i < w->n; i++)
 		w->v[i] = gomm_alloc(CS_SIZE_C, GFP_ATOMIC);
+}
+
+static enum hrtimer_restart cs_irq_timer(struct hrtimer *t)
+{
+	struct cs_irq_work *w = container_of(t, struct cs_irq_work, timer);
+
+	w->fn(w);
+	complete(&w->done);
+	return HRTIMER_NORESTART;
+}
+
+/* Run @w->fn in hard interrupt context (a plain hrtimer) and wait for it. */
+static void cs_in_irq(struct cs_irq_work *w)
+{
+	init_completion(&w->done);
+	hrtimer_setup(&w->timer, cs_irq_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+	hrtimer_start(&w->timer, ns_to_ktime(1000), HRTIMER_MODE_REL);
+	wait_for_completion(&w->done);
+	hrtimer_cancel(&w->timer);
 }
 
 /* site d: a call that fails (above 4 MiB) */
@@ -76,23 +102,13 @@ static noinline __noclone void *cs_site_d(void)
 	return gomm_alloc(GOMM_MAX_LARGE_SIZE + 1, GFP_KERNEL | __GFP_NOWARN);
 }
 
-/* frees in the IPI handler, hard interrupt context */
-static void cs_free_irq(void *arg)
+/* frees in hard interrupt context */
+static void cs_free_irq(struct cs_irq_work *w)
 {
-	struct cs_irq_work *w = arg;
 	unsigned int i;
 
 	for (i = 0; i < w->n; i++)
 		gomm_free(w->v[i]);
-}
-
-/* another online CPU than this one if there is one, else this one */
-static unsigned int cs_other_cpu(void)
-{
-	unsigned int me = raw_smp_processor_id(), cpu;
-
-	cpu = cpumask_any_but(cpu_online_mask, me);
-	return cpu < nr_cpu_ids ? cpu : me;
 }
 
 /*
@@ -162,12 +178,12 @@ static long cs_bytes(void **v, unsigned int n)
  * Two call sites allocate known amounts (small objects with gomm_alloc(),
  * large ones with gomm_zalloc()); the file shows exactly those live bytes,
  * objects and calls for each; after the frees (site a's in hard
- * interrupt context on another CPU) nothing is live and the calls stay.
+ * interrupt context) nothing is live and the calls stay.
  */
 static void test_callsites_two_sites(struct kunit *test)
 {
 	void *a[CS_NA], *b[CS_NB];
-	struct cs_irq_work w = { .v = a, .n = CS_NA };
+	struct cs_irq_work w = { .v = a, .n = CS_NA, .fn = cs_free_irq };
 	long bytes_a, bytes_b;
 	unsigned int i;
 
@@ -185,7 +201,7 @@ static void test_callsites_two_sites(struct kunit *test)
 	cs_expect(test, "cs_site_a", bytes_a, CS_NA, CS_NA);
 	cs_expect(test, "cs_site_b", bytes_b, CS_NB, CS_NB);
 
-	KUNIT_ASSERT_EQ(test, smp_call_function_single(cs_other_cpu(), cs_free_irq, &w, 1), 0);
+	cs_in_irq(&w);
 	cs_expect(test, "cs_site_a", 0, 0, CS_NA);
 	cs_expect(test, "cs_site_b", bytes_b, CS_NB, CS_NB);
 	for (i = 0; i < CS_NB; i++)
@@ -195,17 +211,17 @@ static void test_callsites_two_sites(struct kunit *test)
 }
 
 /*
- * Tiny objects allocated with GFP_ATOMIC in hard interrupt context on
- * another CPU count their requested bytes; a failed call (above 4 MiB)
+ * Tiny objects allocated with GFP_ATOMIC in hard interrupt context count
+ * their requested bytes; a failed call (above 4 MiB)
  * counts as a call with nothing live.
  */
 static void test_callsites_tiny_irq(struct kunit *test)
 {
 	void *c[CS_NC];
-	struct cs_irq_work w = { .v = c, .n = CS_NC };
+	struct cs_irq_work w = { .v = c, .n = CS_NC, .fn = cs_site_c };
 	unsigned int i;
 
-	KUNIT_ASSERT_EQ(test, smp_call_function_single(cs_other_cpu(), cs_site_c, &w, 1), 0);
+	cs_in_irq(&w);
 	for (i = 0; i < CS_NC; i++)
 		KUNIT_ASSERT_NOT_NULL(test, c[i]);
 	KUNIT_EXPECT_EQ(test, cs_bytes(c, CS_NC), (long)CS_NC * CS_SIZE_C);
