@@ -292,6 +292,18 @@ int gomm_callsites_show(struct seq_file *m, void *v);
 void gomm_callsites_init(struct dentry *dir);
 void gomm_callsites_exit(void);
 
+/* malloc.c: the instrumented copies of gomm_alloc() and gomm_free() */
+DECLARE_STATIC_KEY_FALSE(gomm_instr_key);
+
+/*
+ * Does a tracepoint or the call-site accounting want gomm_alloc() and
+ * gomm_free() to take their instrumented copies?  A jump-label nop if not.
+ */
+static __always_inline bool gomm_instrumented(void)
+{
+	return static_branch_unlikely(&gomm_instr_key);
+}
+
 /* Is the call-site accounting on?  A jump-label nop while it is off. */
 static __always_inline bool gomm_callsites_on(void)
 {

@@ -18,7 +18,11 @@
 #include <linux/tracepoint.h>
 #include <trace/events/mmflags.h>
 
-TRACE_EVENT(gomm_alloc,
+/* malloc.c: a probe on either event sends gomm's calls to their traced copies */
+int gomm_trace_reg(void);
+void gomm_trace_unreg(void);
+
+TRACE_EVENT_FN(gomm_alloc,
 
 	TP_PROTO(unsigned long call_site, const void *ptr, size_t bytes_req, size_t bytes_alloc,
 		 gfp_t gfp_flags),
@@ -35,10 +39,11 @@ TRACE_EVENT(gomm_alloc,
 		       __entry->gfp_flags = (__force unsigned long)gfp_flags;),
 	TP_printk("call_site=%pS ptr=%p bytes_req=%zu bytes_alloc=%zu gfp_flags=%s",
 		  (void *)__entry->call_site, __entry->ptr, __entry->bytes_req,
-		  __entry->bytes_alloc, show_gfp_flags(__entry->gfp_flags))
+		  __entry->bytes_alloc, show_gfp_flags(__entry->gfp_flags)),
+	gomm_trace_reg, gomm_trace_unreg
 );
 
-TRACE_EVENT(gomm_free,
+TRACE_EVENT_FN(gomm_free,
 
 	TP_PROTO(unsigned long call_site, const void *ptr),
 	TP_ARGS(call_site, ptr),
@@ -46,7 +51,8 @@ TRACE_EVENT(gomm_free,
 			 __field(const void *, ptr)),
 	TP_fast_assign(__entry->call_site = call_site;
 		       __entry->ptr = ptr;),
-	TP_printk("call_site=%pS ptr=%p", (void *)__entry->call_site, __entry->ptr)
+	TP_printk("call_site=%pS ptr=%p", (void *)__entry->call_site, __entry->ptr),
+	gomm_trace_reg, gomm_trace_unreg
 );
 
 #endif /* _GOMM_TRACE_H */

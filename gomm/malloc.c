@@ -58,6 +58,28 @@
 
 #define CREATE_TRACE_POINTS
 #include "gomm_trace.h"
+
+/*
+ * On while a gomm tracepoint has a probe or the call-site accounting is
+ * on (a count of those): gomm_alloc(), gomm_zalloc() and gomm_free() then
+ * go to their instrumented copies.  One key, so that the fast paths pay
+ * one jump-label nop for both.
+ */
+DEFINE_STATIC_KEY_FALSE(gomm_instr_key);
+
+/* A gomm tracepoint got its first probe (TRACE_EVENT_FN's reg). */
+int gomm_trace_reg(void)
+{
+	static_branch_inc(&gomm_instr_key);
+	return 0;
+}
+
+/* ... and lost its last one. */
+void gomm_trace_unreg(void)
+{
+	static_branch_dec(&gomm_instr_key);
+}
+
 /*
  * EXPORT_TRACEPOINT_SYMBOL_GPL() for KUnit only, as EXPORT_SYMBOL_IF_KUNIT():
  * the test of the tracepoints registers probes on them, which needs just
@@ -515,7 +537,7 @@ static noinline void *gomm_alloc_traced(size_t size, gfp_t flags,
 void *gomm_alloc(size_t size, gfp_t flags)
 {
 	might_alloc(flags);
-	if (trace_gomm_alloc_enabled() || gomm_callsites_on())
+	if (gomm_instrumented())
 		return gomm_alloc_traced(size, flags, _RET_IP_);
 	return __gomm_alloc(size, flags);
 }
@@ -526,7 +548,7 @@ void *gomm_zalloc(size_t size, gfp_t flags)
 {
 	flags |= __GFP_ZERO;
 	might_alloc(flags);
-	if (trace_gomm_alloc_enabled() || gomm_callsites_on())
+	if (gomm_instrumented())
 		return gomm_alloc_traced(size, flags, _RET_IP_);
 	return __gomm_alloc(size, flags);
 }
@@ -715,7 +737,7 @@ static noinline void gomm_free_traced(const void *ptr, unsigned long ip)
 
 void gomm_free(const void *ptr)
 {
-	if (trace_gomm_free_enabled() || gomm_callsites_on())
+	if (gomm_instrumented())
 		return gomm_free_traced(ptr, _RET_IP_);
 	__gomm_free(ptr);
 }
