@@ -21,6 +21,9 @@
 #ifdef CONFIG_PREEMPT_RT
 #error "gomm: no PREEMPT_RT: its mcache runs with IRQs off and may call the page allocator"
 #endif
+#ifndef CONFIG_X86_64
+#error "gomm: x86-64 only: its free path takes ptr - PAGE_OFFSET as the physical address"
+#endif
 
 /*
  * kunit/visibility.h (EXPORT_SYMBOL_IF_KUNIT): 6.2; only later 6.1.y have
