@@ -392,18 +392,7 @@ int gomm_callsites_show(struct seq_file *m, void *v)
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_callsites_show);
 
-static int gomm_callsites_open(struct inode *inode, struct file *file)
-{
-	return single_open(file, gomm_callsites_show, inode->i_private);
-}
-
-static const struct file_operations gomm_callsites_fops = {
-	.owner = THIS_MODULE,
-	.open = gomm_callsites_open,
-	.read = seq_read,
-	.llseek = seq_lseek,
-	.release = single_release,
-};
+DEFINE_SHOW_ATTRIBUTE(gomm_callsites);
 
 /**
  * gomm_callsites_init - the debugfs file, and the switch as loaded

@@ -221,21 +221,16 @@ static void __gomm_stats_cpu(int cpu, struct gomm_cpu_stats *st)
 		gomm_stats_read(per_cpu_ptr(&gomm_mcache, cpu), st);
 }
 
-/* gomm_stats_cpus_total() with cpus_read_lock() held by the caller */
-static void __gomm_stats_cpus_total(struct gomm_cpu_stats *total)
+/* Add every counter of @st to @total's. */
+static void gomm_stats_add(struct gomm_cpu_stats *total,
+			   const struct gomm_cpu_stats *st)
 {
-	unsigned long *t = (unsigned long *)total, *c;
-	struct gomm_cpu_stats st;
+	unsigned long *t = (unsigned long *)total;
+	const unsigned long *c = (const unsigned long *)st;
 	unsigned int i;
-	int cpu;
 
-	memset(total, 0, sizeof(*total));
-	for_each_possible_cpu(cpu) {
-		__gomm_stats_cpu(cpu, &st);
-		c = (unsigned long *)&st;
-		for (i = 0; i < sizeof(st) / sizeof(*c); i++)
-			t[i] += c[i];
-	}
+	for (i = 0; i < sizeof(*st) / sizeof(*c); i++)
+		t[i] += c[i];
 }
 
 /**
@@ -270,8 +265,15 @@ EXPORT_SYMBOL_IF_KUNIT(gomm_stats_cpu);
  */
 void gomm_stats_cpus_total(struct gomm_cpu_stats *total)
 {
+	struct gomm_cpu_stats st;
+	int cpu;
+
+	memset(total, 0, sizeof(*total));
 	cpus_read_lock();
-	__gomm_stats_cpus_total(total);
+	for_each_possible_cpu(cpu) {
+		__gomm_stats_cpu(cpu, &st);
+		gomm_stats_add(total, &st);
+	}
 	cpus_read_unlock();
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_stats_cpus_total);
@@ -285,22 +287,25 @@ static void gomm_cpus_row(struct seq_file *m, const char *label,
 		   st->tiny_frees, st->large_allocs, st->large_frees);
 }
 
+/* A row per online CPU, then the sum over every possible CPU: one read each. */
 static int gomm_cpus_show(struct seq_file *m, void *v)
 {
-	struct gomm_cpu_stats st;
+	struct gomm_cpu_stats st, total = {};
 	char label[12];
 	int cpu;
 
 	seq_puts(m, "# cpu   fast_hits        slow     refills      sweeps     flushes  tiny_allocs       frees  tiny_frees large_allocs  large_frees\n");
 	cpus_read_lock();
-	for_each_online_cpu(cpu) {
+	for_each_possible_cpu(cpu) {
 		__gomm_stats_cpu(cpu, &st);
+		gomm_stats_add(&total, &st);
+		if (!cpu_online(cpu))
+			continue;
 		snprintf(label, sizeof(label), "%d", cpu);
 		gomm_cpus_row(m, label, &st);
 	}
-	__gomm_stats_cpus_total(&st);
 	cpus_read_unlock();
-	gomm_cpus_row(m, "all", &st);
+	gomm_cpus_row(m, "all", &total);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(gomm_cpus);
