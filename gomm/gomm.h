@@ -55,9 +55,8 @@
 #include "span.h"
 
 #define GOMM_MAX_LARGE_SIZE	(4UL << 20)
-/* free large spans the heap keeps for reuse: up to 64 pages, 512 in all */
-#define GOMM_LARGE_CACHE_NPAGES	64
-#define GOMM_LARGE_CACHE_PAGES	512
+/* spans of up to this many pages come from a CPU's page cache (Go's 15) */
+#define GOMM_PCACHE_MAX_NPAGES	(GOMM_PCACHE_PAGES / 4 - 1)
 /* GFP bits that mean something to the page and slab allocators here */
 #define GOMM_GFP_MASK		(GFP_KERNEL | GFP_ATOMIC | __GFP_NOWARN | \
 				 __GFP_NORETRY | __GFP_RETRY_MAYFAIL | \
@@ -186,14 +185,10 @@ struct gomm_chunk {
  * @spanmap: chunk index -> the chunk's page->span map, or a map of
  *	&gomm_empty_span for chunks gomm does not have (lockless readers)
  * @nspanmap: entries in @spanmap (chunks of the physical address range)
- * @large: spans of large objects, live ones and those in @large_cache
- * @nr_large: large-object spans (cached ones included)
- * @large_cache: free large spans of 1..GOMM_LARGE_CACHE_NPAGES pages, by
- *	size, kept mapped for the next large allocation of their size
- * @large_cached: spans in @large_cache
- * @large_cached_pages: gomm pages in @large_cache
- * @pages_owned: gomm pages held from the buddy allocator
- * @pages_in_use: gomm pages in spans
+ * @nr_large: large objects live
+ * @pages_owned: gomm pages held from the buddy allocator (heap lock)
+ * @pages_in_use: gomm pages in spans (the owned pages that are not are
+ *	free in the page allocator or in a CPU's page cache)
  * @large_pages: gomm pages in large-object spans
  * @chunks: chunks ever seen (their struct gomm_chunk stays until exit)
  * @grows: successful heap growths
@@ -204,14 +199,10 @@ struct gomm_heap {
 	struct gomm_pagealloc pa;
 	struct gomm_span ***spanmap;
 	unsigned long nspanmap;
-	struct list_head large;
-	unsigned long nr_large;
-	struct list_head large_cache[GOMM_LARGE_CACHE_NPAGES + 1];
-	unsigned long large_cached;
-	unsigned long large_cached_pages;
+	atomic_long_t nr_large;
 	unsigned long pages_owned;
-	unsigned long pages_in_use;
-	unsigned long large_pages;
+	atomic_long_t pages_in_use;
+	atomic_long_t large_pages;
 	unsigned long chunks;
 	unsigned long grows;
 	unsigned long released;
@@ -255,8 +246,8 @@ struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
 				       unsigned int spanclass, gfp_t gfp);
 void gomm_heap_free_span(struct gomm_span *s);
 struct gomm_span *gomm_heap_alloc_large(unsigned long npages, gfp_t gfp);
-void gomm_heap_free_large(struct gomm_span *s);
-unsigned long gomm_heap_drain_large(void);
+void gomm_heap_flush_pcache(int cpu);
+bool gomm_heap_pcache_holds(int cpu);
 struct gomm_span *gomm_span_of(const void *p, bool *free_page);
 unsigned long gomm_heap_scavenge(unsigned long retain_pages,
 				 unsigned long max_pages);

@@ -30,6 +30,31 @@
 
 struct gomm_heap gomm_heap;
 EXPORT_SYMBOL_IF_KUNIT(gomm_heap);
+/*
+ * Each CPU's page cache (Go's per-P pageCache): the free pages of one
+ * 64-page block, taken from the page allocator at once, for spans of up to
+ * GOMM_PCACHE_MAX_NPAGES pages without the heap lock.  Used with local
+ * interrupts off by its CPU; a dead CPU's is flushed by the control CPU.
+ */
+static DEFINE_PER_CPU(struct gomm_pcache, gomm_pcache);
+
+/*
+ * Each CPU's stash of the structs of large spans it freed, unmapped and
+ * DEAD, not yet retired: a large span that gets exactly the same pages
+ * again (first fit: a free and the next allocation of the size, in a loop)
+ * takes its old struct back instead of a new one and an RCU grace period
+ * for the old (the lifetime rule in span.h says why that is safe).  The
+ * stash never decides where a span goes, only which struct describes it.
+ * Used with local interrupts off by its CPU; flushed with the page cache.
+ */
+#define GOMM_STASH_SPANS	4
+
+struct gomm_stash {
+	struct gomm_span *span[GOMM_STASH_SPANS];
+	unsigned int next;	/* the slot the next freed span takes */
+};
+
+static DEFINE_PER_CPU(struct gomm_stash, gomm_stash);
 
 /*
  * What the page->span map holds for pages in no span: a span with an
@@ -91,13 +116,17 @@ struct gomm_span *gomm_span_of(const void *p, bool *free_page)
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_span_of);
 
-/* Enter span @s (or &gomm_empty_span) for pages [page, page + npages). */
+/*
+ * Enter span @s (or &gomm_empty_span) for pages [page, page + npages).
+ * Only the pages' owner writes their entries, with no lock: whoever
+ * allocated them, before they are handed out, or whoever frees them,
+ * before they go back to the page allocator.
+ */
 static void gomm_heap_map(unsigned long page, unsigned long npages,
 			  struct gomm_span *s)
 {
 	unsigned long g;
 
-	lockdep_assert_held(&gomm_heap.lock);
 	/* a lockless reader that finds @s sees it whole (span.h) */
 	smp_wmb();
 	for (g = page; g < page + npages; g++)
@@ -173,16 +202,154 @@ fail:
 	return false;
 }
 
+/*
+ * Pages for a span of @npages (at most GOMM_PCACHE_MAX_NPAGES) from this
+ * CPU's page cache, refilled first if it is empty (Go's allocSpan with a
+ * P).  Only the refill takes the heap lock.
+ */
+static unsigned long gomm_heap_alloc_cached(unsigned long npages)
+{
+	struct gomm_pcache *pc;
+	unsigned long flags, page;
+
+	local_irq_save(flags);
+	pc = this_cpu_ptr(&gomm_pcache);
+	if (!pc->cache) {
+		raw_spin_lock(&gomm_heap.lock);
+		*pc = gomm_pa_alloc_to_cache(&gomm_heap.pa);
+		raw_spin_unlock(&gomm_heap.lock);
+	}
+	page = gomm_pcache_alloc(pc, npages);
+	local_irq_restore(flags);
+	return page;
+}
+
+/*
+ * Free pages [@page, @page + @npages): into this CPU's page cache if they
+ * are in its block, else into the page allocator.
+ */
+static void gomm_heap_free_pages(unsigned long page, unsigned long npages)
+{
+	unsigned long flags;
+
+	local_irq_save(flags);
+	if (!gomm_pcache_free(this_cpu_ptr(&gomm_pcache), page, npages)) {
+		raw_spin_lock(&gomm_heap.lock);
+		gomm_pa_free(&gomm_heap.pa, page, npages);
+		raw_spin_unlock(&gomm_heap.lock);
+	}
+	local_irq_restore(flags);
+}
+
+/*
+ * Stash freed large span @s (unmapped, DEAD) on this CPU.  Return: the
+ * span it pushes out, to retire, or NULL.
+ */
+static struct gomm_span *gomm_heap_stash(struct gomm_span *s)
+{
+	struct gomm_stash *st;
+	struct gomm_span *old;
+	unsigned long flags;
+
+	local_irq_save(flags);
+	st = this_cpu_ptr(&gomm_stash);
+	old = st->span[st->next];
+	st->span[st->next] = s;
+	st->next = (st->next + 1) % GOMM_STASH_SPANS;
+	local_irq_restore(flags);
+	return old;
+}
+
+/*
+ * The stashed struct of a large span of exactly pages [@page, @page +
+ * @npages), made LARGE again for them, or NULL.
+ */
+static struct gomm_span *gomm_heap_unstash(unsigned long page,
+					   unsigned long npages)
+{
+	struct gomm_span *s = NULL;
+	struct gomm_stash *st;
+	unsigned long flags;
+	unsigned int i;
+
+	local_irq_save(flags);
+	st = this_cpu_ptr(&gomm_stash);
+	for (i = 0; i < GOMM_STASH_SPANS; i++) {
+		s = st->span[i];
+		if (s && s->page == page && s->npages == npages) {
+			st->span[i] = NULL;
+			break;
+		}
+		s = NULL;
+	}
+	local_irq_restore(flags);
+	if (s)
+		gomm_span_revive(s);
+	return s;
+}
+
+/* Retire every struct @cpu's stash holds (its CPU's IRQs off, or dead). */
+static void gomm_heap_flush_stash(int cpu)
+{
+	struct gomm_stash *st = per_cpu_ptr(&gomm_stash, cpu);
+	unsigned int i;
+
+	for (i = 0; i < GOMM_STASH_SPANS; i++) {
+		if (st->span[i])
+			gomm_span_retire(st->span[i]);
+		st->span[i] = NULL;
+	}
+}
+
+/**
+ * gomm_heap_flush_pcache - give a CPU's page cache back to the heap
+ * @cpu: this CPU with local interrupts off, or a CPU that is not running
+ *
+ * Context: any but NMI; takes the heap lock if the cache holds pages.
+ */
+void gomm_heap_flush_pcache(int cpu)
+{
+	struct gomm_pcache *pc = per_cpu_ptr(&gomm_pcache, cpu);
+	unsigned long flags;
+
+	gomm_heap_flush_stash(cpu);
+	/* an empty cache lets go of its block: no lock, nothing is free */
+	pc->held = false;
+	if (!pc->cache)
+		return;
+	raw_spin_lock_irqsave(&gomm_heap.lock, flags);
+	gomm_pa_free_cache(&gomm_heap.pa, pc);
+	raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
+}
+
+/**
+ * gomm_heap_pcache_holds - does @cpu's page cache hold pages or its stash spans? (racy hint)
+ * @cpu: the CPU
+ */
+bool gomm_heap_pcache_holds(int cpu)
+{
+	struct gomm_stash *st = per_cpu_ptr(&gomm_stash, cpu);
+	unsigned int i;
+
+	for (i = 0; i < GOMM_STASH_SPANS; i++)
+		if (READ_ONCE(st->span[i]))
+			return true;
+	return READ_ONCE(per_cpu_ptr(&gomm_pcache, cpu)->cache);
+}
+EXPORT_SYMBOL_IF_KUNIT(gomm_heap_pcache_holds);
+
 /**
  * gomm_heap_alloc_span - allocate a span of @npages pages (Go's allocSpan)
  * @npages: gomm pages wanted
  * @spanclass: span class, 0 for a large object
  * @gfp: GFP flags of the allocation that needs the span
  *
- * The span comes back initialised for @spanclass: GOMM_SPAN_CACHED with
- * every object free (and no window loaded) for a small class,
- * GOMM_SPAN_LARGE (and on the heap's list of large spans) for class 0.
- * Grows the heap if needed.
+ * The span comes back initialised for @spanclass (gomm_span_create()) and
+ * entered in the page->span map.  Its pages are the first fit of this
+ * CPU's page cache for up to GOMM_PCACHE_MAX_NPAGES pages, else the
+ * address-ordered first fit of the page allocator, which grows the heap if
+ * needed.  With no page cache holding pages, the lowest fitting pages the
+ * heap owns win either way: a cache is filled from the lowest free page.
  *
  * Context: any but NMI; sleeps only if @gfp allows.  No gomm lock held.
  * Return: the span, or NULL if memory cannot be had.
@@ -190,36 +357,48 @@ fail:
 struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
 				       unsigned int spanclass, gfp_t gfp)
 {
-	struct gomm_span *s;
-	unsigned long flags, page;
+	unsigned long flags, page = GOMM_PA_FAIL;
+	struct gomm_span *s = NULL;
 	int tries;
 
-	s = gomm_span_create(npages, spanclass, gfp);
-	if (!s)
-		return NULL;
-
+	/* a large span's struct comes after its pages: it may be stashed */
+	if (spanclass) {
+		s = gomm_span_create(npages, spanclass, gfp);
+		if (!s)
+			return NULL;
+	}
+	if (npages <= GOMM_PCACHE_MAX_NPAGES)
+		page = gomm_heap_alloc_cached(npages);
 	/* a grow's pages may be taken by another CPU before we retry */
-	for (tries = 0; tries < 4; tries++) {
+	for (tries = 0; page == GOMM_PA_FAIL && tries < 4; tries++) {
 		raw_spin_lock_irqsave(&gomm_heap.lock, flags);
 		page = gomm_pa_alloc(&gomm_heap.pa, npages);
-		if (page != GOMM_PA_FAIL) {
-			gomm_span_place(s, page);
-			gomm_heap.pages_in_use += npages;
-			if (!spanclass) {
-				list_add(&s->list, &gomm_heap.large);
-				gomm_heap.nr_large++;
-				gomm_heap.large_pages += npages;
-			}
-			gomm_heap_map(page, npages, s);
-			raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
-			return s;
-		}
 		raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
-		if (!gomm_heap_grow(npages, gfp))
+		if (page == GOMM_PA_FAIL && !gomm_heap_grow(npages, gfp))
 			break;
 	}
-	gomm_span_destroy(s);
-	return NULL;
+	if (page == GOMM_PA_FAIL) {
+		if (s)
+			gomm_span_destroy(s);
+		return NULL;
+	}
+	if (!spanclass) {
+		s = gomm_heap_unstash(page, npages);
+		if (!s)
+			s = gomm_span_create(npages, 0, gfp);
+		if (!s) {
+			gomm_heap_free_pages(page, npages);
+			return NULL;
+		}
+	}
+	gomm_span_place(s, page);
+	atomic_long_add(npages, &gomm_heap.pages_in_use);
+	if (!spanclass) {
+		atomic_long_inc(&gomm_heap.nr_large);
+		atomic_long_add(npages, &gomm_heap.large_pages);
+	}
+	gomm_heap_map(page, npages, s);
+	return s;
 }
 
 /**
@@ -227,41 +406,28 @@ struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
  * @s: a span no one allocates from any more (a large one off every list
  *	but the heap's large list or a private one)
  *
- * The pages are free at once; the struct is freed after an RCU grace
- * period (the span lifetime rule in gomm.h).
+ * The pages are free at once, in this CPU's page cache if they are of its
+ * block; the struct is freed after an RCU grace period (the span lifetime
+ * rule in span.h), a large span's when it leaves this CPU's stash.
  *
  * Context: any but NMI; no gomm lock held.
  */
 void gomm_heap_free_span(struct gomm_span *s)
 {
-	unsigned long flags;
-
-	raw_spin_lock_irqsave(&gomm_heap.lock, flags);
 	WRITE_ONCE(s->kind, GOMM_KIND_NONE);
 	gomm_heap_map(s->page, s->npages, &gomm_empty_span);
 	if (s->state == GOMM_SPAN_LARGE) {
-		list_del(&s->list);
-		gomm_heap.nr_large--;
-		gomm_heap.large_pages -= s->npages;
+		atomic_long_dec(&gomm_heap.nr_large);
+		atomic_long_sub(s->npages, &gomm_heap.large_pages);
 	}
 	WRITE_ONCE(s->state, GOMM_SPAN_DEAD);
-	gomm_pa_free(&gomm_heap.pa, s->page, s->npages);
-	gomm_heap.pages_in_use -= s->npages;
-	raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
-	gomm_span_retire(s);
+	atomic_long_sub(s->npages, &gomm_heap.pages_in_use);
+	gomm_heap_free_pages(s->page, s->npages);
+	if (!s->spanclass)
+		s = gomm_heap_stash(s);
+	if (s)
+		gomm_span_retire(s);
 }
-
-/*
- * Large objects of up to GOMM_LARGE_CACHE_NPAGES pages: a freed span is
- * kept, still mapped and still on the large list, on a list of its size
- * (up to GOMM_LARGE_CACHE_PAGES pages in all), and the next allocation of
- * that size takes it back - two list operations under the heap lock
- * instead of a page-allocator search, two summary updates and a span's
- * setup and teardown.  It plays the part the buddy allocator's per-CPU
- * lists play for kmalloc()'s large objects.  Its free bit stays set while
- * it is cached, so a second free of it is still a double free.  Drain,
- * the scavenger, the shrinker and unload empty the cache.
- */
 
 /**
  * gomm_heap_alloc_large - a span for a large object of @npages pages
@@ -273,71 +439,7 @@ void gomm_heap_free_span(struct gomm_span *s)
  */
 struct gomm_span *gomm_heap_alloc_large(unsigned long npages, gfp_t gfp)
 {
-	struct gomm_span *s = NULL;
-	unsigned long flags;
-
-	if (npages <= GOMM_LARGE_CACHE_NPAGES) {
-		raw_spin_lock_irqsave(&gomm_heap.lock, flags);
-		s = list_first_entry_or_null(&gomm_heap.large_cache[npages],
-					     struct gomm_span, list);
-		if (s) {
-			list_move(&s->list, &gomm_heap.large);
-			gomm_heap.large_cached--;
-			gomm_heap.large_cached_pages -= npages;
-			clear_bit(0, s->free_bits);
-		}
-		raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
-	}
-	return s ? s : gomm_heap_alloc_span(npages, 0, gfp);
-}
-
-/**
- * gomm_heap_free_large - free a large object's span (its free bit is set)
- * @s: the span
- *
- * Context: any but NMI; no gomm lock held.
- */
-void gomm_heap_free_large(struct gomm_span *s)
-{
-	unsigned long flags;
-
-	if (s->npages <= GOMM_LARGE_CACHE_NPAGES) {
-		raw_spin_lock_irqsave(&gomm_heap.lock, flags);
-		if (gomm_heap.large_cached_pages + s->npages <= GOMM_LARGE_CACHE_PAGES) {
-			list_move(&s->list, &gomm_heap.large_cache[s->npages]);
-			gomm_heap.large_cached++;
-			gomm_heap.large_cached_pages += s->npages;
-			raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
-			return;
-		}
-		raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
-	}
-	gomm_heap_free_span(s);
-}
-
-/**
- * gomm_heap_drain_large - give the cached large spans back to the heap
- *
- * Context: any but NMI; no gomm lock held.
- * Return: spans freed.
- */
-unsigned long gomm_heap_drain_large(void)
-{
-	struct gomm_span *s, *tmp;
-	unsigned long flags, n;
-	LIST_HEAD(spans);
-
-	raw_spin_lock_irqsave(&gomm_heap.lock, flags);
-	for (n = 1; n <= GOMM_LARGE_CACHE_NPAGES; n++)
-		list_splice_init(&gomm_heap.large_cache[n], &spans);
-	n = gomm_heap.large_cached;
-	gomm_heap.large_cached = 0;
-	gomm_heap.large_cached_pages = 0;
-	raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
-	/* gomm_heap_free_span() takes each off this private list */
-	list_for_each_entry_safe(s, tmp, &spans, list)
-		gomm_heap_free_span(s);
-	return n;
+	return gomm_heap_alloc_span(npages, 0, gfp);
 }
 
 static void gomm_free_kpages(unsigned long ci, const unsigned long *owned)
@@ -412,7 +514,7 @@ unsigned long gomm_heap_scavenge(unsigned long retain_pages,
 		if (!c)
 			continue;
 		raw_spin_lock_irqsave(&gomm_heap.lock, flags);
-		free = gomm_heap.pages_owned - gomm_heap.pages_in_use;
+		free = gomm_heap.pages_owned - atomic_long_read(&gomm_heap.pages_in_use);
 		if (free <= retain_pages) {
 			raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
 			break;
@@ -443,9 +545,6 @@ int gomm_heap_init(void)
 	int ret;
 
 	raw_spin_lock_init(&gomm_heap.lock);
-	INIT_LIST_HEAD(&gomm_heap.large);
-	for (i = 0; i <= GOMM_LARGE_CACHE_NPAGES; i++)
-		INIT_LIST_HEAD(&gomm_heap.large_cache[i]);
 	for (i = 0; i < GOMM_CHUNK_PAGES; i++)
 		gomm_empty_map[i] = &gomm_empty_span;
 	gomm_heap.spanmap = kvmalloc_array(nchunks, sizeof(*gomm_heap.spanmap),
@@ -468,31 +567,51 @@ nomem:
 	return -ENOMEM;
 }
 
-/**
- * gomm_heap_exit - report live large objects, drop their kmemleak records
- * and return every page
- *
- * Context: module exit, after the mcaches and mcentrals are empty.
- * Return: large objects that were still live.
+/*
+ * Module exit: report the large objects still live (found in the span
+ * map at their first page), drop their kmemleak records, unmap them (a
+ * span's later pages, maybe in the next chunk, are not visited again) and
+ * free their span structs.  Returns how many there were.
  */
-unsigned long gomm_heap_exit(void)
+static unsigned long gomm_heap_exit_large(void)
 {
-	unsigned long ci, nlarge = 0, bytes = 0;
-	struct gomm_span *s, *tmp;
+	unsigned long ci, pi, nlarge = 0, bytes = 0;
+	struct gomm_span *s;
 	struct gomm_chunk *c;
 
-	gomm_heap_drain_large();
-	list_for_each_entry_safe(s, tmp, &gomm_heap.large, list) {
-		nlarge++;
-		bytes += s->elemsize;
-		/* its pages go back: so does its kmemleak record */
-		kmemleak_free((void *)s->start);
-		list_del(&s->list);
-		gomm_span_destroy(s);
+	for (ci = gomm_heap.pa.start; ci < gomm_heap.pa.end; ci++) {
+		c = gomm_chunk_of(ci);
+		for (pi = 0; c && pi < GOMM_CHUNK_PAGES; pi++) {
+			s = c->spans[pi];
+			if (s->kind != GOMM_KIND_LARGE || s->page != ci * GOMM_CHUNK_PAGES + pi)
+				continue;
+			nlarge++;
+			bytes += s->elemsize;
+			/* its pages go back: so does its kmemleak record */
+			kmemleak_free((void *)s->start);
+			gomm_heap_map(s->page, s->npages, &gomm_empty_span);
+			gomm_span_destroy(s);
+		}
 	}
 	if (nlarge)
 		pr_err("gomm: unload: %lu large objects (%lu bytes) still live\n",
 		       nlarge, bytes);
+	return nlarge;
+}
+
+/**
+ * gomm_heap_exit - report live large objects, drop their kmemleak records
+ * and return every page
+ *
+ * Context: module exit, after the mcaches, page caches and mcentrals are
+ * empty.
+ * Return: large objects that were still live.
+ */
+unsigned long gomm_heap_exit(void)
+{
+	unsigned long ci, nlarge = gomm_heap_exit_large();
+	struct gomm_chunk *c;
+
 	for (ci = gomm_heap.pa.start; ci < gomm_heap.pa.end; ci++) {
 		c = gomm_chunk_of(ci);
 		if (!c)

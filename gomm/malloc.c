@@ -668,7 +668,7 @@ static void gomm_free_checked(const void *ptr)
 			return;
 		}
 		gomm_free_hook(ptr, s->elemsize);
-		gomm_heap_free_large(s);
+		gomm_heap_free_span(s);
 		this_cpu_inc(gomm_mcache.nlarge_free);
 	}
 }
@@ -790,7 +790,7 @@ static void gomm_mcache_flush(struct gomm_mcache *mc)
 }
 
 /**
- * gomm_flush_local - flush this CPU's mcache (the drain's IPI)
+ * gomm_flush_local - flush this CPU's mcache and page cache (the drain's IPI)
  * @unused: on_each_cpu_cond()'s argument
  *
  * Context: any but NMI.
@@ -801,20 +801,22 @@ void gomm_flush_local(void *unused)
 
 	local_irq_save(flags);
 	gomm_mcache_flush(this_cpu_ptr(&gomm_mcache));
+	gomm_heap_flush_pcache(smp_processor_id());
 	local_irq_restore(flags);
 }
 
 /**
- * gomm_flush_cpu - flush the mcache of a CPU that is not running
+ * gomm_flush_cpu - flush the mcache and page cache of a CPU that is not running
  * @cpu: a dead CPU (hotplug) or any CPU when nothing else uses gomm
  */
 void gomm_flush_cpu(int cpu)
 {
 	gomm_mcache_flush(per_cpu_ptr(&gomm_mcache, cpu));
+	gomm_heap_flush_pcache(cpu);
 }
 
 /**
- * gomm_cpu_caches - does @cpu's mcache hold a span or an open tiny block?
+ * gomm_cpu_caches - does @cpu hold a span, an open tiny block or cached pages?
  * @cpu: the CPU
  * @unused: on_each_cpu_cond()'s argument
  *
@@ -825,7 +827,7 @@ bool gomm_cpu_caches(int cpu, void *unused)
 	struct gomm_mcache *mc = per_cpu_ptr(&gomm_mcache, cpu);
 	unsigned int sc;
 
-	if (READ_ONCE(mc->tiny))
+	if (READ_ONCE(mc->tiny) || gomm_heap_pcache_holds(cpu))
 		return true;
 	for (sc = 1; sc < GOMM_NUM_SPANCLASSES; sc++)
 		if (READ_ONCE(mc->alloc[sc]) != &gomm_empty_span)

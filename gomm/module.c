@@ -2,7 +2,7 @@
 /*
  * gomm the module: its parameters, load and unload, and the reclaimers
  * that give memory back - the drain (every CPU's mcache flushed, empty
- * spans and the large-span cache back to the heap), the background
+ * spans and the CPUs' page caches back to the heap), the background
  * scavenger (Go's bgscavenge: paced, bounded work per period), the
  * shrinker (memory pressure) and CPU hotplug (a dead CPU's mcache
  * flushed).  The allocator itself is in malloc.c (mcache), mcentral.c,
@@ -61,14 +61,13 @@ static DEFINE_MUTEX(gomm_reclaim_mutex);
 
 /*
  * Flush the CPUs that cache spans (an IPI each, waited for) and give
- * every empty span and the large-span cache back to the heap.
+ * every empty span and page cache back to the heap.
  */
 static void __gomm_drain(void)
 {
 	lockdep_assert_held(&gomm_reclaim_mutex);
 	on_each_cpu_cond(gomm_cpu_caches, gomm_flush_local, NULL, 1);
 	gomm_mcentral_reclaim(0);
-	gomm_heap_drain_large();
 }
 
 /**
@@ -113,7 +112,6 @@ static void gomm_scavenge_fn(struct work_struct *work)
 {
 	mutex_lock(&gomm_reclaim_mutex);
 	gomm_mcentral_reclaim(READ_ONCE(gomm_keep_empty));
-	gomm_heap_drain_large();
 	gomm_heap_scavenge(gomm_retain_pages(), GOMM_SCAVENGE_BATCH);
 	mutex_unlock(&gomm_reclaim_mutex);
 	schedule_delayed_work(&gomm_scavenger,
@@ -125,12 +123,12 @@ EXPORT_SYMBOL_IF_KUNIT(gomm_shrinker);
 
 /*
  * The shrinker's contract: count reports only what scan can give back
- * now - free pages held beyond the retain target, the large-span cache,
- * and the partial spans whose objects have all been freed (swept or
- * not) - and scan gives it back in the caller's context before it
+ * now - free pages held beyond the retain target (the CPUs' page caches
+ * included) and the partial spans whose objects have all been freed
+ * (swept or not) - and scan gives it back in the caller's context before it
  * returns: first free pages, and only if they do not cover the request,
  * a drain (the CPUs that cache spans are flushed by IPI, waited for;
- * empty spans and the large-span cache go back to the heap) and a second
+ * empty spans and the page caches go back to the heap) and a second
  * release.  With nothing to give back count is SHRINK_EMPTY and scan is
  * not called; no work is queued.
  */
@@ -138,11 +136,10 @@ static unsigned long gomm_shrink_count(struct shrinker *sh,
 				       struct shrink_control *sc)
 {
 	unsigned long free = READ_ONCE(gomm_heap.pages_owned) -
-			     READ_ONCE(gomm_heap.pages_in_use);
+			     atomic_long_read(&gomm_heap.pages_in_use);
 	unsigned long retain = gomm_retain_pages(), n;
 
-	free += READ_ONCE(gomm_heap.large_cached_pages) +
-		gomm_mcentral_reclaimable();
+	free += gomm_mcentral_reclaimable();
 	n = free > retain ? free - retain : 0;
 	return n ? n * (GOMM_PAGE_SIZE / PAGE_SIZE) : SHRINK_EMPTY;
 }

@@ -23,6 +23,7 @@
  * which makes a run of allocations or frees in one chunk cost one update.
  */
 
+#include <linux/bitmap.h>
 #include <linux/bitops.h>
 #include <linux/bits.h>
 #include <linux/bug.h>
@@ -956,3 +957,116 @@ unsigned long gomm_pa_largest_free(struct gomm_pagealloc *pa)
 	return best;
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_pa_largest_free);
+
+/* The page cache (mpagecache.go). */
+
+/**
+ * gomm_pcache_alloc() - pages from a page cache (Go's pageCache.alloc)
+ * @c: the cache; its owner's, no lock
+ * @npages: number of pages, 1 to 64
+ *
+ * The lowest run of @npages free pages of the cache.
+ *
+ * Return: its first page, or %GOMM_PA_FAIL if the cache has no such run.
+ */
+unsigned long gomm_pcache_alloc(struct gomm_pcache *c, unsigned long npages)
+{
+	unsigned int i;
+
+	if (!c->cache)
+		return GOMM_PA_FAIL;
+	if (npages == 1) {
+		i = __ffs64(c->cache);
+		c->cache &= c->cache - 1;
+		return c->base + i;
+	}
+	i = gomm_find_bit_range64(c->cache, npages);
+	if (i >= 64)
+		return GOMM_PA_FAIL;
+	c->cache &= ~GENMASK_ULL(i + npages - 1, i);
+	return c->base + i;
+}
+EXPORT_SYMBOL_IF_KUNIT(gomm_pcache_alloc);
+
+/**
+ * gomm_pcache_free() - free pages into the page cache whose block they are in
+ * @c: the cache; its owner's, no lock
+ * @page: first page
+ * @npages: number of pages
+ *
+ * Pages of the cache's block are in use in the allocator for as long as
+ * the cache holds the block, whoever has them: they may be free in the
+ * cache as well as in the allocator (gomm_pa_free()).
+ *
+ * Return: true if the pages are in the cache's block and free in it now;
+ * false if they are not (the caller frees them in the allocator).
+ */
+bool gomm_pcache_free(struct gomm_pcache *c, unsigned long page,
+		      unsigned long npages)
+{
+	unsigned long i = page - c->base;
+
+	if (!c->held || page < c->base || i + npages > GOMM_PCACHE_PAGES)
+		return false;
+	c->cache |= GENMASK_ULL(i + npages - 1, i);
+	return true;
+}
+EXPORT_SYMBOL_IF_KUNIT(gomm_pcache_free);
+
+/**
+ * gomm_pa_alloc_to_cache() - fill a page cache (Go's pageAlloc.allocToCache)
+ * @pa: allocator
+ *
+ * Finds the lowest free page and takes every free page of its 64-page
+ * aligned block: marks them in use and returns them as a cache.  Moves
+ * @pa->search to the block's last page (every page below it is now in use;
+ * Go does not let it point past the block, which may not be grown).
+ *
+ * Return: the cache, empty (@cache 0) if no page is free.
+ */
+struct gomm_pcache gomm_pa_alloc_to_cache(struct gomm_pagealloc *pa)
+{
+	struct gomm_pcache c = { 0, 0, false };
+	unsigned long page, new_search;
+	struct gomm_pchunk *chunk;
+	unsigned int w;
+
+	assert_locked(pa);
+	if (chunk_index(pa->search) >= pa->end)
+		return c;
+	page = gomm_pa_find(pa, 1, &new_search);
+	if (page == GOMM_PA_FAIL) {
+		pa->search = max_search(pa);
+		return c;
+	}
+	c.base = ALIGN_DOWN(page, GOMM_PCACHE_PAGES);
+	chunk = pa->chunks[chunk_index(c.base)];
+	w = chunk_page_index(c.base) / 64;
+	c.cache = ~chunk->bits[w];
+	c.held = true;
+	/* in use now: the block's allocated pages stay as they are */
+	pa_change(pa, c.base, GOMM_PCACHE_PAGES, true);
+	pa->search = max(pa->search, c.base + GOMM_PCACHE_PAGES - 1);
+	return c;
+}
+EXPORT_SYMBOL_IF_KUNIT(gomm_pa_alloc_to_cache);
+
+/**
+ * gomm_pa_free_cache() - give a page cache back (Go's pageCache.flush)
+ * @pa: allocator
+ * @c: the cache; empty afterwards
+ *
+ * Frees the cache's free pages (lowering @pa->search as a free does).
+ */
+void gomm_pa_free_cache(struct gomm_pagealloc *pa, struct gomm_pcache *c)
+{
+	unsigned long rs, re, bits = c->cache;
+
+	assert_locked(pa);
+	for_each_set_bitrange(rs, re, &bits, GOMM_PCACHE_PAGES)
+		gomm_pa_free(pa, c->base + rs, re - rs);
+	c->base = 0;
+	c->cache = 0;
+	c->held = false;
+}
+EXPORT_SYMBOL_IF_KUNIT(gomm_pa_free_cache);

@@ -102,6 +102,36 @@ struct gomm_pagealloc {
 	raw_spinlock_t *lock;	/* the caller's, see @lock above */
 };
 
+/* Go's pageCachePages: the pages of one page cache, a 64-page block */
+#define GOMM_PCACHE_PAGES	64
+
+/**
+ * struct gomm_pcache - a per-CPU cache of free pages (Go's pageCache)
+ * @base: first page of the 64-page aligned block the cache holds
+ * @cache: bit i set = page @base + i is free (the cache's to hand out)
+ * @held: the block is the cache's: every page of it is in use in the
+ *	allocator, so a page of it that is freed may go back to @cache
+ *
+ * The block's free pages were taken from the allocator in one go
+ * (gomm_pa_alloc_to_cache(), which marks them in use there); the owner
+ * hands them out without the allocator's lock (gomm_pcache_alloc()), takes
+ * back the pages of its block that its CPU frees (gomm_pcache_free(), which
+ * Go does not do: Go's frees always take the heap lock), and gives back
+ * what is free with gomm_pa_free_cache().  Go's scav mask has no
+ * counterpart: a scavenged gomm page is not free in the allocator.
+ */
+struct gomm_pcache {
+	unsigned long base;
+	u64 cache;
+	bool held;
+};
+
+unsigned long gomm_pcache_alloc(struct gomm_pcache *c, unsigned long npages);
+bool gomm_pcache_free(struct gomm_pcache *c, unsigned long page,
+		      unsigned long npages);
+struct gomm_pcache gomm_pa_alloc_to_cache(struct gomm_pagealloc *pa);
+void gomm_pa_free_cache(struct gomm_pagealloc *pa, struct gomm_pcache *c);
+
 int gomm_pa_init(struct gomm_pagealloc *pa,
 		 unsigned long nchunks, raw_spinlock_t *lock);
 void gomm_pa_destroy(struct gomm_pagealloc *pa);

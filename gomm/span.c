@@ -56,11 +56,20 @@ struct gomm_span *gomm_span_create(unsigned long npages,
 				   unsigned int spanclass, gfp_t gfp)
 {
 	unsigned int class = gomm_sizeclass_of(spanclass);
+	size_t bits = BITS_TO_LONGS(class ? gomm_class_to_nelems[class] : 1) *
+		      sizeof(long);
 	struct gomm_span *s;
 
-	s = kmem_cache_zalloc(gomm_span_cache, gfp & GOMM_GFP_MASK);
+	s = kmem_cache_alloc(gomm_span_cache, gfp & GOMM_GFP_MASK);
 	if (!s)
 		return NULL;
+	/*
+	 * Zeroed up to the words of the bitmaps the span uses: all 256 bytes
+	 * of them cost a large object's alloc+free pair a third of its time.
+	 */
+	memset(s, 0, offsetof(struct gomm_span, alloc_bits));
+	memset(s->alloc_bits, 0, bits);
+	memset(s->free_bits, 0, bits);
 	/*
 	 * kmemleak: a span's start and window point at its objects; scanned,
 	 * they would keep leaked objects looking referenced.
@@ -91,6 +100,23 @@ struct gomm_span *gomm_span_create(unsigned long npages,
 		return NULL;
 	}
 	return s;
+}
+
+/**
+ * gomm_span_revive - make a stashed large span LARGE again
+ * @s: a large span the heap unmapped and marked DEAD, not retired, about
+ *	to be placed on the same pages again
+ *
+ * A stale reader that still has it sees it DEAD or LARGE for the same
+ * pages and size (the lifetime rule), never in between: the free bit is
+ * clear before the kind says LARGE.
+ */
+void gomm_span_revive(struct gomm_span *s)
+{
+	WRITE_ONCE(s->free_bits[0], 0);
+	WRITE_ONCE(s->state, GOMM_SPAN_LARGE);
+	smp_wmb();	/* the free bit and the state before the kind */
+	WRITE_ONCE(s->kind, GOMM_KIND_LARGE);
 }
 
 /**

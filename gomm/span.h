@@ -48,14 +48,20 @@
  *   gomm_span, with its old contents or DEAD, until the reader is done;
  *   its pages may already be back in the heap, so such a reader touches
  *   only the struct, never the pages.  The mcaches and the mcentral lists
- *   hold no DEAD span.
+ *   hold no DEAD span.  One exception: a freed large span's struct waits
+ *   in its CPU's stash (heap.c), and a large span placed on exactly the
+ *   same pages takes it back instead of a new one (gomm_span_revive()).
+ *   A stale reader then sees it DEAD or LARGE for the same object, as if
+ *   it came after the new allocation: a double free that races the free
+ *   and the next allocation of the same address frees the new object, as
+ *   it would a moment later with any allocator.  Stashed structs are
+ *   retired when pushed out of the stash and when it is flushed.
  *
  * The states: a small or tiny span is made CACHED for the mcache that
  * grew it, goes to its mcentral as PARTIAL or FULL when the mcache is done
  * with it, back to CACHED when an mcache takes it again, and DEAD when an
  * empty one goes back to the heap.  A large span is LARGE from its
- * allocation to its free (the heap's large-span cache keeps it LARGE with
- * its free bit set), then DEAD.
+ * allocation to its free, then DEAD.
  */
 #ifndef _GOMM_SPAN_H
 #define _GOMM_SPAN_H
@@ -137,7 +143,7 @@ enum gomm_span_kind {
  *	frees not yet swept included
  * @npages: gomm pages in the span; immutable
  * @page: first gomm page number (physical address >> 13); immutable
- * @list: mcentral list link, or the heap's list of large spans
+ * @list: mcentral list link
  * @all: link in the mcentral's list of all its spans (mcentral lock)
  * @tiny: tiny spans: per-block state (GOMM_TINY_LIVE, _OPEN and _END bits)
  * @rcu: frees the struct after a grace period (the lifetime rule)
@@ -239,6 +245,7 @@ int gomm_span_cache_init(void);
 void gomm_span_cache_exit(void);
 struct gomm_span *gomm_span_create(unsigned long npages,
 				   unsigned int spanclass, gfp_t gfp);
+void gomm_span_revive(struct gomm_span *s);
 void gomm_span_place(struct gomm_span *s, unsigned long page);
 void gomm_span_destroy(struct gomm_span *s);
 void gomm_span_retire(struct gomm_span *s);

@@ -67,7 +67,7 @@ long gomm_stats_in_use(unsigned int sc)
 	long n = 0;
 
 	if (!sc)
-		return READ_ONCE(gomm_heap.nr_large) - READ_ONCE(gomm_heap.large_cached);
+		return atomic_long_read(&gomm_heap.nr_large);
 	c = &gomm_central[tiny ? GOMM_TINY_SPANCLASS : sc];
 	mutex_lock(&gomm_stats_mutex);
 	raw_spin_lock_irqsave(&c->lock, flags);
@@ -137,7 +137,7 @@ static int gomm_classes_show(struct seq_file *m, void *v)
 		snprintf(label, sizeof(label), "%u", class);
 		gomm_class_row(m, label, class, &total_used, &total_held);
 	}
-	spans = READ_ONCE(gomm_heap.large_pages);
+	spans = atomic_long_read(&gomm_heap.large_pages);
 	used = gomm_stats_in_use(0);
 	in_use = used > 0 ? used : 0;
 	seq_printf(m, "  large     -         1          -      %lu %7lu       0 %13lu %11lu      0\n",
@@ -156,8 +156,8 @@ static int gomm_heap_show(struct seq_file *m, void *v)
 
 	raw_spin_lock_irqsave(&gomm_heap.lock, flags);
 	owned = gomm_heap.pages_owned;
-	in_use = gomm_heap.pages_in_use;
-	large = gomm_heap.large_pages;
+	in_use = atomic_long_read(&gomm_heap.pages_in_use);
+	large = atomic_long_read(&gomm_heap.large_pages);
 	largest = gomm_pa_largest_free(&gomm_heap.pa);
 	chunks = gomm_heap.chunks;
 	grows = gomm_heap.grows;

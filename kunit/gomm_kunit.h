@@ -39,6 +39,10 @@ struct race_free {
  */
 #define GOMM_KUNIT_LONG_SPAN_CLASS	(GOMM_NUM_CLASSES - 3)
 
+/* gomm_heap.pages_in_use: the pages in spans */
+#define gomm_kunit_pages_in_use()	\
+	((unsigned long)atomic_long_read(&gomm_heap.pages_in_use))
+
 int gomm_kunit_pin_cpu(struct kunit *test);
 bool gomm_race_free_drain(struct kunit *test, size_t size, bool free_now);
 void gomm_kunit_set_retain(struct kunit *test, unsigned long kb);

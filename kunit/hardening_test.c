@@ -112,7 +112,7 @@ static unsigned long hard_pages_owned(void)
 
 static unsigned long hard_pages_in_use(void)
 {
-	return READ_ONCE(gomm_heap.pages_in_use);
+	return gomm_kunit_pages_in_use();
 }
 
 static unsigned long hard_grows(void)
@@ -432,7 +432,7 @@ static void test_double_large(struct kunit *test)
 
 	/* no background release between a free and its repeat */
 	gomm_kunit_set_retain(test, HARD_RETAIN_ALL);
-	large_pages = READ_ONCE(gomm_heap.large_pages);
+	large_pages = (unsigned long)atomic_long_read(&gomm_heap.large_pages);
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		p[i] = gomm_alloc(sizes[i], GFP_KERNEL);
 		KUNIT_ASSERT_NOT_NULL(test, p[i]);
@@ -443,9 +443,8 @@ static void test_double_large(struct kunit *test)
 		gomm_free(p[i]);
 	}
 	hard_expect_errs(test, "large", &e0, 0, ARRAY_SIZE(sizes), 0, 0);
-	/* freed small large spans wait in the heap's cache until a drain */
 	gomm_drain();
-	KUNIT_EXPECT_EQ(test, READ_ONCE(gomm_heap.large_pages), large_pages);
+	KUNIT_EXPECT_EQ(test, (unsigned long)atomic_long_read(&gomm_heap.large_pages), large_pages);
 
 	/* every page back to the buddy allocator: gomm no longer owns it */
 	hard_force_growth(test);
@@ -606,13 +605,15 @@ static void test_report_ratelimit(struct kunit *test)
  *   them freed; the next request does not fit the rest of the block, so
  *   the block, open and without a live sub-object, starts over and hands
  *   out the same offsets again (hard_zero_tiny()).
- * - large: a freed large span of up to GOMM_LARGE_CACHE_NPAGES pages
- *   waits in the heap's cache for the next request of its size; only the
- *   background scavenger may move it to the free pages in between, so a
- *   few tries (holding the others) are allowed.
+ * - large: a freed large object's pages go back to the page allocator;
+ *   the next request of its size takes the lowest free fit, or (up to
+ *   GOMM_PCACHE_MAX_NPAGES pages) the first fit of the CPU's page cache,
+ *   which is refilled from the lowest free page once it is used up: so
+ *   the freed pages come back within the allocations a 64-page cache
+ *   serves (holding the others), plus one.
  */
 #define HARD_ZERO_PAT		0xa5
-#define HARD_ZERO_LARGE_TRIES	8
+#define HARD_ZERO_LARGE_TRIES	(GOMM_PCACHE_PAGES / 5 + 2)
 #define HARD_ZERO_MAX		(2 * GOMM_MAX_OBJS_PER_SPAN)
 
 struct hard_zero {
@@ -753,10 +754,11 @@ static void hard_zero_tiny(struct kunit *test, size_t size, bool zalloc)
 
 static void test_zero_all(struct kunit *test)
 {
-	/* large: the smallest, and the largest the heap's cache keeps */
+	/* large: the smallest, the largest from a CPU's page cache, and more */
 	static const size_t large[] = {
 		round_up(GOMM_MAX_SMALL_SIZE + 1, GOMM_PAGE_SIZE),
-		GOMM_LARGE_CACHE_NPAGES * GOMM_PAGE_SIZE,
+		GOMM_PCACHE_MAX_NPAGES * GOMM_PAGE_SIZE,
+		(GOMM_PCACHE_MAX_NPAGES + 1) * GOMM_PAGE_SIZE,
 	};
 	struct hard_zero z = {};
 	struct hard_errs e0;
@@ -1058,7 +1060,7 @@ static void hard_heap_snap(struct hard_heap_snap *h)
 
 	h->owned = hard_pages_owned();
 	h->in_use = hard_pages_in_use();
-	h->large = READ_ONCE(gomm_heap.nr_large);
+	h->large = (unsigned long)atomic_long_read(&gomm_heap.nr_large);
 	h->grows = hard_grows();
 	for (sc = 0; sc < ARRAY_SIZE(h->objs); sc++)
 		h->objs[sc] = hard_objs(sc);

@@ -1366,6 +1366,127 @@ static void test_pa_random(struct kunit *test)
 	rt_check_all(rt);
 }
 
+/* TestPageCacheAlloc (mpagecache_test.go), without Go's scavenged mask. */
+
+struct pcache_hit {
+	unsigned long npages, off;	/* npages == 0 ends; off FAIL: none */
+};
+
+struct pcache_case {
+	const char *name;
+	u64 cache;
+	struct pcache_hit hits[24];
+};
+
+static const struct pcache_case pcache_cases[] = {
+	{ "Empty", 0, { { 1, FAIL }, { 2, FAIL }, { 3, FAIL }, { 4, FAIL },
+			{ 5, FAIL }, { 11, FAIL }, { 12, FAIL }, { 16, FAIL },
+			{ 27, FAIL }, { 32, FAIL }, { 43, FAIL }, { 57, FAIL },
+			{ 64, FAIL } } },
+	{ "Lo1", 0x1, { { 1, 0 }, { 1, FAIL }, { 10, FAIL } } },
+	{ "Hi1", 1ULL << 63, { { 1, 63 }, { 1, FAIL }, { 10, FAIL } } },
+	{ "Swiss1", 0x20005555,
+	  { { 2, FAIL }, { 1, 0 }, { 1, 2 }, { 1, 4 }, { 1, 6 }, { 1, 8 },
+	    { 1, 10 }, { 1, 12 }, { 1, 14 }, { 1, 29 }, { 1, FAIL },
+	    { 10, FAIL } } },
+	{ "Lo2", 0x3, { { 2, 0 }, { 2, FAIL }, { 1, FAIL } } },
+	{ "Hi2", 0x3ULL << 62, { { 2, 62 }, { 2, FAIL }, { 1, FAIL } } },
+	{ "Swiss2", 0x3333ULL << 31,
+	  { { 2, 31 }, { 2, 35 }, { 2, 39 }, { 2, 43 }, { 2, FAIL } } },
+	{ "Hi53", ((1ULL << 53) - 1) << 10, { { 53, 10 }, { 53, FAIL }, { 1, FAIL } } },
+	{ "Full53", ONES, { { 53, 0 }, { 53, FAIL }, { 1, 53 } } },
+	{ "Full64", ONES, { { 64, 0 }, { 64, FAIL }, { 1, FAIL } } },
+	{ "FullMixed", ONES,
+	  { { 5, 0 }, { 7, 5 }, { 1, 12 }, { 23, 13 }, { 63, FAIL }, { 3, 36 },
+	    { 3, 39 }, { 3, 42 }, { 12, 45 }, { 11, FAIL }, { 4, 57 },
+	    { 4, FAIL }, { 6, FAIL }, { 36, FAIL }, { 2, 61 }, { 3, FAIL },
+	    { 1, 63 }, { 4, FAIL }, { 2, FAIL }, { 62, FAIL }, { 1, FAIL } } },
+};
+
+KUNIT_ARRAY_PARAM_DESC(pcache, pcache_cases, name);
+
+static void test_pcache_alloc(struct kunit *test)
+{
+	const struct pcache_case *tc = test->param_value;
+	const unsigned long base = PG(0, 0);
+	struct gomm_pcache c = { base, tc->cache };
+	const struct pcache_hit *h;
+
+	for (h = tc->hits; h < tc->hits + ARRAY_SIZE(tc->hits) && h->npages; h++)
+		KUNIT_EXPECT_EQ_MSG(test, gomm_pcache_alloc(&c, h->npages),
+				    h->off == FAIL ? FAIL : base + h->off,
+				    "%s: alloc #%td (%lu pages)", tc->name,
+				    h - tc->hits + 1, h->npages);
+}
+
+/*
+ * TestPageAllocAllocToCache, without Go's scavenged bits (a scavenged gomm
+ * page is in use in the allocator); each filled cache is then given back
+ * with gomm_pa_free_cache() and filled again, which must give the same.
+ */
+
+struct pcache_fill {
+	unsigned long base;	/* ~0UL ends */
+	u64 cache;		/* 0: an empty cache (base is not checked) */
+};
+
+struct pa_cache_case {
+	const char *name;
+	unsigned int nc;
+	struct pa_chunk chunks[3];
+	struct pcache_fill fills[5];
+};
+
+static const struct pa_cache_case pa_cache_cases[] = {
+	{ "ManyArena", 3,
+	  { { 0, { ALL }, { ALL } }, { 1, { ALL }, { ALL } },
+	    { 2, { { 0, 448 } }, { ALL } } },
+	  { { PG(2, 448), ONES }, { ~0UL } } },
+	{ "Fail", 1, { { 0, { ALL }, { ALL } } },
+	  { { 0, 0 }, { 0, 0 }, { 0, 0 }, { ~0UL } } },
+	{ "RetainScavBits", 1, { { 0, { { 0, 1 }, { 10, 2 } }, { { 0, 64 } } } },
+	  { { PG(0, 0), 0xfffffffffffff3feULL }, { ~0UL } } },
+	{ "AllFree", 1, { { 0, {}, { { 0, 256 } } } },
+	  { { PG(0, 0), ONES }, { PG(0, 64), ONES }, { PG(0, 128), ONES },
+	    { PG(0, 192), ONES }, { ~0UL } } },
+	{ "NotContiguous", 2, { { 0, { ALL }, { ALL } }, { 0xff, {}, { { 0, 64 } } } },
+	  { { PG(0xff, 0), ONES }, { ~0UL } } },
+	{ "First", 1,
+	  { { 0, { { 0, 32 }, { 33, 31 }, { 96, 32 } }, { { 0, 128 } } } },
+	  { { PG(0, 0), 1ULL << 32 }, { PG(0, 64), (1ULL << 32) - 1 }, { ~0UL } } },
+	{ "DiscontiguousMappedSumBoundary", 2,
+	  { { 511, { { 0, 511 } }, { ALL } }, { 0x100000, { { 1, 511 } }, { ALL } } },
+	  { { PG(511, 448), 1ULL << 63 }, { PG(0x100000, 0), 1 }, { 0, 0 },
+	    { ~0UL } } },
+};
+
+KUNIT_ARRAY_PARAM_DESC(pa_cache, pa_cache_cases, name);
+
+static void test_pa_alloc_to_cache(struct kunit *test)
+{
+	const struct pa_cache_case *tc = test->param_value;
+	const struct pcache_fill *f;
+	struct gomm_pagealloc *pa;
+	struct gomm_pcache c;
+	int round;
+
+	pa = pa_setup(test, tc->chunks, tc->nc);
+	for (f = tc->fills; f < tc->fills + ARRAY_SIZE(tc->fills) && f->base != ~0UL; f++) {
+		for (round = 0; round < 2; round++) {
+			c = gomm_pa_alloc_to_cache(pa);
+			KUNIT_EXPECT_EQ_MSG(test, c.cache, f->cache, "%s: fill #%td, round %d",
+					    tc->name, f - tc->fills + 1, round);
+			if (f->cache)
+				KUNIT_EXPECT_EQ_MSG(test, c.base, f->base,
+						    "%s: fill #%td, round %d: base",
+						    tc->name, f - tc->fills + 1, round);
+			if (!round)
+				gomm_pa_free_cache(pa, &c);
+		}
+	}
+	pa_check(test, tc->name, pa, tc->chunks, tc->nc);
+}
+
 static struct kunit_case gomm_pagealloc_test_cases[] = {
 	KUNIT_CASE_PARAM(test_pbits_alloc_range, alloc_range_gen_params),
 	KUNIT_CASE_PARAM(test_pbits_popcnt_range, popcnt_gen_params),
@@ -1385,6 +1506,8 @@ static struct kunit_case gomm_pagealloc_test_cases[] = {
 	KUNIT_CASE(test_pa_huge_run),
 	KUNIT_CASE(test_pa_dirty),
 	KUNIT_CASE_PARAM(test_pa_random, rt_gen_params),
+	KUNIT_CASE_PARAM(test_pcache_alloc, pcache_gen_params),
+	KUNIT_CASE_PARAM(test_pa_alloc_to_cache, pa_cache_gen_params),
 	{}
 };
 

@@ -283,9 +283,9 @@ static void test_scavenge_partial_chunks(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, p);
 	gomm_kunit_set_retain(test, 0);
 	gomm_scavenge();
-	KUNIT_ASSERT_EQ_MSG(test, gomm_heap.pages_owned, gomm_heap.pages_in_use,
+	KUNIT_ASSERT_EQ_MSG(test, gomm_heap.pages_owned, gomm_kunit_pages_in_use(),
 			    "free pages left after a scavenge with retain_kb=0");
-	kept_pages = gomm_heap.pages_in_use;
+	kept_pages = gomm_kunit_pages_in_use();
 	for (i = 0; i < SCAV_N; i++) {
 		p[i] = gomm_alloc(SCAV_SIZE, GFP_KERNEL);
 		KUNIT_ASSERT_NOT_NULL(test, p[i]);
@@ -310,7 +310,7 @@ static void test_scavenge_partial_chunks(struct kunit *test)
 	KUNIT_EXPECT_EQ_MSG(test, gomm_heap.pages_owned, kept_pages,
 			    "pages held with one live object in each of %u chunks",
 			    SCAV_CHUNKS);
-	KUNIT_EXPECT_EQ(test, gomm_heap.pages_in_use, kept_pages);
+	KUNIT_EXPECT_EQ(test, gomm_kunit_pages_in_use(), kept_pages);
 	/* the heap grows again, and __GFP_ZERO zeroes what it reuses */
 	for (i = 0; i < SCAV_N; i++) {
 		if (p[i])
@@ -324,7 +324,7 @@ static void test_scavenge_partial_chunks(struct kunit *test)
 	for (i = 0; i < SCAV_N; i++)
 		gomm_free(p[i]);
 	gomm_scavenge();
-	KUNIT_EXPECT_EQ(test, gomm_heap.pages_owned, gomm_heap.pages_in_use);
+	KUNIT_EXPECT_EQ(test, gomm_heap.pages_owned, gomm_kunit_pages_in_use());
 }
 
 static unsigned long reclaim_flushes(void)

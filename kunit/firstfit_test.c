@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit: gomm's heap is address-ordered first fit, as Go's is.  With no
+ * CPU's page cache holding pages (a drain flushes them), the next span -
+ * of a large object or of a size class - takes the lowest run of free
+ * pages that fits, whatever order the holes were freed in, and after a
+ * scavenge too.  Cases:
+ *
+ * - test_large_first_fit: eight large objects on a heap with no free page
+ *   come out in ascending order; free the 3rd and the 6th (in either
+ *   order), drain (and scavenge, keeping every free page); two more
+ *   objects of the size take the 3rd's place, then the 6th's.  For sizes
+ *   served from the CPU's page cache (up to GOMM_PCACHE_MAX_NPAGES pages)
+ *   and from the page allocator itself.
+ * - test_span_first_fit: the same with the spans of a size class: every
+ *   object of the 3rd and the 6th span freed, a drain gives the empty
+ *   spans back, and the next two spans are made there.
+ * - test_large_stash: a large object freed and allocated again at the same
+ *   address gets its old span struct back from the CPU's stash (heap.c),
+ *   LARGE again; a double free of the object while its struct waits there
+ *   is still reported; an object of another size on the same pages gets a
+ *   new struct; a drain leaves no CPU holding pages or stashed spans.
+ */
+#include <kunit/test.h>
+#include <linux/gomm.h>
+#include <linux/sizes.h>
+
+#include "compat.h"
+#include "gomm.h"
+#include "gomm_kunit.h"
+
+#define FF_N		8
+#define FF_HOLE1	2
+#define FF_HOLE2	5
+/* a retain target that keeps every free page: no release in between */
+#define FF_RETAIN_ALL	BIT(40)
+
+struct ff_case {
+	const char *name;
+	size_t size;		/* the objects' size (spans: of their class) */
+	bool reverse;		/* free the 6th hole first */
+	bool scavenge;		/* scavenge after the drain */
+};
+
+static const struct ff_case ff_large_cases[] = {
+	{ "5 pages (page cache)", 5 * GOMM_PAGE_SIZE, false, false },
+	{ "5 pages, reverse, scavenge", 5 * GOMM_PAGE_SIZE, true, true },
+	{ "15 pages (page cache)", GOMM_PCACHE_MAX_NPAGES * GOMM_PAGE_SIZE,
+	  true, false },
+	{ "16 pages (page allocator)", (GOMM_PCACHE_MAX_NPAGES + 1) * GOMM_PAGE_SIZE,
+	  false, true },
+	{ "128 KiB + 1", SZ_128K + 1, true, false },
+	{ "1 MiB", SZ_1M, false, false },
+};
+
+/* spans of one page (1024-byte objects), 10 pages (27264) and 4 (32768) */
+static const struct ff_case ff_span_cases[] = {
+	{ "1024-byte objects", 1024, false, false },
+	{ "27264-byte objects, reverse, scavenge", 27264, true, true },
+	{ "32768-byte objects, reverse", GOMM_MAX_SMALL_SIZE, true, false },
+};
+
+static void ff_desc(const struct ff_case *c, char *desc)
+{
+	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(ff_large, ff_large_cases, ff_desc);
+KUNIT_ARRAY_PARAM(ff_span, ff_span_cases, ff_desc);
+
+/*
+ * No free page in the heap (drain, then scavenge with a retain target of
+ * 0), so that what follows starts in fresh memory; then a retain target
+ * that keeps every free page for the rest of the case.
+ */
+static void ff_empty_heap(struct kunit *test)
+{
+	gomm_kunit_set_retain(test, 0);
+	gomm_scavenge();
+	KUNIT_ASSERT_EQ_MSG(test, gomm_heap.pages_owned, gomm_kunit_pages_in_use(),
+			    "free heap pages left after a scavenge with retain_kb=0");
+	gomm_kunit_set_retain(test, FF_RETAIN_ALL);
+}
+
+/* Flush every page cache (and mcache), and scavenge if asked (keeps all). */
+static void ff_settle(struct kunit *test, const struct ff_case *c)
+{
+	unsigned long released = READ_ONCE(gomm_heap.released);
+
+	gomm_drain();
+	if (c->scavenge) {
+		gomm_scavenge();
+		KUNIT_EXPECT_EQ_MSG(test, READ_ONCE(gomm_heap.released), released,
+				    "%s: the scavenge released pages", c->name);
+	}
+}
+
+static void ff_free_holes(void **p, const struct ff_case *c)
+{
+	gomm_free(p[c->reverse ? FF_HOLE2 : FF_HOLE1]);
+	gomm_free(p[c->reverse ? FF_HOLE1 : FF_HOLE2]);
+}
+
+static void test_large_first_fit(struct kunit *test)
+{
+	const struct ff_case *c = test->param_value;
+	void *p[FF_N], *q[2];
+	unsigned int i;
+
+	ff_empty_heap(test);
+	for (i = 0; i < FF_N; i++) {
+		p[i] = gomm_alloc(c->size, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL_MSG(test, p[i], "%s: object %u", c->name, i);
+		if (i)
+			KUNIT_EXPECT_GT_MSG(test, (unsigned long)p[i], (unsigned long)p[i - 1],
+					    "%s: object %u is below the one before", c->name, i);
+	}
+	ff_free_holes(p, c);
+	ff_settle(test, c);
+	for (i = 0; i < 2; i++) {
+		q[i] = gomm_alloc(c->size, GFP_KERNEL);
+		KUNIT_EXPECT_PTR_EQ_MSG(test, q[i], p[i ? FF_HOLE2 : FF_HOLE1],
+					"%s: allocation %u after the holes", c->name, i);
+	}
+	for (i = 0; i < FF_N; i++)
+		if (i != FF_HOLE1 && i != FF_HOLE2)
+			gomm_free(p[i]);
+	gomm_free(q[0]);
+	gomm_free(q[1]);
+}
+
+/* Objects of @class enough for @nspans whole spans, span by span. */
+static void **ff_fill_spans(struct kunit *test, unsigned int class,
+			    unsigned int nspans)
+{
+	unsigned int n = nspans * gomm_class_to_nelems[class], i;
+	void **objs = kunit_kcalloc(test, n, sizeof(*objs), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	for (i = 0; i < n; i++) {
+		objs[i] = gomm_alloc(gomm_class_to_size[class], GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, objs[i]);
+	}
+	return objs;
+}
+
+static void ff_free_span(void **objs, unsigned int class, unsigned int k)
+{
+	unsigned int n = gomm_class_to_nelems[class], i;
+
+	for (i = 0; i < n; i++)
+		gomm_free(objs[k * n + i]);
+}
+
+static void test_span_first_fit(struct kunit *test)
+{
+	const struct ff_case *c = test->param_value;
+	unsigned int class = gomm_size_to_class(c->size);
+	unsigned int n = gomm_class_to_nelems[class], i, k;
+	unsigned long start[FF_N];
+	void **objs, **more;
+
+	ff_empty_heap(test);
+	objs = ff_fill_spans(test, class, FF_N);
+	for (k = 0; k < FF_N; k++) {
+		struct gomm_span *s = gomm_span_of(objs[k * n], NULL);
+
+		KUNIT_ASSERT_NOT_NULL(test, s);
+		start[k] = s->start;
+		/* span k holds objects k * n .. k * n + n - 1: one CPU, in order */
+		for (i = 1; i < n; i++)
+			KUNIT_ASSERT_PTR_EQ_MSG(test, gomm_span_of(objs[k * n + i], NULL), s,
+						"%s: object %u of span %u", c->name, i, k);
+		if (k)
+			KUNIT_EXPECT_GT_MSG(test, start[k], start[k - 1],
+					    "%s: span %u is below the one before", c->name, k);
+	}
+	ff_free_span(objs, class, c->reverse ? FF_HOLE2 : FF_HOLE1);
+	ff_free_span(objs, class, c->reverse ? FF_HOLE1 : FF_HOLE2);
+	/* the drain gives the empty spans back to the heap */
+	ff_settle(test, c);
+	KUNIT_EXPECT_NULL(test, gomm_span_of(objs[FF_HOLE1 * n], NULL));
+	KUNIT_EXPECT_NULL(test, gomm_span_of(objs[FF_HOLE2 * n], NULL));
+	more = ff_fill_spans(test, class, 2);
+	for (k = 0; k < 2; k++)
+		KUNIT_EXPECT_EQ_MSG(test, gomm_span_of(more[k * n], NULL)->start,
+				    start[k ? FF_HOLE2 : FF_HOLE1],
+				    "%s: the new span %u", c->name, k);
+	for (k = 0; k < FF_N; k++)
+		if (k != FF_HOLE1 && k != FF_HOLE2)
+			ff_free_span(objs, class, k);
+	ff_free_span(more, class, 0);
+	ff_free_span(more, class, 1);
+}
+
+static void test_large_stash(struct kunit *test)
+{
+	long dbl = atomic_long_read(&gomm_errors.double_free);
+	size_t size = 8 * GOMM_PAGE_SIZE;
+	struct gomm_span *s, *t;
+	void *p, *q;
+	int cpu;
+
+	ff_empty_heap(test);
+	p = gomm_alloc(size, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	s = gomm_span_of(p, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	/* if the stash failed to keep @s, a grace period is all it has */
+	rcu_read_lock();
+	gomm_free(p);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(s->state), GOMM_SPAN_DEAD);
+	gomm_free(p);
+	KUNIT_EXPECT_EQ_MSG(test, atomic_long_read(&gomm_errors.double_free), dbl + 1,
+			    "a double free of a stashed large object is not reported");
+	rcu_read_unlock();
+
+	q = gomm_alloc(size, GFP_KERNEL);
+	KUNIT_ASSERT_PTR_EQ_MSG(test, q, p, "not the same pages again (first fit)");
+	KUNIT_EXPECT_PTR_EQ_MSG(test, gomm_span_of(q, NULL), s,
+				"the same pages did not get their stashed struct");
+	KUNIT_EXPECT_EQ(test, READ_ONCE(s->state), GOMM_SPAN_LARGE);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(s->kind), GOMM_KIND_LARGE);
+	KUNIT_EXPECT_EQ(test, gomm_size(q), size);
+	gomm_free(q);
+
+	q = gomm_alloc(size - GOMM_PAGE_SIZE, GFP_KERNEL);
+	KUNIT_ASSERT_PTR_EQ_MSG(test, q, p, "not the same pages again (first fit)");
+	t = gomm_span_of(q, NULL);
+	KUNIT_EXPECT_PTR_NE_MSG(test, t, s, "a span of another size took the stashed struct");
+	KUNIT_EXPECT_EQ(test, gomm_size(q), size - GOMM_PAGE_SIZE);
+	gomm_free(q);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&gomm_errors.double_free), dbl + 1);
+
+	gomm_drain();
+	for_each_online_cpu(cpu)
+		KUNIT_EXPECT_FALSE_MSG(test, gomm_heap_pcache_holds(cpu),
+				       "CPU %d holds pages or spans after a drain", cpu);
+}
+
+static struct kunit_case gomm_firstfit_cases[] = {
+	KUNIT_CASE_PARAM(test_large_first_fit, ff_large_gen_params),
+	KUNIT_CASE_PARAM(test_span_first_fit, ff_span_gen_params),
+	KUNIT_CASE(test_large_stash),
+	{}
+};
+
+static struct kunit_suite gomm_firstfit_suite = {
+	.name = "gomm_firstfit",
+	.init = gomm_kunit_pin_cpu,
+	.test_cases = gomm_firstfit_cases,
+};
+
+kunit_test_suite(gomm_firstfit_suite);
