@@ -58,10 +58,19 @@
 /* free large spans the heap keeps for reuse: up to 64 pages, 512 in all */
 #define GOMM_LARGE_CACHE_NPAGES	64
 #define GOMM_LARGE_CACHE_PAGES	512
-/* GFP bits that mean something to the page and slab allocators here */
+/*
+ * GFP bits that mean something to the page and slab allocators here: not
+ * __GFP_NOFAIL (gomm retries itself: gomm_alloc_slow()), not
+ * __GFP_ACCOUNT (a chunk is shared by every memcg), not __GFP_ZERO
+ */
 #define GOMM_GFP_MASK		(GFP_KERNEL | GFP_ATOMIC | __GFP_NOWARN | \
 				 __GFP_NORETRY | __GFP_RETRY_MAYFAIL | \
 				 __GFP_NOMEMALLOC)
+/*
+ * GFP bits that take an allocation off the fast paths to gomm_alloc_slow():
+ * one test of the flags either way, so the fast paths pay nothing for them
+ */
+#define GOMM_GFP_SLOW		(__GFP_ZERO | __GFP_NOFAIL | __GFP_ACCOUNT)
 /* spans a walk handles under one hold of a class or heap lock */
 #define GOMM_LOCK_BATCH		32
 /**
@@ -223,12 +232,15 @@ struct gomm_heap {
  * @double_free: frees of objects that were already free
  * @failed_grow: heap growths that could not get memory
  * @too_large: requests above 4 MiB
+ * @unaccounted: allocations with __GFP_ACCOUNT, served but not charged to
+ *	a memcg (the kernel exports nothing a module could charge with)
  */
 struct gomm_errors {
 	atomic_long_t bad_free;
 	atomic_long_t double_free;
 	atomic_long_t failed_grow;
 	atomic_long_t too_large;
+	atomic_long_t unaccounted;
 };
 
 extern struct gomm_heap gomm_heap;

@@ -445,8 +445,33 @@ static void *gomm_alloc_large(size_t size, gfp_t gfp)
 	return (void *)s->start;
 }
 
-/* Everything the fast paths do not serve: 0, __GFP_ZERO, large. */
-static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp)
+/*
+ * __GFP_ACCOUNT: the kernel exports nothing a module can charge a memcg
+ * with (obj_cgroup_charge(), __memcg_kmem_charge_page() and
+ * current_obj_cgroup() are not exported, on 6.12 and 7.x alike), and
+ * gomm's chunks are shared by every cgroup.  The allocation is served
+ * uncharged, counted in errors/unaccounted, and the first one is warned
+ * about (gomm_alloc()'s kernel-doc).
+ */
+static noinline void gomm_account_unsupported(void)
+{
+	atomic_long_inc(&gomm_errors.unaccounted);
+	pr_warn_once("gomm: __GFP_ACCOUNT is not supported (no memcg charging is exported to modules): gomm objects are not charged\n");
+}
+
+/*
+ * Does a failed allocation of @size bytes retry?  __GFP_NOFAIL, as the
+ * page allocator honours it: only with direct reclaim (without, it fails
+ * after gomm_alloc_slow()'s warning), and never above the 4 MiB limit.
+ */
+static bool gomm_nofail_retry(size_t size, gfp_t gfp)
+{
+	return (gfp & __GFP_NOFAIL) && (gfp & __GFP_DIRECT_RECLAIM) &&
+	       size && size <= GOMM_MAX_LARGE_SIZE;
+}
+
+/* One attempt of gomm_alloc_slow(): the object and its usable size. */
+static void *gomm_alloc_path(size_t size, gfp_t gfp, size_t *usablep)
 {
 	struct gomm_mcache *mc;
 	unsigned long flags;
@@ -478,6 +503,31 @@ static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp)
 	default:
 		return NULL;
 	}
+	*usablep = usable;
+	return p;
+}
+
+/*
+ * Everything the fast paths do not serve: 0, large, and the GOMM_GFP_SLOW
+ * flags (__GFP_ZERO, __GFP_NOFAIL, __GFP_ACCOUNT).
+ */
+static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp)
+{
+	size_t usable;
+	void *p;
+
+	if (unlikely(gfp & __GFP_ACCOUNT))
+		gomm_account_unsupported();
+	/* the page allocator's warning: __GFP_NOFAIL needs reclaim */
+	if (unlikely(gfp & __GFP_NOFAIL))
+		WARN_ON_ONCE(!(gfp & __GFP_DIRECT_RECLAIM));
+	for (;;) {
+		p = gomm_alloc_path(size, gfp, &usable);
+		if (likely(p) || !gomm_nofail_retry(size, gfp))
+			break;
+		/* as the page allocator's slow path retries __GFP_NOFAIL */
+		memalloc_retry_wait(gfp);
+	}
 	if (!p)
 		return NULL;
 	/* gomm's own write, below KASAN: the slack is a redzone by now */
@@ -496,7 +546,7 @@ static __always_inline void *__gomm_alloc(size_t size, gfp_t flags)
 	void *p;
 
 	/* fast path: Go's nextFreeFast on this CPU's span of the class */
-	if (likely(path == GOMM_PATH_CLASS && !(flags & __GFP_ZERO))) {
+	if (likely(path == GOMM_PATH_CLASS && !(flags & GOMM_GFP_SLOW))) {
 		sc = gomm_fast_class[(size + 7) / 8];
 		local_irq_save(irqs);
 		s = this_cpu_read(gomm_mcache.alloc[sc]);
@@ -508,7 +558,7 @@ static __always_inline void *__gomm_alloc(size_t size, gfp_t flags)
 		gomm_alloc_hook(p, size, s->elemsize, flags);
 		return p;
 	}
-	if (!(flags & __GFP_ZERO) && path == GOMM_PATH_TINY)
+	if (!(flags & GOMM_GFP_SLOW) && path == GOMM_PATH_TINY)
 		return gomm_alloc_tiny(size, flags);
 	return gomm_alloc_slow(size, flags);
 }

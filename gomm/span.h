@@ -201,10 +201,15 @@ void gomm_mcentral_freed(struct gomm_span *s);
  * @span_free_now: free span structs at once instead of after a grace
  *	period (the lifetime rule switched off, for the negative control of
  *	the test of it)
+ * @grow_fail: called by gomm_heap_grow() before each alloc_pages() with
+ *	the order and the GFP flags it is about to use; true makes that
+ *	attempt fail as if alloc_pages() had (memory too fragmented for the
+ *	order), so a test sees every attempt and can force the fallback
  */
 struct gomm_test_hooks {
 	void (*free_published)(const void *ptr);
 	bool span_free_now;
+	bool (*grow_fail)(unsigned int order, gfp_t gfp);
 };
 
 #if IS_ENABLED(CONFIG_KUNIT)
@@ -223,12 +228,23 @@ static __always_inline bool gomm_hook_span_free_now(void)
 	return static_branch_unlikely(&gomm_test_key) &&
 	       gomm_test_hooks.span_free_now;
 }
+
+static __always_inline bool gomm_hook_grow_fail(unsigned int order, gfp_t gfp)
+{
+	return static_branch_unlikely(&gomm_test_key) &&
+	       gomm_test_hooks.grow_fail && gomm_test_hooks.grow_fail(order, gfp);
+}
 #else
 static __always_inline void gomm_hook_free_published(const void *ptr)
 {
 }
 
 static __always_inline bool gomm_hook_span_free_now(void)
+{
+	return false;
+}
+
+static __always_inline bool gomm_hook_grow_fail(unsigned int order, gfp_t gfp)
 {
 	return false;
 }

@@ -25,7 +25,26 @@
  * @size: bytes wanted
  * @flags: GFP flags; %GFP_KERNEL may sleep while the heap grows,
  *	%GFP_ATOMIC and %GFP_NOWAIT never sleep; %__GFP_ZERO zeroes the
- *	object; %__GFP_NOWARN silences the oversized-request warning.
+ *	object; %__GFP_NOWARN silences the oversized-request warning and the
+ *	page allocator's failure report.  See "GFP flags" below.
+ *
+ * GFP flags: gomm calls might_alloc(@flags) on entry, so flags that may
+ * sleep are caught in atomic context (with CONFIG_DEBUG_ATOMIC_SLEEP and
+ * lockdep) even when the heap does not grow.  The heap grows as SLUB grows
+ * a cache: every block order above the smallest that fits is tried
+ * opportunistically (%__GFP_NOWARN | %__GFP_NORETRY, and for flags with
+ * %__GFP_DIRECT_RECLAIM also %__GFP_NOMEMALLOC and no reclaim), the
+ * smallest with @flags, so it reclaims, retries and warns as @flags say.
+ * %__GFP_NOFAIL is honoured as the page allocator honours it: with
+ * %__GFP_DIRECT_RECLAIM a failed attempt is retried (memalloc_retry_wait())
+ * until it succeeds; without it, it is a bug that gets a WARN_ON_ONCE() and
+ * the allocation may fail; a request above 4 MiB still fails.
+ * %__GFP_ACCOUNT is not supported: the kernel exports nothing a module
+ * could charge a memcg with (obj_cgroup_charge(), __memcg_kmem_charge_page()
+ * and current_obj_cgroup() are not exported), so the object is allocated
+ * uncharged, counted in debugfs errors/unaccounted, and the first such
+ * allocation prints one warning.  Other flags (zones, __GFP_THISNODE,
+ * __GFP_COMP) are ignored.
  *
  * Context: any context but NMI.  Process context only for flags that may
  * sleep.
