@@ -288,6 +288,12 @@ void gomm_flush_cpu(int cpu);
 void gomm_flush_local(void *unused);
 bool gomm_cpu_caches(int cpu, void *unused);
 
+/* malloc.c: for the family's other members */
+size_t gomm_usable(const void *ptr, enum gomm_op op, bool *tiny);
+#if IS_ENABLED(CONFIG_KUNIT)
+bool gomm_test_live(const void *ptr);
+#endif
+
 /* module.c: the module, and the reclaimers (drain, scavenger, shrinker) */
 void gomm_drain(void);
 unsigned long gomm_scavenge(void);

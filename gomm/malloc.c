@@ -100,30 +100,35 @@ VISIBLE_IF_KUNIT struct ratelimit_state gomm_report_rs =
 EXPORT_SYMBOL_IF_KUNIT(gomm_report_rs);
 
 /*
- * What gomm_report() says of each enum gomm_bad, for a free and for a
- * size query (gomm_size()), and the error counter it bumps.
+ * What gomm_report() says of each enum gomm_bad, for each enum gomm_op (a
+ * free, a size query, a realloc), and the error counter it bumps.
  */
 static const struct {
-	const char *free;
-	const char *query;
+	const char *text[3];
 	atomic_long_t *counter;
 } gomm_bad_report[] = {
-	[GOMM_BAD_DOUBLE_FREE] = { "double free", "size query of a free object",
+	[GOMM_BAD_DOUBLE_FREE] = { { "double free", "size query of a free object",
+				     "realloc of a free object" },
 				   &gomm_errors.double_free },
-	[GOMM_BAD_DOUBLE_TINY] = { "double free (tiny)",
-				   "size query of a free tiny object",
+	[GOMM_BAD_DOUBLE_TINY] = { { "double free (tiny)",
+				     "size query of a free tiny object",
+				     "realloc of a free tiny object" },
 				   &gomm_errors.double_free },
-	[GOMM_BAD_DOUBLE_LARGE] = { "double free (large)",
-				    "size query of a free object",
+	[GOMM_BAD_DOUBLE_LARGE] = { { "double free (large)",
+				      "size query of a free object",
+				      "realloc of a free object" },
 				    &gomm_errors.double_free },
-	[GOMM_BAD_FREE_PAGE] = { "double free (free page)",
-				 "size query of a free page",
+	[GOMM_BAD_FREE_PAGE] = { { "double free (free page)",
+				   "size query of a free page",
+				   "realloc of a free page" },
 				 &gomm_errors.double_free },
-	[GOMM_BAD_UNKNOWN] = { "free of a pointer gomm never returned",
-			       "size query of a pointer gomm never returned",
+	[GOMM_BAD_UNKNOWN] = { { "free of a pointer gomm never returned",
+				 "size query of a pointer gomm never returned",
+				 "realloc of a pointer gomm never returned" },
 			       &gomm_errors.bad_free },
-	[GOMM_BAD_INTERIOR] = { "free of an interior pointer",
-				"size query of an interior pointer",
+	[GOMM_BAD_INTERIOR] = { { "free of an interior pointer",
+				  "size query of an interior pointer",
+				  "realloc of an interior pointer" },
 				&gomm_errors.bad_free },
 };
 
@@ -131,18 +136,17 @@ static const struct {
  * gomm_report - report bad input, with a stack trace, and count it
  * @why: what is wrong (not GOMM_BAD_NONE)
  * @ptr: the pointer involved
- * @query: it came to gomm_size(), not to gomm_free()
+ * @op: what it was given to: a free, gomm_size() or gomm_realloc()
  *
  * Every report is counted; the messages are rate-limited.
  *
  * Context: any.
  */
-void gomm_report(enum gomm_bad why, const void *ptr, bool query)
+void gomm_report(enum gomm_bad why, const void *ptr, enum gomm_op op)
 {
 	atomic_long_inc(gomm_bad_report[why].counter);
 	if (__ratelimit(&gomm_report_rs)) {
-		pr_err("gomm: %s of %p\n", query ? gomm_bad_report[why].query :
-			gomm_bad_report[why].free, ptr);
+		pr_err("gomm: %s of %p\n", gomm_bad_report[why].text[op], ptr);
 		dump_stack();
 	}
 }
@@ -157,7 +161,7 @@ void gomm_report(enum gomm_bad why, const void *ptr, bool query)
  */
 noinline void gomm_report_double_free(const void *ptr)
 {
-	gomm_report(GOMM_BAD_DOUBLE_FREE, ptr, false);
+	gomm_report(GOMM_BAD_DOUBLE_FREE, ptr, GOMM_OP_FREE);
 }
 
 /*
@@ -651,20 +655,44 @@ static enum gomm_bad gomm_check_ptr(const void *ptr, struct gomm_span **sp,
 
 /*
  * The span of the live object at @ptr, or NULL after reporting why @ptr
- * is not one (@query: for gomm_size(), else for gomm_free()); *@idx and
- * *@toff as gomm_check_ptr() sets them.
+ * is not one (to @op); *@idx and *@toff as gomm_check_ptr() sets them.
  */
 static struct gomm_span *gomm_check(const void *ptr, unsigned int *idx,
-				    unsigned int *toff, bool query)
+				    unsigned int *toff, enum gomm_op op)
 {
 	struct gomm_span *s;
 	enum gomm_bad why = gomm_check_ptr(ptr, &s, idx, toff);
 
 	if (likely(why == GOMM_BAD_NONE))
 		return s;
-	gomm_report(why, ptr, query);
+	gomm_report(why, ptr, op);
 	return NULL;
 }
+
+#if IS_ENABLED(CONFIG_KUNIT)
+/**
+ * gomm_test_live - is @ptr a live object, as gomm's own state says?
+ * @ptr: any pointer
+ *
+ * For tests that must tell whether gomm freed an object (an RCU-deferred
+ * free, a bulk free) without reading the object: gomm_check_ptr() without
+ * a report.  A free not swept yet counts as freed.
+ *
+ * Context: any.
+ */
+bool gomm_test_live(const void *ptr)
+{
+	unsigned int idx, toff;
+	struct gomm_span *s;
+	bool live;
+
+	rcu_read_lock();	/* the span lifetime rule (span.h) */
+	live = gomm_check_ptr(ptr, &s, &idx, &toff) == GOMM_BAD_NONE;
+	rcu_read_unlock();
+	return live;
+}
+EXPORT_SYMBOL_IF_KUNIT(gomm_test_live);
+#endif
 
 /*
  * Free tiny object @ptr of tiny span @s: drop its bit, the block with the
@@ -693,7 +721,7 @@ static noinline void gomm_free_tiny(const void *ptr, struct gomm_span *s)
 		gomm_tiny_release(s, b);
 	goto out;
 double_free:
-	gomm_report(GOMM_BAD_DOUBLE_TINY, ptr, false);
+	gomm_report(GOMM_BAD_DOUBLE_TINY, ptr, GOMM_OP_FREE);
 out:
 	preempt_enable();
 }
@@ -706,7 +734,7 @@ static void gomm_free_checked(const void *ptr)
 
 	if (!ptr)
 		return;
-	s = gomm_check(ptr, &idx, &toff, false);
+	s = gomm_check(ptr, &idx, &toff, GOMM_OP_FREE);
 	if (!s)
 		return;
 	if (s->kind == GOMM_KIND_SMALL) {
@@ -714,7 +742,7 @@ static void gomm_free_checked(const void *ptr)
 		gomm_span_free_obj(s, idx, ptr);
 	} else if (s->kind == GOMM_KIND_LARGE) {
 		if (unlikely(test_and_set_bit(0, s->free_bits))) {
-			gomm_report(GOMM_BAD_DOUBLE_LARGE, ptr, false);
+			gomm_report(GOMM_BAD_DOUBLE_LARGE, ptr, GOMM_OP_FREE);
 			return;
 		}
 		gomm_free_hook(ptr, s->elemsize);
@@ -793,18 +821,26 @@ void gomm_free(const void *ptr)
 }
 EXPORT_SYMBOL_GPL(gomm_free);
 
-size_t gomm_size(const void *ptr)
+/**
+ * gomm_usable - usable size of the live object at @ptr
+ * @ptr: a pointer, not %NULL
+ * @op: what @ptr was given to, for the report if it is bad
+ * @tiny: set to true for a tiny sub-object
+ *
+ * Context: any.
+ * Return: gomm_size() of @ptr, or 0 after reporting bad input to @op.
+ */
+size_t gomm_usable(const void *ptr, enum gomm_op op, bool *tiny)
 {
 	unsigned int idx, toff;
 	struct gomm_span *s;
 	unsigned long ends;
 	size_t size = 0;
 
-	if (!ptr)
-		return 0;
 	rcu_read_lock();	/* the span lifetime rule (span.h) */
-	s = gomm_check(ptr, &idx, &toff, true);
-	if (s && s->kind == GOMM_KIND_TINY) {
+	s = gomm_check(ptr, &idx, &toff, op);
+	*tiny = s && s->kind == GOMM_KIND_TINY;
+	if (*tiny) {
 		/* the first sub-object end at or after the object's start */
 		ends = atomic_long_read(&s->tiny[idx]) >> (32 + toff);
 		size = ends ? __ffs(ends) + 1 : 0;
@@ -814,7 +850,74 @@ size_t gomm_size(const void *ptr)
 	rcu_read_unlock();
 	return size;
 }
+
+size_t gomm_size(const void *ptr)
+{
+	bool tiny;
+
+	return ptr ? gomm_usable(ptr, GOMM_OP_SIZE, &tiny) : 0;
+}
 EXPORT_SYMBOL_GPL(gomm_size);
+
+/* gomm_alloc() for a caller of the family, whose caller is @ip. */
+static __always_inline void *gomm_alloc_ip(size_t size, gfp_t flags,
+					   unsigned long ip)
+{
+	if (gomm_instrumented())
+		return gomm_alloc_traced(size, flags, ip);
+	return __gomm_alloc(size, flags);
+}
+
+/* gomm_free() for a caller of the family, whose caller is @ip. */
+static __always_inline void gomm_free_ip(const void *ptr, unsigned long ip)
+{
+	if (gomm_instrumented())
+		gomm_free_traced(ptr, ip);
+	else
+		__gomm_free(ptr);
+}
+
+void *gomm_realloc(const void *p, size_t new_size, gfp_t flags)
+{
+	size_t ks;
+	bool tiny;
+	void *q;
+
+	might_alloc(flags);
+	if (unlikely(!new_size)) {
+		gomm_free_ip(p, _RET_IP_);
+		return NULL;
+	}
+	if (!p)
+		return gomm_alloc_ip(new_size, flags, _RET_IP_);
+	ks = gomm_usable(p, GOMM_OP_REALLOC, &tiny);
+	if (unlikely(!ks))
+		return NULL;		/* bad input, reported; nothing touched */
+	if (ks >= new_size) {
+		/*
+		 * In place, as krealloc(): with __GFP_ZERO the spare beyond
+		 * @new_size is zeroed (gomm's own write, below KASAN: part of
+		 * it is a redzone), so a later growth in place finds zeroes.
+		 */
+		if (flags & __GFP_ZERO)
+			__memset((void *)p + new_size, 0, ks - new_size);
+		/* a tiny object's granule may be shared: its shadow stays */
+		if (!tiny)
+			gomm_kasan_unpoison((unsigned long)p, new_size, ks);
+		/* kmemleak scans the object up to its new size */
+		kmemleak_free(p);
+		kmemleak_alloc(p, new_size, 1, flags);
+		return (void *)p;
+	}
+	q = gomm_alloc_ip(new_size, flags, _RET_IP_);
+	if (!q)
+		return NULL;		/* @p is left as it was */
+	/* the whole old object, below KASAN (its slack is a redzone) */
+	__memcpy(q, p, ks);
+	gomm_free_ip(p, _RET_IP_);
+	return q;
+}
+EXPORT_SYMBOL_GPL(gomm_realloc);
 
 /* Give all of an mcache's spans and its tiny block back (Go's releaseAll). */
 static void gomm_mcache_flush(struct gomm_mcache *mc)

@@ -186,7 +186,14 @@ enum gomm_bad {
 	GOMM_BAD_INTERIOR,	/* inside an object, not at its start */
 };
 
-void gomm_report(enum gomm_bad why, const void *ptr, bool query);
+/* What was asked of the pointer gomm_report() reports. */
+enum gomm_op {
+	GOMM_OP_FREE,		/* gomm_free(), and the frees of the family */
+	GOMM_OP_SIZE,		/* gomm_size() */
+	GOMM_OP_REALLOC,	/* gomm_realloc() */
+};
+
+void gomm_report(enum gomm_bad why, const void *ptr, enum gomm_op op);
 void gomm_report_double_free(const void *ptr);
 void gomm_mcentral_freed(struct gomm_span *s);
 

@@ -91,6 +91,37 @@ void gomm_free(const void *ptr);
  */
 size_t gomm_size(const void *ptr);
 
+/**
+ * gomm_realloc - resize a gomm object, like krealloc()
+ * @p: an object from gomm, or %NULL
+ * @new_size: bytes wanted
+ * @flags: GFP flags, as for gomm_alloc()
+ *
+ * With @p %NULL, gomm_alloc(@new_size, @flags).  With @new_size 0, @p is
+ * freed and the result is %NULL: gomm has no ZERO_SIZE_PTR (gomm_alloc(0)
+ * is %NULL too, and gomm_free(%NULL) is a no-op), so here %NULL is not a
+ * failure.  Otherwise, if @new_size fits in gomm_size(@p), @p is returned
+ * as it is (in place: a shrink does not move either); if not, a new object
+ * gets the whole old one (gomm_size(@p) bytes) and @p is freed.  The
+ * contents are kept up to the lesser of the old and new sizes.
+ *
+ * %__GFP_ZERO follows krealloc(): in place, the object's spare from
+ * @new_size to gomm_size(@p) is zeroed; moved, the new object is zeroed
+ * before the copy.  gomm, as krealloc(), knows an object's class size, not
+ * the size it was asked for, so growth in place is zero only if every
+ * allocation and realloc of the object used %__GFP_ZERO.
+ *
+ * KASAN sees the object as @new_size bytes from then on; kmemleak scans
+ * @new_size bytes of it.
+ *
+ * Context: as gomm_alloc() for @flags.
+ * Return: the object (@p, or a new one), or %NULL: @new_size is 0 (@p
+ * freed), or memory cannot be had or @new_size is above 4 MiB (@p left
+ * as it was), or @p is not a live gomm object - which is reported as a
+ * bad free is, and changes nothing.
+ */
+void *gomm_realloc(const void *p, size_t new_size, gfp_t flags);
+
 /* scope-based freeing, __free(gomm), where the kernel has linux/cleanup.h */
 #ifdef DEFINE_FREE
 DEFINE_FREE(gomm, void *, if (_T) gomm_free(_T))
