@@ -919,6 +919,212 @@ void *gomm_realloc(const void *p, size_t new_size, gfp_t flags)
 }
 EXPORT_SYMBOL_GPL(gomm_realloc);
 
+/*
+ * gomm_alloc_bulk() of a size class: @n objects of @size bytes into
+ * @ptrs, whole windows at a time.  Per window, with local interrupts off
+ * (as the fast path): the window's objects are written out and its bits
+ * set in alloc_bits at once; a used-up window is refilled as the fast
+ * path's miss does (gomm_span_rewindow(), else gomm_alloc_sc()).  The
+ * objects are counted where the windows are loaded, as for gomm_alloc().
+ * Interrupts are enabled between windows, so a long request keeps no CPU
+ * from its interrupts for more than a window.  Returns the objects taken
+ * (fewer than @n only if memory could not be had).
+ */
+static size_t gomm_alloc_bulk_sc(size_t size, gfp_t gfp, size_t n, void **ptrs)
+{
+	unsigned int sc = gomm_fast_class[(size + 7) / 8];
+	size_t i = 0, j, usable = gomm_class_to_size[sc];
+	struct gomm_mcache *mc;
+	struct gomm_span *s;
+	unsigned long irqs, base;
+	u64 cache, rest;
+	u32 es;
+	void *p;
+
+	while (i < n) {
+		local_irq_save(irqs);
+		mc = this_cpu_ptr(&gomm_mcache);
+		s = mc->alloc[sc];
+		cache = s->alloc_cache;
+		if (unlikely(!cache)) {
+			if (gomm_span_rewindow(s, &cache)) {
+				mc->slow++;
+				mc->sweeps++;
+				mc->nrewin += hweight64(cache);
+			} else {
+				/* may enable interrupts while the heap grows */
+				p = gomm_alloc_sc(&mc, sc, gfp, &irqs);
+				local_irq_restore(irqs);
+				if (!p)
+					break;
+				ptrs[i++] = p;
+				continue;
+			}
+		}
+		base = s->window;
+		es = s->elemsize;
+		rest = cache;
+		do {
+			ptrs[i++] = (void *)(base + __ffs64(rest) * es);
+			rest &= rest - 1;
+		} while (rest && i < n);
+		s->alloc_cache = rest;
+		*s->alloc_word |= cache ^ rest;
+		local_irq_restore(irqs);
+	}
+	/* nothing on a kernel without KASAN and kmemleak */
+	for (j = 0; j < i; j++)
+		gomm_alloc_hook(ptrs[j], size, usable, gfp);
+	if (gfp & __GFP_ZERO)
+		for (j = 0; j < i; j++)
+			__memset(ptrs[j], 0, usable);
+	return i;
+}
+
+int gomm_alloc_bulk(size_t size, gfp_t flags, size_t n, void **ptrs)
+{
+	size_t i;
+
+	might_alloc(flags);
+	if (likely(gomm_size_path(size) == GOMM_PATH_CLASS &&
+		   !(flags & (GOMM_GFP_SLOW & ~__GFP_ZERO)) &&
+		   !gomm_instrumented())) {
+		i = gomm_alloc_bulk_sc(size, flags, n, ptrs);
+	} else {
+		/* tiny, large, __GFP_NOFAIL, __GFP_ACCOUNT, traced: one by one */
+		for (i = 0; i < n; i++) {
+			ptrs[i] = gomm_alloc_ip(size, flags, _RET_IP_);
+			if (!ptrs[i])
+				break;
+		}
+	}
+	if (likely(i == n))
+		return n;
+	/* as kmem_cache_alloc_bulk(): all or nothing */
+	gomm_free_bulk(i, ptrs);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(gomm_alloc_bulk);
+
+/* One object of a bulk free that is not batched: __gomm_free(). */
+static noinline void gomm_free_one(const void *ptr)
+{
+	__gomm_free(ptr);
+}
+
+/*
+ * Publish the frees gomm_free_bulk_untraced() gathered for small span @s:
+ * @bits, object indices (cleared here).  Per bitmap word, what
+ * __gomm_free() does per object: objects not handed out go to the
+ * one-by-one path, which reports them (as it classifies them); the hooks
+ * run before the frees are published (the objects may be reused at once);
+ * one fully ordered cmpxchg publishes the word's frees, and a bit already
+ * set there is a double free; then the FULL hand-off.
+ */
+static void gomm_free_bulk_flush(struct gomm_span *s, unsigned long *bits)
+{
+	unsigned long mask, bad, old, b;
+	bool published = false;
+	unsigned int w;
+
+	for (w = 0; w < BITS_TO_LONGS(s->nelems); w++) {
+		mask = bits[w];
+		if (!mask)
+			continue;
+		bits[w] = 0;
+		bad = mask & ~READ_ONCE(s->alloc_bits[w]);
+		mask &= ~bad;
+		if (IS_ENABLED(CONFIG_KASAN_GENERIC) ||
+		    IS_ENABLED(CONFIG_DEBUG_KMEMLEAK))
+			for_each_set_bit(b, &mask, BITS_PER_LONG)
+				gomm_free_hook((void *)(s->start + (w * BITS_PER_LONG + b) *
+							s->elemsize), s->elemsize);
+		old = READ_ONCE(s->free_bits[w]);
+		while (!try_cmpxchg(&s->free_bits[w], &old, old | mask))
+			;
+		for_each_set_bit(b, &old, BITS_PER_LONG)
+			if (mask & BIT(b))
+				gomm_report_double_free((void *)(s->start +
+					(w * BITS_PER_LONG + b) * s->elemsize));
+		for_each_set_bit(b, &bad, BITS_PER_LONG)
+			gomm_free_one((void *)(s->start + (w * BITS_PER_LONG + b) *
+					       s->elemsize));
+		if (mask & ~old) {
+			if (!published)
+				gomm_hook_free_published((void *)(s->start +
+					(w * BITS_PER_LONG + __ffs(mask & ~old)) *
+					s->elemsize));
+			published = true;
+		}
+	}
+	/* try_cmpxchg() is fully ordered: see gomm_span_publish_full() */
+	if (published && unlikely(data_race(s->state) == GOMM_SPAN_FULL))
+		gomm_mcentral_freed(s);
+}
+
+/*
+ * gomm_free_bulk() without its tracepoints and call-site accounting.  The
+ * objects of small spans are gathered per span, in a bitmap of
+ * object indices, and published per bitmap word (gomm_free_bulk_flush())
+ * when the next pointer is in another span; everything else - large and
+ * tiny objects, %NULL, bad input, a pointer given twice - goes through
+ * __gomm_free() one by one.  Per object that leaves the span range test,
+ * Go's division magic and its exactness test, and one bit set.
+ */
+static void gomm_free_bulk_untraced(size_t n, void **ptrs)
+{
+	unsigned long bits[GOMM_SPAN_WORDS] = {};
+	struct gomm_span *s = &gomm_empty_span;
+	unsigned long off, start = 0, span_bytes = 0;
+	u32 divmagic = 0;
+	size_t i;
+	u64 m;
+
+	/* the span lifetime rule (span.h), from each lookup to its flush */
+	preempt_disable();
+	for (i = 0; i < n; i++) {
+		off = (unsigned long)ptrs[i] - start;
+		if (unlikely(off >= span_bytes)) {
+			if (span_bytes)
+				gomm_free_bulk_flush(s, bits);
+			s = gomm_span_lookup(ptrs[i]);
+			/* small spans only: divmagic is 0 in every other */
+			divmagic = s->divmagic;
+			span_bytes = divmagic ? (unsigned long)s->npages * GOMM_PAGE_SIZE : 0;
+			start = s->start;
+			off = (unsigned long)ptrs[i] - start;
+			if (!span_bytes) {
+				gomm_free_one(ptrs[i]);
+				continue;
+			}
+		}
+		/*
+		 * An exact start below the span's end is an index below
+		 * nelems: a span's tail is shorter than its objects.
+		 */
+		m = (u64)off * divmagic;
+		if (unlikely(!gomm_obj_exact(m, divmagic) ||
+			     __test_and_set_bit(m >> 32, bits)))
+			gomm_free_one(ptrs[i]);
+	}
+	if (span_bytes)
+		gomm_free_bulk_flush(s, bits);
+	preempt_enable();
+}
+
+void gomm_free_bulk(size_t n, void **ptrs)
+{
+	size_t i;
+
+	if (gomm_instrumented()) {
+		for (i = 0; i < n; i++)
+			gomm_free_traced(ptrs[i], _RET_IP_);
+		return;
+	}
+	gomm_free_bulk_untraced(n, ptrs);
+}
+EXPORT_SYMBOL_GPL(gomm_free_bulk);
+
 /* Give all of an mcache's spans and its tiny block back (Go's releaseAll). */
 static void gomm_mcache_flush(struct gomm_mcache *mc)
 {

@@ -122,6 +122,41 @@ size_t gomm_size(const void *ptr);
  */
 void *gomm_realloc(const void *p, size_t new_size, gfp_t flags);
 
+/**
+ * gomm_alloc_bulk - allocate @n objects at once, like kmem_cache_alloc_bulk()
+ * @size: bytes wanted for each object
+ * @flags: GFP flags, as for gomm_alloc()
+ * @n: objects wanted
+ * @ptrs: where the @n pointers go
+ *
+ * For the size classes (16..32768 bytes, and 1..15 with gomm.tiny=0) the
+ * objects are taken a whole 64-object window of this CPU's span at a
+ * time, with the interrupts off once per window, not once per object.
+ * Tiny and large objects, %__GFP_NOFAIL, %__GFP_ACCOUNT, and everything
+ * while a gomm tracepoint or the call-site accounting is on, are
+ * allocated one by one as gomm_alloc() would.
+ *
+ * Context: as gomm_alloc() for @flags.
+ * Return: @n, or 0 with nothing allocated (every object already taken is
+ * freed again) when memory cannot be had.
+ */
+int gomm_alloc_bulk(size_t size, gfp_t flags, size_t n, void **ptrs);
+
+/**
+ * gomm_free_bulk - free @n objects at once, like kmem_cache_free_bulk()
+ * @n: pointers in @ptrs
+ * @ptrs: objects from gomm, in any order, of any sizes; %NULL entries are
+ *	skipped
+ *
+ * Objects of the same span that follow one another are freed together:
+ * one atomic operation per 64-object bitmap word instead of one per
+ * object.  Bad input is detected and reported as gomm_free() does (a
+ * pointer given twice is a double free).
+ *
+ * Context: any context but NMI; never sleeps.
+ */
+void gomm_free_bulk(size_t n, void **ptrs);
+
 /* scope-based freeing, __free(gomm), where the kernel has linux/cleanup.h */
 #ifdef DEFINE_FREE
 DEFINE_FREE(gomm, void *, if (_T) gomm_free(_T))
