@@ -294,6 +294,14 @@ size_t gomm_usable(const void *ptr, enum gomm_op op, bool *tiny);
 bool gomm_test_live(const void *ptr);
 #endif
 
+/* rcu.c: gomm_free_rcu() and gomm_free_rcu_head() */
+void gomm_rcu_init(void);
+bool gomm_rcu_pending(void);
+void gomm_rcu_barrier(void);
+#if IS_ENABLED(CONFIG_KUNIT)
+extern atomic_long_t gomm_rcu_batches;
+#endif
+
 /* module.c: the module, and the reclaimers (drain, scavenger, shrinker) */
 void gomm_drain(void);
 unsigned long gomm_scavenge(void);

@@ -123,6 +123,43 @@ size_t gomm_size(const void *ptr);
 void *gomm_realloc(const void *p, size_t new_size, gfp_t flags);
 
 /**
+ * gomm_free_rcu - free a gomm object after an RCU grace period
+ * @ptr: the object, or %NULL (a no-op)
+ *
+ * Like kfree_rcu_mightsleep(): @ptr is freed once every RCU read-side
+ * critical section that began before the call has ended, so readers that
+ * found it under rcu_read_lock() may keep using it until they leave.  The
+ * frees are batched per CPU: everything a CPU defers during one grace
+ * period is freed by one callback, with gomm_free_bulk().  The pointer is
+ * kept in a per-CPU block of pointers; when no block can be had, the call
+ * waits for a grace period itself (synchronize_rcu()) and frees at once.
+ * A pointer gomm never returned, an interior pointer or an object already
+ * free is reported at once, as gomm_free() reports it, and not queued.
+ *
+ * Context: process context that may sleep.
+ */
+void gomm_free_rcu(const void *ptr);
+
+struct rcu_head;
+
+/**
+ * gomm_free_rcu_head - free a gomm object after an RCU grace period
+ * @ptr: the object, or %NULL (a no-op)
+ * @head: an rcu_head gomm may use until @ptr is freed, normally a field of
+ *	*@ptr (gomm_free_rcu_field() passes it)
+ *
+ * As gomm_free_rcu(), without sleeping: @head links the object into its
+ * CPU's batch, so nothing is allocated.  Like kfree_rcu(ptr, rhf).
+ *
+ * Context: any context but NMI; never sleeps.
+ */
+void gomm_free_rcu_head(const void *ptr, struct rcu_head *head);
+
+/* kfree_rcu(ptr, rhf) for gomm: @ptr's rcu_head field @rhf carries it */
+#define gomm_free_rcu_field(ptr, rhf) \
+	gomm_free_rcu_head(ptr, &(ptr)->rhf)
+
+/**
  * gomm_alloc_bulk - allocate @n objects at once, like kmem_cache_alloc_bulk()
  * @size: bytes wanted for each object
  * @flags: GFP flags, as for gomm_alloc()
