@@ -251,6 +251,7 @@ bool gomm_rcu_pending(void)
 			return true;
 	return false;
 }
+EXPORT_SYMBOL_IF_KUNIT(gomm_rcu_pending);
 
 /**
  * gomm_rcu_barrier - wait until every deferred free queued so far is done
