@@ -1042,14 +1042,16 @@ static void gomm_free_bulk_flush(struct gomm_span *s, unsigned long *bits)
 		old = READ_ONCE(s->free_bits[w]);
 		while (!try_cmpxchg(&s->free_bits[w], &old, old | mask))
 			;
+		/* frees already published: double frees */
+		old &= mask;
 		for_each_set_bit(b, &old, BITS_PER_LONG)
-			if (mask & BIT(b))
-				gomm_report_double_free((void *)(s->start +
-					(w * BITS_PER_LONG + b) * s->elemsize));
+			gomm_report_double_free((void *)(s->start +
+				(w * BITS_PER_LONG + b) * s->elemsize));
 		for_each_set_bit(b, &bad, BITS_PER_LONG)
 			gomm_free_one((void *)(s->start + (w * BITS_PER_LONG + b) *
 					       s->elemsize));
 		if (mask & ~old) {
+			/* once per span, as gomm_free() calls it per object */
 			if (!published)
 				gomm_hook_free_published((void *)(s->start +
 					(w * BITS_PER_LONG + __ffs(mask & ~old)) *
@@ -1076,25 +1078,26 @@ static void gomm_free_bulk_untraced(size_t n, void **ptrs)
 	unsigned long bits[GOMM_SPAN_WORDS] = {};
 	struct gomm_span *s = &gomm_empty_span;
 	unsigned long off, start = 0, span_bytes = 0;
-	u32 divmagic = 0;
-	size_t i;
-	u64 m;
+	void **pp, **end = ptrs + n;
+	u64 divmagic = 0, m;
+	u32 exact = 0;		/* divmagic, for gomm_obj_exact() */
 
 	/* the span lifetime rule (span.h), from each lookup to its flush */
 	preempt_disable();
-	for (i = 0; i < n; i++) {
-		off = (unsigned long)ptrs[i] - start;
+	for (pp = ptrs; pp != end; pp++) {
+		off = (unsigned long)*pp - start;
 		if (unlikely(off >= span_bytes)) {
 			if (span_bytes)
 				gomm_free_bulk_flush(s, bits);
-			s = gomm_span_lookup(ptrs[i]);
+			s = gomm_span_lookup(*pp);
 			/* small spans only: divmagic is 0 in every other */
 			divmagic = s->divmagic;
+			exact = s->divmagic;
 			span_bytes = divmagic ? (unsigned long)s->npages * GOMM_PAGE_SIZE : 0;
 			start = s->start;
-			off = (unsigned long)ptrs[i] - start;
+			off = (unsigned long)*pp - start;
 			if (!span_bytes) {
-				gomm_free_one(ptrs[i]);
+				gomm_free_one(*pp);
 				continue;
 			}
 		}
@@ -1102,10 +1105,10 @@ static void gomm_free_bulk_untraced(size_t n, void **ptrs)
 		 * An exact start below the span's end is an index below
 		 * nelems: a span's tail is shorter than its objects.
 		 */
-		m = (u64)off * divmagic;
-		if (unlikely(!gomm_obj_exact(m, divmagic) ||
+		m = off * divmagic;
+		if (unlikely(!gomm_obj_exact(m, exact) ||
 			     __test_and_set_bit(m >> 32, bits)))
-			gomm_free_one(ptrs[i]);
+			gomm_free_one(*pp);
 	}
 	if (span_bytes)
 		gomm_free_bulk_flush(s, bits);
