@@ -152,7 +152,7 @@ static void test_gfp_grow_orders(struct kunit *test)
 			KUNIT_EXPECT_EQ(test, fam_grow.order[j], 10 - j);
 			if (fam_grow.order[j] == 1) {
 				want = flags[i] & ~(__GFP_ZERO | __GFP_ACCOUNT);
-				KUNIT_EXPECT_EQ_MSG(test, g, want,
+				KUNIT_EXPECT_EQ_MSG(test, (__force u32)g, (__force u32)want,
 						    "order 1: %pGg, caller %pGg",
 						    &g, &flags[i]);
 				continue;
@@ -172,7 +172,8 @@ static void test_gfp_grow_orders(struct kunit *test)
 			} else {
 				/* no reclaim asked for: only the two added */
 				want = flags[i] | __GFP_NOWARN | __GFP_NORETRY;
-				KUNIT_EXPECT_EQ_MSG(test, g, want, "order %u: %pGg",
+				KUNIT_EXPECT_EQ_MSG(test, (__force u32)g, (__force u32)want,
+						    "order %u: %pGg",
 						    fam_grow.order[j], &g);
 			}
 		}

@@ -11,8 +11,9 @@
  * names too) that any thread may insert, look up without a lock, or
  * delete: a record is built small and grown to its size with
  * gomm_realloc(), and a deleted one is freed after a grace period with
- * gomm_free_rcu_field() (its name with gomm_free_rcu()).  After duration_ms the threads stop and print what
- * they did; unloading frees what is left.  The read-only parameter
+ * gomm_free_rcu_field() (its name with gomm_free_rcu()).  After
+ * duration_ms the threads stop and print what they did; unloading frees
+ * what is left.  The read-only parameter
  * "allocs" lists, for each CPU that was online at load, the objects its
  * thread got from gomm ("CPU COUNT" lines; a CPU whose thread could not
  * be started shows 0): the kselftest checks each CPU's counters in gomm

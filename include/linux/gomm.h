@@ -11,6 +11,7 @@
 #define _LINUX_GOMM_H
 
 #include <linux/gfp.h>
+#include <linux/stddef.h>
 #include <linux/types.h>
 #include <linux/version.h>
 /* linux/cleanup.h: 6.5, and 6.1.y since 6.1.79 */
@@ -155,9 +156,17 @@ struct rcu_head;
  */
 void gomm_free_rcu_head(const void *ptr, struct rcu_head *head);
 
-/* kfree_rcu(ptr, rhf) for gomm: @ptr's rcu_head field @rhf carries it */
-#define gomm_free_rcu_field(ptr, rhf) \
-	gomm_free_rcu_head(ptr, &(ptr)->rhf)
+/*
+ * kfree_rcu(ptr, rhf) for gomm: the rcu_head field @rhf of *@ptr carries
+ * it (@ptr is evaluated once; %NULL is a no-op)
+ */
+#define gomm_free_rcu_field(ptr, rhf)					\
+	do {								\
+		typeof(ptr) ___gomm_p = (ptr);				\
+									\
+		gomm_free_rcu_head(___gomm_p, (void *)___gomm_p +	\
+				   offsetof(typeof(*___gomm_p), rhf));	\
+	} while (0)
 
 /**
  * gomm_alloc_bulk - allocate @n objects at once, like kmem_cache_alloc_bulk()
