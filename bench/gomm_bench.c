@@ -29,7 +29,7 @@
  * heap (drain, scavenge) and read memory counters between them:
  *
  *   calib loop pair cache batch random remote large largeheap scale
- *   callsites growth SIZE
+ *   callsites growth SIZE bulk realloc rcu
  *
  * ("callsites": the pairs of 16, 64, 256 and 64 KiB bytes and the
  * 1000-object batch of 64 bytes again, as cases cs_pair and cs_batch1000,
@@ -39,6 +39,20 @@
  * and builds the memory-efficiency live sets through
  * /sys/kernel/debug/gomm_bench/live ("gomm N", "slub N", "free"; reading
  * it gives the live objects and the bytes they requested).
+ *
+ * The kmalloc family (include/linux/gomm.h) against its SLUB counterpart:
+ * "bulk" times gomm_alloc_bulk()/gomm_free_bulk() against
+ * kmem_cache_alloc_bulk()/kmem_cache_free_bulk() on a 64-byte cache
+ * (a kmalloc-64 of its own, unmerged), in calls of BENCH_BULK_N objects,
+ * BENCH_BULK_CALLS calls per timed section; an op is one object's alloc
+ * and free (case bulk64).  "realloc" times one object through
+ * BENCH_REALLOC_STEPS sizes, grown, shrunk in place and grown again, with
+ * gomm_realloc() and krealloc() (op = the allocation, the reallocs and
+ * the free).  "rcu" times an allocation and its free after a grace
+ * period, gomm_free_rcu_head() against kfree_rcu() (case free_rcu) and
+ * gomm_free_rcu() against kfree_rcu_mightsleep() (free_rcu_nohead): the
+ * loop queues the frees, and whatever of the callbacks runs during it is
+ * counted too; the rest runs untimed, before the next case.
  *
  * One line per case on the console, for scripts/bench:
  *   gomm_bench: case=pair size=64 gomm=41.2 slub=153.0 unit=ns/op
@@ -53,6 +67,7 @@
 #include <linux/completion.h>
 #include <linux/cpumask.h>
 #include <linux/debugfs.h>
+#include <linux/delay.h>
 #include <linux/fs.h>
 #include <linux/gomm.h>
 #include <linux/kthread.h>
@@ -61,6 +76,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/preempt.h>
+#include <linux/rcupdate.h>
 #include <linux/sched/task.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
@@ -93,6 +109,9 @@
 #define BENCH_HEAP_BIG		128UL	/* 128 x 4 MiB = 512 MiB */
 /* bytes allocated by one growth round */
 #define BENCH_GROWTH_BYTES	SZ_64M
+/* the bulk case: objects per call, calls per timed section */
+#define BENCH_BULK_N		64
+#define BENCH_BULK_CALLS	16
 
 enum bench_kind {
 	BENCH_GOMM,
@@ -961,6 +980,243 @@ static int bench_cache_case(size_t size)
 	return ret;
 }
 
+/* ---- the kmalloc family ---------------------------------------------- */
+
+/*
+ * @reps rounds of BENCH_BULK_CALLS bulk allocations of BENCH_BULK_N
+ * objects of @size, then as many bulk frees, each half timed as a whole
+ * (one clock read per section, not per call), after a warm-up round; the
+ * fastest of BENCH_REPEAT runs.  BENCH_CACHE is SLUB's bulk calls on
+ * bench_cache.
+ */
+static noinline int bench_time_bulk(enum bench_kind k, size_t size,
+				    unsigned long reps, struct bench_split *best)
+{
+	struct bench_split r;
+	unsigned long i, c;
+	u64 t0, t1;
+	void **v;
+	int run;
+
+	best->alloc_ns = U64_MAX / 2;
+	best->free_ns = U64_MAX / 2;
+	for (run = 0; run < BENCH_REPEAT; run++) {
+		r.alloc_ns = 0;
+		r.free_ns = 0;
+		for (i = 0; i <= reps; i++) {
+			t0 = ktime_get_ns();
+			for (c = 0; c < BENCH_BULK_CALLS; c++) {
+				v = bench_vec + c * BENCH_BULK_N;
+				if (k == BENCH_GOMM ?
+				    !gomm_alloc_bulk(size, GFP_KERNEL, BENCH_BULK_N, v) :
+				    !kmem_cache_alloc_bulk(bench_cache, GFP_KERNEL,
+							   BENCH_BULK_N, v))
+					break;
+			}
+			t1 = ktime_get_ns();
+			/* the calls that succeeded are freed either way */
+			if (k == BENCH_GOMM)
+				gomm_free_bulk(c * BENCH_BULK_N, bench_vec);
+			else
+				kmem_cache_free_bulk(bench_cache, c * BENCH_BULK_N, bench_vec);
+			if (c < BENCH_BULK_CALLS)
+				return -ENOMEM;
+			if (i) {	/* round 0 is the warm-up */
+				r.alloc_ns += t1 - t0;
+				r.free_ns += ktime_get_ns() - t1;
+			}
+		}
+		if (r.alloc_ns + r.free_ns < best->alloc_ns + best->free_ns)
+			*best = r;
+	}
+	return 0;
+}
+
+static int bench_bulk_case(size_t size)
+{
+	unsigned long reps = BENCH_ITERS / (BENCH_BULK_N * BENCH_BULK_CALLS);
+	struct bench_split g, s;
+	char name[32];
+	int ret;
+
+	bench_cache = kmem_cache_create("gomm_bench_bulk", size, 0,
+					SLAB_NO_MERGE, NULL);
+	if (!bench_cache)
+		return -ENOMEM;
+	ret = bench_time_bulk(BENCH_GOMM, size, reps, &g);
+	if (!ret)
+		ret = bench_time_bulk(BENCH_CACHE, size, reps, &s);
+	kmem_cache_destroy(bench_cache);
+	bench_cache = NULL;
+	if (ret) {
+		pr_err("case=bulk%d size=%zu: allocation failed\n", BENCH_BULK_N, size);
+		return ret;
+	}
+	snprintf(name, sizeof(name), "bulk%d", BENCH_BULK_N);
+	bench_print_split(name, size, &g, &s,
+			  (u64)reps * BENCH_BULK_CALLS * BENCH_BULK_N, "");
+	return 0;
+}
+
+/* the sizes one object goes through in the realloc case, from 64 bytes */
+static const size_t bench_realloc_steps[] = { 128, 96, 1024, 512, 4096 };
+#define BENCH_REALLOC_STEPS	ARRAY_SIZE(bench_realloc_steps)
+
+static noinline bool bench_realloc_loop(bool gomm, unsigned long n)
+{
+	unsigned long i;
+	unsigned int j;
+	void *p, *q;
+
+	for (i = 0; i < n; i++) {
+		p = gomm ? gomm_alloc(64, GFP_KERNEL) : kmalloc(64, GFP_KERNEL);
+		if (unlikely(!p))
+			return false;
+		for (j = 0; j < BENCH_REALLOC_STEPS; j++) {
+			q = gomm ? gomm_realloc(p, bench_realloc_steps[j], GFP_KERNEL) :
+				   krealloc(p, bench_realloc_steps[j], GFP_KERNEL);
+			if (unlikely(!q))
+				break;
+			p = q;
+		}
+		if (gomm)
+			gomm_free(p);
+		else
+			kfree(p);
+		if (j < BENCH_REALLOC_STEPS)
+			return false;
+	}
+	return true;
+}
+
+static u64 bench_time_realloc(bool gomm, unsigned long n)
+{
+	u64 t0, best = U64_MAX;
+	int r;
+
+	if (!bench_realloc_loop(gomm, n / 10))
+		return 0;
+	for (r = 0; r < BENCH_REPEAT; r++) {
+		t0 = ktime_get_ns();
+		if (!bench_realloc_loop(gomm, n))
+			return 0;
+		best = min(best, ktime_get_ns() - t0);
+	}
+	return best;
+}
+
+static int bench_realloc_case(void)
+{
+	unsigned long n = BENCH_ITERS / 10;
+	u64 g = bench_time_realloc(true, n), s = bench_time_realloc(false, n);
+
+	if (!g || !s) {
+		pr_err("case=realloc: allocation failed\n");
+		return -ENOMEM;
+	}
+	pr_info("case=realloc size=64 steps=%zu gomm=%s slub=%s unit=ns/op\n",
+		BENCH_REALLOC_STEPS, bench_fmt(g, n).s, bench_fmt(s, n).s);
+	return 0;
+}
+
+struct bench_rcu_obj {
+	struct rcu_head rcu;
+	u8 data[48];
+};
+
+enum bench_rcu_kind {
+	BENCH_RCU_GOMM_HEAD,	/* gomm_free_rcu_head() */
+	BENCH_RCU_SLUB_HEAD,	/* kfree_rcu() */
+	BENCH_RCU_GOMM,		/* gomm_free_rcu() */
+	BENCH_RCU_SLUB,		/* kfree_rcu_mightsleep() */
+};
+
+static noinline bool bench_rcu_loop(enum bench_rcu_kind k, unsigned long n)
+{
+	struct bench_rcu_obj *o;
+	bool gomm = k == BENCH_RCU_GOMM_HEAD || k == BENCH_RCU_GOMM;
+	unsigned long i;
+
+	for (i = 0; i < n; i++) {
+		o = gomm ? gomm_alloc(sizeof(*o), GFP_KERNEL) :
+			   kmalloc(sizeof(*o), GFP_KERNEL);
+		if (unlikely(!o))
+			return false;
+		switch (k) {
+		case BENCH_RCU_GOMM_HEAD:
+			gomm_free_rcu_field(o, rcu);
+			break;
+		case BENCH_RCU_SLUB_HEAD:
+			kfree_rcu(o, rcu);
+			break;
+		case BENCH_RCU_GOMM:
+			gomm_free_rcu(o);
+			break;
+		default:
+			kfree_rcu_mightsleep(o);
+			break;
+		}
+	}
+	return true;
+}
+
+/*
+ * Let what was queued be freed, untimed, before the next loop: gomm's
+ * callbacks (two rcu_barrier()s: a callback may queue its CPU's next
+ * batch once), and SLUB's batches, which kfree_rcu() drains from a work
+ * item some jiffies after their grace period (kvfree_rcu_barrier() is not
+ * exported on 7.x, so a pause of several drain delays has to do).
+ */
+static void bench_rcu_settle(void)
+{
+	rcu_barrier();
+	rcu_barrier();
+	msleep(100);
+	rcu_barrier();
+	msleep(100);
+}
+
+static u64 bench_time_rcu(enum bench_rcu_kind k, unsigned long n)
+{
+	u64 t0, ns, best = U64_MAX;
+	bool ok;
+	int r;
+
+	ok = bench_rcu_loop(k, n / 10);
+	bench_rcu_settle();
+	for (r = 0; r < BENCH_REPEAT && ok; r++) {
+		t0 = ktime_get_ns();
+		ok = bench_rcu_loop(k, n);
+		ns = ktime_get_ns() - t0;
+		bench_rcu_settle();
+		best = min(best, ns);
+	}
+	return ok ? best : 0;
+}
+
+static int bench_rcu_case(void)
+{
+	unsigned long n = BENCH_ITERS;
+	u64 g, s;
+
+	g = bench_time_rcu(BENCH_RCU_GOMM_HEAD, n);
+	s = bench_time_rcu(BENCH_RCU_SLUB_HEAD, n);
+	if (!g || !s)
+		goto fail;
+	pr_info("case=free_rcu size=%zu gomm=%s slub=%s unit=ns/op\n",
+		sizeof(struct bench_rcu_obj), bench_fmt(g, n).s, bench_fmt(s, n).s);
+	g = bench_time_rcu(BENCH_RCU_GOMM, n);
+	s = bench_time_rcu(BENCH_RCU_SLUB, n);
+	if (!g || !s)
+		goto fail;
+	pr_info("case=free_rcu_nohead size=%zu gomm=%s slub=%s unit=ns/op\n",
+		sizeof(struct bench_rcu_obj), bench_fmt(g, n).s, bench_fmt(s, n).s);
+	return 0;
+fail:
+	pr_err("case=free_rcu: allocation failed\n");
+	return -ENOMEM;
+}
+
 /* ---- the memory-efficiency live set ---------------------------------- */
 
 /*
@@ -1049,6 +1305,9 @@ static int bench_group(const char *name, unsigned long arg)
 		return bench_scale_case();
 	if (!strcmp(name, "growth"))
 		return bench_growth_case(arg);
+	/* sleeps (rcu_barrier()) between its timed loops */
+	if (!strcmp(name, "rcu"))
+		return bench_rcu_case();
 
 	migrate_disable();
 	cpu = smp_processor_id();
@@ -1107,6 +1366,10 @@ static int bench_group(const char *name, unsigned long arg)
 			ret = bench_batch_case("cs_batch", 64, 1000);
 	} else if (!strcmp(name, "largeheap")) {
 		ret = bench_largeheap_case();
+	} else if (!strcmp(name, "bulk")) {
+		ret = bench_bulk_case(64);
+	} else if (!strcmp(name, "realloc")) {
+		ret = bench_realloc_case();
 	} else {
 		ret = -EINVAL;
 	}

@@ -57,10 +57,19 @@
 #define GOMM_MAX_LARGE_SIZE	(4UL << 20)
 /* spans of up to this many pages come from a CPU's page cache (Go's 15) */
 #define GOMM_PCACHE_MAX_NPAGES	(GOMM_PCACHE_PAGES / 4 - 1)
-/* GFP bits that mean something to the page and slab allocators here */
+/*
+ * GFP bits that mean something to the page and slab allocators here: not
+ * __GFP_NOFAIL (gomm retries itself: gomm_alloc_slow()), not
+ * __GFP_ACCOUNT (a chunk is shared by every memcg), not __GFP_ZERO
+ */
 #define GOMM_GFP_MASK		(GFP_KERNEL | GFP_ATOMIC | __GFP_NOWARN | \
 				 __GFP_NORETRY | __GFP_RETRY_MAYFAIL | \
 				 __GFP_NOMEMALLOC)
+/*
+ * GFP bits that take an allocation off the fast paths to gomm_alloc_slow():
+ * one test of the flags either way, so the fast paths pay nothing for them
+ */
+#define GOMM_GFP_SLOW		(__GFP_ZERO | __GFP_NOFAIL | __GFP_ACCOUNT)
 /* spans a walk handles under one hold of a class or heap lock */
 #define GOMM_LOCK_BATCH		32
 /**
@@ -214,12 +223,15 @@ struct gomm_heap {
  * @double_free: frees of objects that were already free
  * @failed_grow: heap growths that could not get memory
  * @too_large: requests above 4 MiB
+ * @unaccounted: allocations with __GFP_ACCOUNT, served but not charged to
+ *	a memcg (the kernel exports nothing a module could charge with)
  */
 struct gomm_errors {
 	atomic_long_t bad_free;
 	atomic_long_t double_free;
 	atomic_long_t failed_grow;
 	atomic_long_t too_large;
+	atomic_long_t unaccounted;
 };
 
 extern struct gomm_heap gomm_heap;
@@ -266,6 +278,20 @@ void __init gomm_malloc_init(void);
 void gomm_flush_cpu(int cpu);
 void gomm_flush_local(void *unused);
 bool gomm_cpu_caches(int cpu, void *unused);
+
+/* malloc.c: for the family's other members */
+size_t gomm_usable(const void *ptr, enum gomm_op op, bool *tiny);
+#if IS_ENABLED(CONFIG_KUNIT)
+bool gomm_test_live(const void *ptr);
+#endif
+
+/* rcu.c: gomm_free_rcu() and gomm_free_rcu_head() */
+void gomm_rcu_init(void);
+bool gomm_rcu_pending(void);
+void gomm_rcu_barrier(void);
+#if IS_ENABLED(CONFIG_KUNIT)
+extern atomic_long_t gomm_rcu_batches;
+#endif
 
 /* module.c: the module, and the reclaimers (drain, scavenger, shrinker) */
 void gomm_drain(void);

@@ -133,10 +133,32 @@ static void gomm_heap_map(unsigned long page, unsigned long npages,
 		WRITE_ONCE(gomm_heap.spanmap[g / GOMM_CHUNK_PAGES][g % GOMM_CHUNK_PAGES], s);
 }
 
+/**
+ * gomm_grow_gfp_high - the GFP flags of heap growth above the minimal order
+ * @gfp: the caller's flags, masked with GOMM_GFP_MASK
+ *
+ * SLUB's allocate_slab() for its preferred order: opportunistic - no
+ * warning, no retry, and for a caller that may reclaim, no reclaim at all
+ * (direct or kswapd) and no reserves; an order that is not free right now
+ * is skipped, not made.  Only the minimal order gets the caller's flags.
+ *
+ * Return: the flags for every order above the minimal one.
+ */
+static gfp_t gomm_grow_gfp_high(gfp_t gfp)
+{
+	gfp |= __GFP_NOWARN | __GFP_NORETRY;
+	if (gfp & __GFP_DIRECT_RECLAIM)
+		gfp = (gfp | __GFP_NOMEMALLOC) & ~__GFP_RECLAIM;
+	return gfp;
+}
+
 /*
  * Take a block from the buddy allocator big enough for @npages gomm pages,
  * preferring a whole chunk, and add its pages to the heap as free pages
- * (Go's mheap.grow + pageAlloc.grow).  May sleep if @gfp allows.
+ * (Go's mheap.grow + pageAlloc.grow).  The orders above the smallest that
+ * fits are tried as SLUB tries its preferred order (gomm_grow_gfp_high()),
+ * the smallest with the caller's flags: it may sleep, reclaim and warn as
+ * the caller allows.
  */
 static bool gomm_heap_grow(unsigned long npages, gfp_t gfp)
 {
@@ -144,13 +166,17 @@ static bool gomm_heap_grow(unsigned long npages, gfp_t gfp)
 	struct gomm_chunk *c, *fresh = NULL;
 	struct page *page = NULL;
 	unsigned long flags, g, ci, n, i;
+	gfp_t high, want;
 	int order;
 
-	gfp = (gfp & GOMM_GFP_MASK) | __GFP_NOWARN;
+	gfp &= GOMM_GFP_MASK;
+	high = gomm_grow_gfp_high(gfp);
 	if (!gomm_grow_should_fail(npages)) {
 		for (order = GOMM_CHUNK_KORDER; order >= (int)min_order; order--) {
-			page = alloc_pages(order > min_order ? gfp | __GFP_NORETRY : gfp,
-					   order);
+			want = order > min_order ? high : gfp;
+			if (gomm_hook_grow_fail(order, want))
+				continue;
+			page = alloc_pages(want, order);
 			if (page)
 				break;
 		}

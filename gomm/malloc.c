@@ -100,30 +100,35 @@ VISIBLE_IF_KUNIT struct ratelimit_state gomm_report_rs =
 EXPORT_SYMBOL_IF_KUNIT(gomm_report_rs);
 
 /*
- * What gomm_report() says of each enum gomm_bad, for a free and for a
- * size query (gomm_size()), and the error counter it bumps.
+ * What gomm_report() says of each enum gomm_bad, for each enum gomm_op (a
+ * free, a size query, a realloc), and the error counter it bumps.
  */
 static const struct {
-	const char *free;
-	const char *query;
+	const char *text[3];
 	atomic_long_t *counter;
 } gomm_bad_report[] = {
-	[GOMM_BAD_DOUBLE_FREE] = { "double free", "size query of a free object",
+	[GOMM_BAD_DOUBLE_FREE] = { { "double free", "size query of a free object",
+				     "realloc of a free object" },
 				   &gomm_errors.double_free },
-	[GOMM_BAD_DOUBLE_TINY] = { "double free (tiny)",
-				   "size query of a free tiny object",
+	[GOMM_BAD_DOUBLE_TINY] = { { "double free (tiny)",
+				     "size query of a free tiny object",
+				     "realloc of a free tiny object" },
 				   &gomm_errors.double_free },
-	[GOMM_BAD_DOUBLE_LARGE] = { "double free (large)",
-				    "size query of a free object",
+	[GOMM_BAD_DOUBLE_LARGE] = { { "double free (large)",
+				      "size query of a free object",
+				      "realloc of a free object" },
 				    &gomm_errors.double_free },
-	[GOMM_BAD_FREE_PAGE] = { "double free (free page)",
-				 "size query of a free page",
+	[GOMM_BAD_FREE_PAGE] = { { "double free (free page)",
+				   "size query of a free page",
+				   "realloc of a free page" },
 				 &gomm_errors.double_free },
-	[GOMM_BAD_UNKNOWN] = { "free of a pointer gomm never returned",
-			       "size query of a pointer gomm never returned",
+	[GOMM_BAD_UNKNOWN] = { { "free of a pointer gomm never returned",
+				 "size query of a pointer gomm never returned",
+				 "realloc of a pointer gomm never returned" },
 			       &gomm_errors.bad_free },
-	[GOMM_BAD_INTERIOR] = { "free of an interior pointer",
-				"size query of an interior pointer",
+	[GOMM_BAD_INTERIOR] = { { "free of an interior pointer",
+				  "size query of an interior pointer",
+				  "realloc of an interior pointer" },
 				&gomm_errors.bad_free },
 };
 
@@ -131,18 +136,17 @@ static const struct {
  * gomm_report - report bad input, with a stack trace, and count it
  * @why: what is wrong (not GOMM_BAD_NONE)
  * @ptr: the pointer involved
- * @query: it came to gomm_size(), not to gomm_free()
+ * @op: what it was given to: a free, gomm_size() or gomm_realloc()
  *
  * Every report is counted; the messages are rate-limited.
  *
  * Context: any.
  */
-void gomm_report(enum gomm_bad why, const void *ptr, bool query)
+void gomm_report(enum gomm_bad why, const void *ptr, enum gomm_op op)
 {
 	atomic_long_inc(gomm_bad_report[why].counter);
 	if (__ratelimit(&gomm_report_rs)) {
-		pr_err("gomm: %s of %p\n", query ? gomm_bad_report[why].query :
-			gomm_bad_report[why].free, ptr);
+		pr_err("gomm: %s of %p\n", gomm_bad_report[why].text[op], ptr);
 		dump_stack();
 	}
 }
@@ -157,7 +161,7 @@ void gomm_report(enum gomm_bad why, const void *ptr, bool query)
  */
 noinline void gomm_report_double_free(const void *ptr)
 {
-	gomm_report(GOMM_BAD_DOUBLE_FREE, ptr, false);
+	gomm_report(GOMM_BAD_DOUBLE_FREE, ptr, GOMM_OP_FREE);
 }
 
 /*
@@ -445,8 +449,33 @@ static void *gomm_alloc_large(size_t size, gfp_t gfp)
 	return (void *)s->start;
 }
 
-/* Everything the fast paths do not serve: 0, __GFP_ZERO, large. */
-static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp)
+/*
+ * __GFP_ACCOUNT: the kernel exports nothing a module can charge a memcg
+ * with (obj_cgroup_charge(), __memcg_kmem_charge_page() and
+ * current_obj_cgroup() are not exported, on 6.12 and 7.x alike), and
+ * gomm's chunks are shared by every cgroup.  The allocation is served
+ * uncharged, counted in errors/unaccounted, and the first one is warned
+ * about (gomm_alloc()'s kernel-doc).
+ */
+static noinline void gomm_account_unsupported(void)
+{
+	atomic_long_inc(&gomm_errors.unaccounted);
+	pr_warn_once("gomm: __GFP_ACCOUNT is not supported (no memcg charging is exported to modules): gomm objects are not charged\n");
+}
+
+/*
+ * Does a failed allocation of @size bytes retry?  __GFP_NOFAIL, as the
+ * page allocator honours it: only with direct reclaim (without, it fails
+ * after gomm_alloc_slow()'s warning), and never above the 4 MiB limit.
+ */
+static bool gomm_nofail_retry(size_t size, gfp_t gfp)
+{
+	return (gfp & __GFP_NOFAIL) && (gfp & __GFP_DIRECT_RECLAIM) &&
+	       size && size <= GOMM_MAX_LARGE_SIZE;
+}
+
+/* One attempt of gomm_alloc_slow(): the object and its usable size. */
+static void *gomm_alloc_path(size_t size, gfp_t gfp, size_t *usablep)
 {
 	struct gomm_mcache *mc;
 	unsigned long flags;
@@ -478,6 +507,31 @@ static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp)
 	default:
 		return NULL;
 	}
+	*usablep = usable;
+	return p;
+}
+
+/*
+ * Everything the fast paths do not serve: 0, large, and the GOMM_GFP_SLOW
+ * flags (__GFP_ZERO, __GFP_NOFAIL, __GFP_ACCOUNT).
+ */
+static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp)
+{
+	size_t usable;
+	void *p;
+
+	if (unlikely(gfp & __GFP_ACCOUNT))
+		gomm_account_unsupported();
+	/* the page allocator's warning: __GFP_NOFAIL needs reclaim */
+	if (unlikely(gfp & __GFP_NOFAIL))
+		WARN_ON_ONCE(!(gfp & __GFP_DIRECT_RECLAIM));
+	for (;;) {
+		p = gomm_alloc_path(size, gfp, &usable);
+		if (likely(p) || !gomm_nofail_retry(size, gfp))
+			break;
+		/* as the page allocator's slow path retries __GFP_NOFAIL */
+		memalloc_retry_wait(gfp);
+	}
 	if (!p)
 		return NULL;
 	/* gomm's own write, below KASAN: the slack is a redzone by now */
@@ -496,7 +550,7 @@ static __always_inline void *__gomm_alloc(size_t size, gfp_t flags)
 	void *p;
 
 	/* fast path: Go's nextFreeFast on this CPU's span of the class */
-	if (likely(path == GOMM_PATH_CLASS && !(flags & __GFP_ZERO))) {
+	if (likely(path == GOMM_PATH_CLASS && !(flags & GOMM_GFP_SLOW))) {
 		sc = gomm_fast_class[(size + 7) / 8];
 		local_irq_save(irqs);
 		s = this_cpu_read(gomm_mcache.alloc[sc]);
@@ -508,7 +562,7 @@ static __always_inline void *__gomm_alloc(size_t size, gfp_t flags)
 		gomm_alloc_hook(p, size, s->elemsize, flags);
 		return p;
 	}
-	if (!(flags & __GFP_ZERO) && path == GOMM_PATH_TINY)
+	if (!(flags & GOMM_GFP_SLOW) && path == GOMM_PATH_TINY)
 		return gomm_alloc_tiny(size, flags);
 	return gomm_alloc_slow(size, flags);
 }
@@ -601,20 +655,44 @@ static enum gomm_bad gomm_check_ptr(const void *ptr, struct gomm_span **sp,
 
 /*
  * The span of the live object at @ptr, or NULL after reporting why @ptr
- * is not one (@query: for gomm_size(), else for gomm_free()); *@idx and
- * *@toff as gomm_check_ptr() sets them.
+ * is not one (to @op); *@idx and *@toff as gomm_check_ptr() sets them.
  */
 static struct gomm_span *gomm_check(const void *ptr, unsigned int *idx,
-				    unsigned int *toff, bool query)
+				    unsigned int *toff, enum gomm_op op)
 {
 	struct gomm_span *s;
 	enum gomm_bad why = gomm_check_ptr(ptr, &s, idx, toff);
 
 	if (likely(why == GOMM_BAD_NONE))
 		return s;
-	gomm_report(why, ptr, query);
+	gomm_report(why, ptr, op);
 	return NULL;
 }
+
+#if IS_ENABLED(CONFIG_KUNIT)
+/**
+ * gomm_test_live - is @ptr a live object, as gomm's own state says?
+ * @ptr: any pointer
+ *
+ * For tests that must tell whether gomm freed an object (an RCU-deferred
+ * free, a bulk free) without reading the object: gomm_check_ptr() without
+ * a report.  A free not swept yet counts as freed.
+ *
+ * Context: any.
+ */
+bool gomm_test_live(const void *ptr)
+{
+	unsigned int idx, toff;
+	struct gomm_span *s;
+	bool live;
+
+	rcu_read_lock();	/* the span lifetime rule (span.h) */
+	live = gomm_check_ptr(ptr, &s, &idx, &toff) == GOMM_BAD_NONE;
+	rcu_read_unlock();
+	return live;
+}
+EXPORT_SYMBOL_IF_KUNIT(gomm_test_live);
+#endif
 
 /*
  * Free tiny object @ptr of tiny span @s: drop its bit, the block with the
@@ -643,7 +721,7 @@ static noinline void gomm_free_tiny(const void *ptr, struct gomm_span *s)
 		gomm_tiny_release(s, b);
 	goto out;
 double_free:
-	gomm_report(GOMM_BAD_DOUBLE_TINY, ptr, false);
+	gomm_report(GOMM_BAD_DOUBLE_TINY, ptr, GOMM_OP_FREE);
 out:
 	preempt_enable();
 }
@@ -656,7 +734,7 @@ static void gomm_free_checked(const void *ptr)
 
 	if (!ptr)
 		return;
-	s = gomm_check(ptr, &idx, &toff, false);
+	s = gomm_check(ptr, &idx, &toff, GOMM_OP_FREE);
 	if (!s)
 		return;
 	if (s->kind == GOMM_KIND_SMALL) {
@@ -664,7 +742,7 @@ static void gomm_free_checked(const void *ptr)
 		gomm_span_free_obj(s, idx, ptr);
 	} else if (s->kind == GOMM_KIND_LARGE) {
 		if (unlikely(test_and_set_bit(0, s->free_bits))) {
-			gomm_report(GOMM_BAD_DOUBLE_LARGE, ptr, false);
+			gomm_report(GOMM_BAD_DOUBLE_LARGE, ptr, GOMM_OP_FREE);
 			return;
 		}
 		gomm_free_hook(ptr, s->elemsize);
@@ -743,18 +821,26 @@ void gomm_free(const void *ptr)
 }
 EXPORT_SYMBOL_GPL(gomm_free);
 
-size_t gomm_size(const void *ptr)
+/**
+ * gomm_usable - usable size of the live object at @ptr
+ * @ptr: a pointer, not %NULL
+ * @op: what @ptr was given to, for the report if it is bad
+ * @tiny: set to true for a tiny sub-object
+ *
+ * Context: any.
+ * Return: gomm_size() of @ptr, or 0 after reporting bad input to @op.
+ */
+size_t gomm_usable(const void *ptr, enum gomm_op op, bool *tiny)
 {
 	unsigned int idx, toff;
 	struct gomm_span *s;
 	unsigned long ends;
 	size_t size = 0;
 
-	if (!ptr)
-		return 0;
 	rcu_read_lock();	/* the span lifetime rule (span.h) */
-	s = gomm_check(ptr, &idx, &toff, true);
-	if (s && s->kind == GOMM_KIND_TINY) {
+	s = gomm_check(ptr, &idx, &toff, op);
+	*tiny = s && s->kind == GOMM_KIND_TINY;
+	if (*tiny) {
 		/* the first sub-object end at or after the object's start */
 		ends = atomic_long_read(&s->tiny[idx]) >> (32 + toff);
 		size = ends ? __ffs(ends) + 1 : 0;
@@ -764,7 +850,283 @@ size_t gomm_size(const void *ptr)
 	rcu_read_unlock();
 	return size;
 }
+
+size_t gomm_size(const void *ptr)
+{
+	bool tiny;
+
+	return ptr ? gomm_usable(ptr, GOMM_OP_SIZE, &tiny) : 0;
+}
 EXPORT_SYMBOL_GPL(gomm_size);
+
+/* gomm_alloc() for a caller of the family, whose caller is @ip. */
+static __always_inline void *gomm_alloc_ip(size_t size, gfp_t flags,
+					   unsigned long ip)
+{
+	if (gomm_instrumented())
+		return gomm_alloc_traced(size, flags, ip);
+	return __gomm_alloc(size, flags);
+}
+
+/* gomm_free() for a caller of the family, whose caller is @ip. */
+static __always_inline void gomm_free_ip(const void *ptr, unsigned long ip)
+{
+	if (gomm_instrumented())
+		gomm_free_traced(ptr, ip);
+	else
+		__gomm_free(ptr);
+}
+
+void *gomm_realloc(const void *p, size_t new_size, gfp_t flags)
+{
+	size_t ks;
+	bool tiny;
+	void *q;
+
+	might_alloc(flags);
+	if (unlikely(!new_size)) {
+		gomm_free_ip(p, _RET_IP_);
+		return NULL;
+	}
+	if (!p)
+		return gomm_alloc_ip(new_size, flags, _RET_IP_);
+	ks = gomm_usable(p, GOMM_OP_REALLOC, &tiny);
+	if (unlikely(!ks))
+		return NULL;		/* bad input, reported; nothing touched */
+	if (ks >= new_size) {
+		/*
+		 * In place, as krealloc(): with __GFP_ZERO the spare beyond
+		 * @new_size is zeroed (gomm's own write, below KASAN: part of
+		 * it is a redzone), so a later growth in place finds zeroes.
+		 */
+		if (flags & __GFP_ZERO)
+			__memset((void *)p + new_size, 0, ks - new_size);
+		/* a tiny object's granule may be shared: its shadow stays */
+		if (!tiny)
+			gomm_kasan_unpoison((unsigned long)p, new_size, ks);
+		/* kmemleak scans the object up to its new size */
+		kmemleak_free(p);
+		kmemleak_alloc(p, new_size, 1, flags);
+		return (void *)p;
+	}
+	q = gomm_alloc_ip(new_size, flags, _RET_IP_);
+	if (!q)
+		return NULL;		/* @p is left as it was */
+	/* the whole old object, below KASAN (its slack is a redzone) */
+	__memcpy(q, p, ks);
+	gomm_free_ip(p, _RET_IP_);
+	return q;
+}
+EXPORT_SYMBOL_GPL(gomm_realloc);
+
+/*
+ * gomm_alloc_bulk() of a size class: @n objects of @size bytes into
+ * @ptrs, whole windows at a time.  Per window, with local interrupts off
+ * (as the fast path): the window's objects are written out and its bits
+ * set in alloc_bits at once; a used-up window is refilled as the fast
+ * path's miss does (gomm_span_rewindow(), else gomm_alloc_sc()).  The
+ * objects are counted where the windows are loaded, as for gomm_alloc().
+ * Interrupts are enabled between windows, so a long request keeps no CPU
+ * from its interrupts for more than a window.  Returns the objects taken
+ * (fewer than @n only if memory could not be had).
+ */
+static size_t gomm_alloc_bulk_sc(size_t size, gfp_t gfp, size_t n, void **ptrs)
+{
+	unsigned int sc = gomm_fast_class[(size + 7) / 8];
+	size_t i = 0, j, usable = gomm_class_to_size[sc];
+	struct gomm_mcache *mc;
+	struct gomm_span *s;
+	unsigned long irqs, base;
+	u64 cache, rest;
+	u32 es;
+	void *p;
+
+	while (i < n) {
+		local_irq_save(irqs);
+		mc = this_cpu_ptr(&gomm_mcache);
+		s = mc->alloc[sc];
+		cache = s->alloc_cache;
+		if (unlikely(!cache)) {
+			if (gomm_span_rewindow(s, &cache)) {
+				mc->slow++;
+				mc->sweeps++;
+				mc->nrewin += hweight64(cache);
+			} else {
+				/* may enable interrupts while the heap grows */
+				p = gomm_alloc_sc(&mc, sc, gfp, &irqs);
+				local_irq_restore(irqs);
+				if (!p)
+					break;
+				ptrs[i++] = p;
+				continue;
+			}
+		}
+		base = s->window;
+		es = s->elemsize;
+		rest = cache;
+		do {
+			ptrs[i++] = (void *)(base + __ffs64(rest) * es);
+			rest &= rest - 1;
+		} while (rest && i < n);
+		s->alloc_cache = rest;
+		*s->alloc_word |= cache ^ rest;
+		local_irq_restore(irqs);
+	}
+	/* nothing on a kernel without KASAN and kmemleak */
+	for (j = 0; j < i; j++)
+		gomm_alloc_hook(ptrs[j], size, usable, gfp);
+	if (gfp & __GFP_ZERO)
+		for (j = 0; j < i; j++)
+			__memset(ptrs[j], 0, usable);
+	return i;
+}
+
+int gomm_alloc_bulk(size_t size, gfp_t flags, size_t n, void **ptrs)
+{
+	size_t i;
+
+	might_alloc(flags);
+	if (likely(gomm_size_path(size) == GOMM_PATH_CLASS &&
+		   !(flags & (GOMM_GFP_SLOW & ~__GFP_ZERO)) &&
+		   !gomm_instrumented())) {
+		i = gomm_alloc_bulk_sc(size, flags, n, ptrs);
+	} else {
+		/* tiny, large, __GFP_NOFAIL, __GFP_ACCOUNT, traced: one by one */
+		for (i = 0; i < n; i++) {
+			ptrs[i] = gomm_alloc_ip(size, flags, _RET_IP_);
+			if (!ptrs[i])
+				break;
+		}
+	}
+	if (likely(i == n))
+		return n;
+	/* as kmem_cache_alloc_bulk(): all or nothing */
+	gomm_free_bulk(i, ptrs);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(gomm_alloc_bulk);
+
+/* One object of a bulk free that is not batched: __gomm_free(). */
+static noinline void gomm_free_one(const void *ptr)
+{
+	__gomm_free(ptr);
+}
+
+/*
+ * Publish the frees gomm_free_bulk_untraced() gathered for small span @s:
+ * @bits, object indices (cleared here).  Per bitmap word, what
+ * __gomm_free() does per object: objects not handed out go to the
+ * one-by-one path, which reports them (as it classifies them); the hooks
+ * run before the frees are published (the objects may be reused at once);
+ * one fully ordered cmpxchg publishes the word's frees, and a bit already
+ * set there is a double free; then the FULL hand-off.
+ */
+static void gomm_free_bulk_flush(struct gomm_span *s, unsigned long *bits)
+{
+	unsigned long mask, bad, old, b;
+	bool published = false;
+	unsigned int w;
+
+	for (w = 0; w < BITS_TO_LONGS(s->nelems); w++) {
+		mask = bits[w];
+		if (!mask)
+			continue;
+		bits[w] = 0;
+		bad = mask & ~READ_ONCE(s->alloc_bits[w]);
+		mask &= ~bad;
+		if (IS_ENABLED(CONFIG_KASAN_GENERIC) ||
+		    IS_ENABLED(CONFIG_DEBUG_KMEMLEAK))
+			for_each_set_bit(b, &mask, BITS_PER_LONG)
+				gomm_free_hook((void *)(s->start + (w * BITS_PER_LONG + b) *
+							s->elemsize), s->elemsize);
+		old = READ_ONCE(s->free_bits[w]);
+		while (!try_cmpxchg(&s->free_bits[w], &old, old | mask))
+			;
+		/* frees already published: double frees */
+		old &= mask;
+		for_each_set_bit(b, &old, BITS_PER_LONG)
+			gomm_report_double_free((void *)(s->start +
+				(w * BITS_PER_LONG + b) * s->elemsize));
+		for_each_set_bit(b, &bad, BITS_PER_LONG)
+			gomm_free_one((void *)(s->start + (w * BITS_PER_LONG + b) *
+					       s->elemsize));
+		if (mask & ~old) {
+			/* once per span, as gomm_free() calls it per object */
+			if (!published)
+				gomm_hook_free_published((void *)(s->start +
+					(w * BITS_PER_LONG + __ffs(mask & ~old)) *
+					s->elemsize));
+			published = true;
+		}
+	}
+	/* try_cmpxchg() is fully ordered: see gomm_span_publish_full() */
+	if (published && unlikely(data_race(s->state) == GOMM_SPAN_FULL))
+		gomm_mcentral_freed(s);
+}
+
+/*
+ * gomm_free_bulk() without its tracepoints and call-site accounting.  The
+ * objects of small spans are gathered per span, in a bitmap of
+ * object indices, and published per bitmap word (gomm_free_bulk_flush())
+ * when the next pointer is in another span; everything else - large and
+ * tiny objects, %NULL, bad input, a pointer given twice - goes through
+ * __gomm_free() one by one.  Per object that leaves the span range test,
+ * Go's division magic and its exactness test, and one bit set.
+ */
+static void gomm_free_bulk_untraced(size_t n, void **ptrs)
+{
+	unsigned long bits[GOMM_SPAN_WORDS] = {};
+	struct gomm_span *s = &gomm_empty_span;
+	unsigned long off, start = 0, span_bytes = 0;
+	void **pp, **end = ptrs + n;
+	u64 divmagic = 0, m;
+	u32 exact = 0;		/* divmagic, for gomm_obj_exact() */
+
+	/* the span lifetime rule (span.h), from each lookup to its flush */
+	preempt_disable();
+	for (pp = ptrs; pp != end; pp++) {
+		off = (unsigned long)*pp - start;
+		if (unlikely(off >= span_bytes)) {
+			if (span_bytes)
+				gomm_free_bulk_flush(s, bits);
+			s = gomm_span_lookup(*pp);
+			/* small spans only: divmagic is 0 in every other */
+			divmagic = s->divmagic;
+			exact = s->divmagic;
+			span_bytes = divmagic ? (unsigned long)s->npages * GOMM_PAGE_SIZE : 0;
+			start = s->start;
+			off = (unsigned long)*pp - start;
+			if (!span_bytes) {
+				gomm_free_one(*pp);
+				continue;
+			}
+		}
+		/*
+		 * An exact start below the span's end is an index below
+		 * nelems: a span's tail is shorter than its objects.
+		 */
+		m = off * divmagic;
+		if (unlikely(!gomm_obj_exact(m, exact) ||
+			     __test_and_set_bit(m >> 32, bits)))
+			gomm_free_one(*pp);
+	}
+	if (span_bytes)
+		gomm_free_bulk_flush(s, bits);
+	preempt_enable();
+}
+
+void gomm_free_bulk(size_t n, void **ptrs)
+{
+	size_t i;
+
+	if (gomm_instrumented()) {
+		for (i = 0; i < n; i++)
+			gomm_free_traced(ptrs[i], _RET_IP_);
+		return;
+	}
+	gomm_free_bulk_untraced(n, ptrs);
+}
+EXPORT_SYMBOL_GPL(gomm_free_bulk);
 
 /* Give all of an mcache's spans and its tiny block back (Go's releaseAll). */
 static void gomm_mcache_flush(struct gomm_mcache *mc)

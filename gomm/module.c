@@ -73,10 +73,17 @@ static void __gomm_drain(void)
 /**
  * gomm_drain - flush every CPU's mcache and return empty spans to the heap
  *
- * Context: process, may sleep (waits for every CPU and other reclaimers).
+ * Waits for the frees deferred by gomm_free_rcu() and gomm_free_rcu_head()
+ * first, when there are any, so that their objects are freed too.
+ *
+ * Context: process, may sleep (waits for every CPU, other reclaimers and
+ * an RCU grace period).
  */
 void gomm_drain(void)
 {
+	/* deferred frees first (rcu.c), but only if there are any */
+	if (gomm_rcu_pending())
+		gomm_rcu_barrier();
 	mutex_lock(&gomm_reclaim_mutex);
 	__gomm_drain();
 	mutex_unlock(&gomm_reclaim_mutex);
@@ -86,8 +93,9 @@ EXPORT_SYMBOL_IF_KUNIT(gomm_drain);
 /**
  * gomm_scavenge - release what can be released now (debugfs "scavenge")
  *
- * Drains every CPU's cache, frees empty spans, and gives free chunks
- * back to the buddy allocator down to the retain target.
+ * Waits for deferred frees (as gomm_drain()), drains every CPU's cache,
+ * frees empty spans, and gives free chunks back to the buddy allocator
+ * down to the retain target.
  *
  * Context: process, may sleep.
  * Return: gomm pages given back to the buddy allocator.
@@ -96,6 +104,8 @@ unsigned long gomm_scavenge(void)
 {
 	unsigned long n;
 
+	if (gomm_rcu_pending())
+		gomm_rcu_barrier();
 	mutex_lock(&gomm_reclaim_mutex);
 	__gomm_drain();
 	n = gomm_heap_scavenge(gomm_retain_pages(), ULONG_MAX);
@@ -176,6 +186,7 @@ static int __init gomm_init(void)
 
 	gomm_malloc_init();
 	gomm_mcentral_init();
+	gomm_rcu_init();
 	ret = gomm_span_cache_init();
 	if (ret)
 		return ret;
@@ -220,6 +231,8 @@ static void __exit gomm_exit(void)
 	cancel_delayed_work_sync(&gomm_scavenger);
 	shrinker_free(gomm_shrinker);
 	cpuhp_remove_state_nocalls(gomm_cpuhp_state);
+	/* the frees deferred past a grace period, before anything goes */
+	gomm_rcu_barrier();
 	/* no client is left (they depend on gomm's symbols): flush in place */
 	for_each_possible_cpu(cpu)
 		gomm_flush_cpu(cpu);

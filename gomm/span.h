@@ -192,7 +192,14 @@ enum gomm_bad {
 	GOMM_BAD_INTERIOR,	/* inside an object, not at its start */
 };
 
-void gomm_report(enum gomm_bad why, const void *ptr, bool query);
+/* What was asked of the pointer gomm_report() reports. */
+enum gomm_op {
+	GOMM_OP_FREE,		/* gomm_free(), and the frees of the family */
+	GOMM_OP_SIZE,		/* gomm_size() */
+	GOMM_OP_REALLOC,	/* gomm_realloc() */
+};
+
+void gomm_report(enum gomm_bad why, const void *ptr, enum gomm_op op);
 void gomm_report_double_free(const void *ptr);
 void gomm_mcentral_freed(struct gomm_span *s);
 
@@ -207,10 +214,15 @@ void gomm_mcentral_freed(struct gomm_span *s);
  * @span_free_now: free span structs at once instead of after a grace
  *	period (the lifetime rule switched off, for the negative control of
  *	the test of it)
+ * @grow_fail: called by gomm_heap_grow() before each alloc_pages() with
+ *	the order and the GFP flags it is about to use; true makes that
+ *	attempt fail as if alloc_pages() had (memory too fragmented for the
+ *	order), so a test sees every attempt and can force the fallback
  */
 struct gomm_test_hooks {
 	void (*free_published)(const void *ptr);
 	bool span_free_now;
+	bool (*grow_fail)(unsigned int order, gfp_t gfp);
 };
 
 #if IS_ENABLED(CONFIG_KUNIT)
@@ -229,12 +241,23 @@ static __always_inline bool gomm_hook_span_free_now(void)
 	return static_branch_unlikely(&gomm_test_key) &&
 	       gomm_test_hooks.span_free_now;
 }
+
+static __always_inline bool gomm_hook_grow_fail(unsigned int order, gfp_t gfp)
+{
+	return static_branch_unlikely(&gomm_test_key) &&
+	       gomm_test_hooks.grow_fail && gomm_test_hooks.grow_fail(order, gfp);
+}
 #else
 static __always_inline void gomm_hook_free_published(const void *ptr)
 {
 }
 
 static __always_inline bool gomm_hook_span_free_now(void)
+{
+	return false;
+}
+
+static __always_inline bool gomm_hook_grow_fail(unsigned int order, gfp_t gfp)
 {
 	return false;
 }

@@ -8,7 +8,8 @@
  *             run, growths
  *   cpus      per CPU: fast-path hits, slow paths, refills, sweeps, flushes,
  *             frees; and the sum over every CPU, offline ones included
- *   errors    bad frees, double frees, failed growths, oversized requests
+ *   errors    bad frees, double frees, failed growths, oversized requests,
+ *             __GFP_ACCOUNT requests served uncharged
  *   callsites live objects, live bytes and calls per call site (callsite.c)
  *   drain     (write) flush every CPU's cache, free empty spans
  *   scavenge  (write) drain, then give free chunks back to the kernel
@@ -316,6 +317,7 @@ static int gomm_errors_show(struct seq_file *m, void *v)
 	seq_printf(m, "double_free  %ld\n", atomic_long_read(&gomm_errors.double_free));
 	seq_printf(m, "failed_grow  %ld\n", atomic_long_read(&gomm_errors.failed_grow));
 	seq_printf(m, "too_large    %ld\n", atomic_long_read(&gomm_errors.too_large));
+	seq_printf(m, "unaccounted  %ld\n", atomic_long_read(&gomm_errors.unaccounted));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(gomm_errors);

@@ -42,6 +42,24 @@ struct race_free {
 /* gomm_heap.pages_in_use: the pages in spans */
 #define gomm_kunit_pages_in_use()	\
 	((unsigned long)atomic_long_read(&gomm_heap.pages_in_use))
+/*
+ * hardening_test.c: every heap growth made to fail (gomm_fail_grow, through
+ * its debugfs files), restored when the case ends
+ */
+struct fault_attr;
+struct hard_fault {
+	struct fault_attr *attr;
+	unsigned long probability, interval, verbose;
+	int times, space;
+	bool task_filter;
+};
+
+#ifdef CONFIG_FAULT_INJECTION
+struct hard_fault *hard_fault_get(struct kunit *test);
+void hard_fault_arm(struct hard_fault *f, int times);
+#endif
+/* a scavenge with retain_kb=0: the next allocation of a new span grows */
+void hard_force_growth(struct kunit *test);
 
 int gomm_kunit_pin_cpu(struct kunit *test);
 bool gomm_race_free_drain(struct kunit *test, size_t size, bool free_now);

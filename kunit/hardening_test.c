@@ -149,7 +149,7 @@ void gomm_kunit_set_retain(struct kunit *test, unsigned long kb)
  * gomm has no other user in the test VM: with nothing live every chunk is
  * wholly free.  The retain target stays 0 for the rest of the case.
  */
-static void hard_force_growth(struct kunit *test)
+void hard_force_growth(struct kunit *test)
 {
 	gomm_kunit_set_retain(test, 0);
 	gomm_scavenge();
@@ -999,13 +999,6 @@ static struct fault_attr *hard_fail_grow_attr(void)
 	return attr;
 }
 
-struct hard_fault {
-	struct fault_attr *attr;
-	unsigned long probability, interval, verbose;
-	int times, space;
-	bool task_filter;
-};
-
 static void hard_fault_restore(void *arg)
 {
 	struct hard_fault *f = arg;
@@ -1020,7 +1013,7 @@ static void hard_fault_restore(void *arg)
 }
 
 /* Every heap growth fails, @times times (-1: until lifted), silently. */
-static void hard_fault_arm(struct hard_fault *f, int times)
+void hard_fault_arm(struct hard_fault *f, int times)
 {
 	WRITE_ONCE(f->attr->probability, 0);
 	f->attr->verbose = 0;		/* no "FAULT_INJECTION:" notice or stack */
@@ -1031,7 +1024,7 @@ static void hard_fault_arm(struct hard_fault *f, int times)
 	WRITE_ONCE(f->attr->probability, 100);
 }
 
-static struct hard_fault *hard_fault_get(struct kunit *test)
+struct hard_fault *hard_fault_get(struct kunit *test)
 {
 	struct hard_fault *f = kunit_kzalloc(test, sizeof(*f), GFP_KERNEL);
 

@@ -2,13 +2,18 @@
 /*
  * gomm_demo - a driver-like client of gomm.
  *
- * One kthread per online CPU plays a network driver: it allocates packet
- * buffers of typical sizes (64..9000 bytes), stamps them, and hands them
- * to the next CPU's receive ring, where they are checked and freed - so
- * most frees cross CPUs.  Alongside, the threads share a hash table of
- * variable-size records (16..600 bytes; tiny keys too) that any thread may
- * insert or delete.  After duration_ms the threads stop and print what
- * they did; unloading frees what is left.  The read-only parameter
+ * One kthread per online CPU plays a network driver: it refills a burst
+ * of packet buffers of one typical size (64..9000 bytes) at a time with
+ * gomm_alloc_bulk(), stamps them, and hands them to the next CPU's receive
+ * ring, where they are checked and freed a batch at a time with
+ * gomm_free_bulk() - so most frees cross CPUs.  Alongside, the threads
+ * share an RCU hash table of variable-size records (16..600 bytes; tiny
+ * names too) that any thread may insert, look up without a lock, or
+ * delete: a record is built small and grown to its size with
+ * gomm_realloc(), and a deleted one is freed after a grace period with
+ * gomm_free_rcu_field() (its name with gomm_free_rcu()).  After
+ * duration_ms the threads stop and print what they did; unloading frees
+ * what is left.  The read-only parameter
  * "allocs" lists, for each CPU that was online at load, the objects its
  * thread got from gomm ("CPU COUNT" lines; a CPU whose thread could not
  * be started shows 0): the kselftest checks each CPU's counters in gomm
@@ -24,6 +29,7 @@
 #include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/random.h>
+#include <linux/rculist.h>
 #include <linux/slab.h>
 #include <linux/gomm.h>
 
@@ -36,6 +42,7 @@ module_param(working_set, uint, 0444);
 MODULE_PARM_DESC(working_set, "Records the shared hash table holds at most");
 
 #define RING	128
+#define BURST	8
 
 struct pkt {
 	u32 len;
@@ -51,6 +58,7 @@ struct rx_ring {
 
 struct record {
 	struct hlist_node node;
+	struct rcu_head rcu;
 	u32 key;
 	u32 len;
 	char *name;		/* a tiny allocation of its own */
@@ -136,6 +144,24 @@ static bool ring_push(struct rx_ring *r, struct pkt *p)
 	return ok;
 }
 
+static struct pkt *ring_pop(struct rx_ring *r);
+
+/* Check and free, a batch at a time, what came in on ring @r. */
+static void ring_drain(struct demo_cpu *me, struct rx_ring *r)
+{
+	struct pkt *batch[BURST];
+	unsigned int n;
+
+	do {
+		for (n = 0; n < BURST && (batch[n] = ring_pop(r)); n++) {
+			if (!pkt_ok(batch[n]))
+				WRITE_ONCE(me->bad, me->bad + 1);
+			me->received++;
+		}
+		gomm_free_bulk(n, (void **)batch);
+	} while (n == BURST);
+}
+
 static struct pkt *ring_pop(struct rx_ring *r)
 {
 	struct pkt *p = NULL;
@@ -152,10 +178,48 @@ static void demo_count(struct demo_cpu *me)
 	WRITE_ONCE(me->allocs, me->allocs + 1);
 }
 
+/* At unload, when no reader is left. */
 static void record_free(struct record *rec)
 {
 	gomm_free(rec->name);
 	gomm_free(rec);
+}
+
+/* A lockless reader: the record of @key, if any, checked in place. */
+static void record_lookup(struct demo_cpu *me, u32 key)
+{
+	struct record *rec;
+
+	rcu_read_lock();
+	hash_for_each_possible_rcu(records, rec, node, key)
+		if (rec->key == key &&
+		    (rec->payload[rec->len - 1] != (u8)key || rec->name[0] != 'r'))
+			WRITE_ONCE(me->bad, me->bad + 1);
+	rcu_read_unlock();
+}
+
+/*
+ * A new record of @len payload bytes: built with a first guess of 16
+ * bytes, then grown to its size with gomm_realloc() (which moves it only
+ * when the class is too small).
+ */
+static struct record *record_new(struct demo_cpu *me, u32 len)
+{
+	struct record *rec, *grown;
+
+	rec = gomm_alloc(sizeof(*rec) + 16, GFP_KERNEL);
+	if (!rec)
+		return NULL;
+	demo_count(me);
+	memset(rec->payload, 0, 16);
+	grown = gomm_realloc(rec, sizeof(*rec) + len, GFP_KERNEL);
+	if (!grown) {
+		gomm_free(rec);
+		return NULL;
+	}
+	if (grown != rec)
+		demo_count(me);
+	return grown;
 }
 
 /* Insert a new record, or delete an old one, in the shared table. */
@@ -165,10 +229,11 @@ static void records_step(struct demo_cpu *me, u32 rnd)
 	u32 len = 16 + rnd % 585;
 	int bkt;
 
+	record_lookup(me, rnd >> 4);
 	if (READ_ONCE(nr_records) >= working_set || (rnd & 3) == 0) {
 		spin_lock(&records_lock);
 		hash_for_each(records, bkt, rec, node) {
-			hash_del(&rec->node);
+			hash_del_rcu(&rec->node);
 			nr_records--;
 			victim = rec;
 			break;
@@ -177,14 +242,15 @@ static void records_step(struct demo_cpu *me, u32 rnd)
 		if (victim) {
 			if (victim->payload[0] != (u8)victim->key)
 				WRITE_ONCE(me->bad, me->bad + 1);
-			record_free(victim);
+			/* lockless readers may still hold it: free it later */
+			gomm_free_rcu(victim->name);
+			gomm_free_rcu_field(victim, rcu);
 			me->records_out++;
 		}
 		return;
 	}
-	rec = gomm_alloc(sizeof(*rec) + len, GFP_KERNEL);
+	rec = record_new(me, len);
 	if (rec) {
-		demo_count(me);
 		rec->name = gomm_alloc(1 + (rnd >> 8) % 12, GFP_KERNEL);
 		if (rec->name)
 			demo_count(me);
@@ -195,12 +261,12 @@ static void records_step(struct demo_cpu *me, u32 rnd)
 		WRITE_ONCE(me->nomem, me->nomem + 1);
 		return;
 	}
-	rec->key = rnd;
+	rec->key = rnd >> 4;
 	rec->len = len;
-	memset(rec->payload, (u8)rnd, len);
+	memset(rec->payload, (u8)rec->key, len);
 	rec->name[0] = 'r';
 	spin_lock(&records_lock);
-	hash_add(records, &rec->node, rec->key);
+	hash_add_rcu(records, &rec->node, rec->key);
 	nr_records++;
 	spin_unlock(&records_lock);
 	me->records_in++;
@@ -211,34 +277,35 @@ static int demo_thread(void *arg)
 	unsigned int cpu = smp_processor_id(), next;
 	struct demo_cpu *me = &cpus[cpu];
 	unsigned long end = jiffies + msecs_to_jiffies(duration_ms);
-	struct pkt *p;
-	u32 rnd;
+	struct pkt *burst[BURST];
+	unsigned int i, n;
+	u32 rnd, len;
 
 	next = cpumask_next(cpu, cpu_online_mask);
 	if (next >= nr_cpu_ids)
 		next = cpumask_first(cpu_online_mask);
 	while (!kthread_should_stop() && time_before(jiffies, end)) {
 		rnd = get_random_u32();
-		p = gomm_alloc(sizeof(*p) + pkt_sizes[rnd % ARRAY_SIZE(pkt_sizes)],
-			       GFP_KERNEL);
-		if (p) {
-			demo_count(me);
-			p->len = pkt_sizes[rnd % ARRAY_SIZE(pkt_sizes)];
-			p->stamp = rnd;
-			pkt_fill(p);
-			if (ring_push(&rings[next], p))
-				me->sent++;
-			else
-				gomm_free(p);
+		/* a ring refill: a burst of buffers of one size at once */
+		len = pkt_sizes[rnd % ARRAY_SIZE(pkt_sizes)];
+		if (gomm_alloc_bulk(sizeof(struct pkt) + len, GFP_KERNEL, BURST,
+				    (void **)burst)) {
+			n = 0;
+			for (i = 0; i < BURST; i++) {
+				demo_count(me);
+				burst[i]->len = len;
+				burst[i]->stamp = rnd + i;
+				pkt_fill(burst[i]);
+				if (ring_push(&rings[next], burst[i]))
+					me->sent++;
+				else
+					burst[n++] = burst[i];	/* ring full */
+			}
+			gomm_free_bulk(n, (void **)burst);
 		} else {
 			WRITE_ONCE(me->nomem, me->nomem + 1);
 		}
-		while ((p = ring_pop(&rings[cpu]))) {
-			if (!pkt_ok(p))
-				WRITE_ONCE(me->bad, me->bad + 1);
-			gomm_free(p);
-			me->received++;
-		}
+		ring_drain(me, &rings[cpu]);
 		records_step(me, rnd >> 3);
 		cond_resched();
 	}

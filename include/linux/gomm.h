@@ -11,6 +11,7 @@
 #define _LINUX_GOMM_H
 
 #include <linux/gfp.h>
+#include <linux/stddef.h>
 #include <linux/types.h>
 #include <linux/version.h>
 /* linux/cleanup.h: 6.5, and 6.1.y since 6.1.79 */
@@ -25,7 +26,26 @@
  * @size: bytes wanted
  * @flags: GFP flags; %GFP_KERNEL may sleep while the heap grows,
  *	%GFP_ATOMIC and %GFP_NOWAIT never sleep; %__GFP_ZERO zeroes the
- *	object; %__GFP_NOWARN silences the oversized-request warning.
+ *	object; %__GFP_NOWARN silences the oversized-request warning and the
+ *	page allocator's failure report.  See "GFP flags" below.
+ *
+ * GFP flags: gomm calls might_alloc(@flags) on entry, so flags that may
+ * sleep are caught in atomic context (with CONFIG_DEBUG_ATOMIC_SLEEP and
+ * lockdep) even when the heap does not grow.  The heap grows as SLUB grows
+ * a cache: every block order above the smallest that fits is tried
+ * opportunistically (%__GFP_NOWARN | %__GFP_NORETRY, and for flags with
+ * %__GFP_DIRECT_RECLAIM also %__GFP_NOMEMALLOC and no reclaim), the
+ * smallest with @flags, so it reclaims, retries and warns as @flags say.
+ * %__GFP_NOFAIL is honoured as the page allocator honours it: with
+ * %__GFP_DIRECT_RECLAIM a failed attempt is retried (memalloc_retry_wait())
+ * until it succeeds; without it, it is a bug that gets a WARN_ON_ONCE() and
+ * the allocation may fail; a request above 4 MiB still fails.
+ * %__GFP_ACCOUNT is not supported: the kernel exports nothing a module
+ * could charge a memcg with (obj_cgroup_charge(), __memcg_kmem_charge_page()
+ * and current_obj_cgroup() are not exported), so the object is allocated
+ * uncharged, counted in debugfs errors/unaccounted, and the first such
+ * allocation prints one warning.  Other flags (zones, __GFP_THISNODE,
+ * __GFP_COMP) are ignored.
  *
  * Context: any context but NMI.  Process context only for flags that may
  * sleep.
@@ -71,6 +91,117 @@ void gomm_free(const void *ptr);
  * pointers gomm does not own (which are also reported as bad input).
  */
 size_t gomm_size(const void *ptr);
+
+/**
+ * gomm_realloc - resize a gomm object, like krealloc()
+ * @p: an object from gomm, or %NULL
+ * @new_size: bytes wanted
+ * @flags: GFP flags, as for gomm_alloc()
+ *
+ * With @p %NULL, gomm_alloc(@new_size, @flags).  With @new_size 0, @p is
+ * freed and the result is %NULL: gomm has no ZERO_SIZE_PTR (gomm_alloc(0)
+ * is %NULL too, and gomm_free(%NULL) is a no-op), so here %NULL is not a
+ * failure.  Otherwise, if @new_size fits in gomm_size(@p), @p is returned
+ * as it is (in place: a shrink does not move either); if not, a new object
+ * gets the whole old one (gomm_size(@p) bytes) and @p is freed.  The
+ * contents are kept up to the lesser of the old and new sizes.
+ *
+ * %__GFP_ZERO follows krealloc(): in place, the object's spare from
+ * @new_size to gomm_size(@p) is zeroed; moved, the new object is zeroed
+ * before the copy.  gomm, as krealloc(), knows an object's class size, not
+ * the size it was asked for, so growth in place is zero only if every
+ * allocation and realloc of the object used %__GFP_ZERO.
+ *
+ * KASAN sees the object as @new_size bytes from then on; kmemleak scans
+ * @new_size bytes of it.
+ *
+ * Context: as gomm_alloc() for @flags.
+ * Return: the object (@p, or a new one), or %NULL: @new_size is 0 (@p
+ * freed), or memory cannot be had or @new_size is above 4 MiB (@p left
+ * as it was), or @p is not a live gomm object - which is reported as a
+ * bad free is, and changes nothing.
+ */
+void *gomm_realloc(const void *p, size_t new_size, gfp_t flags);
+
+/**
+ * gomm_free_rcu - free a gomm object after an RCU grace period
+ * @ptr: the object, or %NULL (a no-op)
+ *
+ * Like kfree_rcu_mightsleep(): @ptr is freed once every RCU read-side
+ * critical section that began before the call has ended, so readers that
+ * found it under rcu_read_lock() may keep using it until they leave.  The
+ * frees are batched per CPU: everything a CPU defers during one grace
+ * period is freed by one callback, with gomm_free_bulk().  The pointer is
+ * kept in a per-CPU block of pointers; when no block can be had, the call
+ * waits for a grace period itself (synchronize_rcu()) and frees at once.
+ * A pointer gomm never returned, an interior pointer or an object already
+ * free is reported at once, as gomm_free() reports it, and not queued.
+ *
+ * Context: process context that may sleep.
+ */
+void gomm_free_rcu(const void *ptr);
+
+struct rcu_head;
+
+/**
+ * gomm_free_rcu_head - free a gomm object after an RCU grace period
+ * @ptr: the object, or %NULL (a no-op)
+ * @head: an rcu_head gomm may use until @ptr is freed, normally a field of
+ *	*@ptr (gomm_free_rcu_field() passes it)
+ *
+ * As gomm_free_rcu(), without sleeping: @head links the object into its
+ * CPU's batch, so nothing is allocated.  Like kfree_rcu(ptr, rhf).
+ *
+ * Context: any context but NMI; never sleeps.
+ */
+void gomm_free_rcu_head(const void *ptr, struct rcu_head *head);
+
+/*
+ * kfree_rcu(ptr, rhf) for gomm: the rcu_head field @rhf of *@ptr carries
+ * it (@ptr is evaluated once; %NULL is a no-op)
+ */
+#define gomm_free_rcu_field(ptr, rhf)					\
+	do {								\
+		typeof(ptr) ___gomm_p = (ptr);				\
+									\
+		gomm_free_rcu_head(___gomm_p, (void *)___gomm_p +	\
+				   offsetof(typeof(*___gomm_p), rhf));	\
+	} while (0)
+
+/**
+ * gomm_alloc_bulk - allocate @n objects at once, like kmem_cache_alloc_bulk()
+ * @size: bytes wanted for each object
+ * @flags: GFP flags, as for gomm_alloc()
+ * @n: objects wanted
+ * @ptrs: where the @n pointers go
+ *
+ * For the size classes (16..32768 bytes, and 1..15 with gomm.tiny=0) the
+ * objects are taken a whole 64-object window of this CPU's span at a
+ * time, with the interrupts off once per window, not once per object.
+ * Tiny and large objects, %__GFP_NOFAIL, %__GFP_ACCOUNT, and everything
+ * while a gomm tracepoint or the call-site accounting is on, are
+ * allocated one by one as gomm_alloc() would.
+ *
+ * Context: as gomm_alloc() for @flags.
+ * Return: @n, or 0 with nothing allocated (every object already taken is
+ * freed again) when memory cannot be had.
+ */
+int gomm_alloc_bulk(size_t size, gfp_t flags, size_t n, void **ptrs);
+
+/**
+ * gomm_free_bulk - free @n objects at once, like kmem_cache_free_bulk()
+ * @n: pointers in @ptrs
+ * @ptrs: objects from gomm, in any order, of any sizes; %NULL entries are
+ *	skipped
+ *
+ * Objects of the same span that follow one another are freed together:
+ * one atomic operation per 64-object bitmap word instead of one per
+ * object.  Bad input is detected and reported as gomm_free() does (a
+ * pointer given twice is a double free).
+ *
+ * Context: any context but NMI; never sleeps.
+ */
+void gomm_free_bulk(size_t n, void **ptrs);
 
 /* scope-based freeing, __free(gomm), where the kernel has linux/cleanup.h */
 #ifdef DEFINE_FREE

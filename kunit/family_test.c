@@ -1,0 +1,716 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit suite gomm_family: the kmalloc family beyond the four calls, and
+ * the GFP flags that mean what they say.
+ *
+ *   GFP      __GFP_NOFAIL retried through failing heap growths (and not
+ *            without it), the orders and flags each growth attempt uses
+ *            (SLUB's allocate_slab() rule), __GFP_ACCOUNT served, counted
+ *            and not charged
+ *   realloc  NULL and 0, in place and moved, contents kept, __GFP_ZERO as
+ *            krealloc(), tiny and large objects, bad pointers reported
+ *   RCU      an object stays allocated for a reader inside rcu_read_lock()
+ *            and is freed after the grace period; the frees of one CPU in
+ *            one grace period are one batch; bad pointers reported at once
+ *   bulk     whole windows: distinct live objects, the per-CPU counters
+ *            exact, all-or-nothing on failure, zeroing, and a bulk free of
+ *            mixed, shuffled and bad pointers that frees exactly the good
+ *
+ * Whether an object is free is read from gomm's own state
+ * (gomm_test_live()), never from the freed memory.  Each case stays on
+ * one CPU (gomm_kunit_pin_cpu()).
+ */
+#include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/gomm.h>
+#include <linux/kthread.h>
+#include <linux/rcupdate.h>
+#include <linux/slab.h>
+#include <linux/sizes.h>
+#include <linux/sort.h>
+#include <linux/string.h>
+
+#include "compat.h"
+#include "gomm.h"
+#include "gomm_kunit.h"
+
+#define FAM_LARGE	100000
+#define FAM_BULK_N	200
+
+static long fam_err(atomic_long_t *c)
+{
+	return atomic_long_read(c);
+}
+
+/* ---- GFP ---- */
+
+#ifdef CONFIG_FAULT_INJECTION
+/*
+ * __GFP_NOFAIL: with the next three growths failing, a small and a large
+ * allocation each come back (after three failed growths each), where the
+ * same allocation without it returns NULL at the first.
+ */
+static void test_gfp_nofail(struct kunit *test)
+{
+	static const size_t sizes[] = { 64, FAM_LARGE };
+	struct hard_fault *f = hard_fault_get(test);
+	long fail0;
+	unsigned int i;
+	void *p;
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		hard_force_growth(test);
+		hard_fault_arm(f, 1);
+		fail0 = fam_err(&gomm_errors.failed_grow);
+		KUNIT_EXPECT_NULL_MSG(test, gomm_alloc(sizes[i], GFP_KERNEL),
+				      "size %zu, growth failing, no __GFP_NOFAIL",
+				      sizes[i]);
+		KUNIT_EXPECT_EQ(test, fam_err(&gomm_errors.failed_grow), fail0 + 1);
+
+		hard_force_growth(test);
+		hard_fault_arm(f, 3);
+		fail0 = fam_err(&gomm_errors.failed_grow);
+		p = gomm_alloc(sizes[i], GFP_KERNEL | __GFP_NOFAIL);
+		KUNIT_EXPECT_NOT_NULL_MSG(test, p, "size %zu, __GFP_NOFAIL", sizes[i]);
+		KUNIT_EXPECT_EQ_MSG(test, fam_err(&gomm_errors.failed_grow), fail0 + 3,
+				    "size %zu: the failed growths before success",
+				    sizes[i]);
+		KUNIT_EXPECT_EQ(test, atomic_read(&f->attr->times), 0);
+		if (p)
+			KUNIT_EXPECT_GE(test, gomm_size(p), sizes[i]);
+		gomm_free(p);
+	}
+	/* above the 4 MiB limit __GFP_NOFAIL cannot help: NULL, no loop */
+	KUNIT_EXPECT_NULL(test, gomm_alloc(GOMM_MAX_LARGE_SIZE + 1,
+					   GFP_KERNEL | __GFP_NOFAIL | __GFP_NOWARN));
+}
+#else
+static void test_gfp_nofail(struct kunit *test)
+{
+	kunit_skip(test, "CONFIG_FAULT_INJECTION is off");
+}
+#endif
+
+/* The growth attempts seen by the grow_fail hook. */
+static struct {
+	unsigned int n;
+	unsigned int order[16];
+	gfp_t gfp[16];
+	unsigned int min_order;	/* attempts above it fail */
+} fam_grow;
+
+static bool fam_grow_fail(unsigned int order, gfp_t gfp)
+{
+	if (fam_grow.n < ARRAY_SIZE(fam_grow.order)) {
+		fam_grow.order[fam_grow.n] = order;
+		fam_grow.gfp[fam_grow.n] = gfp;
+	}
+	fam_grow.n++;
+	return order > fam_grow.min_order;
+}
+
+static void fam_grow_hook_off(void *unused)
+{
+	static_branch_disable(&gomm_test_key);
+	gomm_test_hooks.grow_fail = NULL;
+}
+
+/*
+ * One growth of a 1-page span (order 1 in kernel pages) for each caller's
+ * flags, every higher order made to fail: orders 10 down to 1 are tried;
+ * every one above 1 with the caller's flags made opportunistic (no
+ * warning, no retry; for a caller that may reclaim, no reclaim and no
+ * reserves), order 1 with the caller's flags less the ones gomm strips.
+ */
+static void test_gfp_grow_orders(struct kunit *test)
+{
+	static const gfp_t flags[] = {
+		GFP_KERNEL, GFP_ATOMIC, GFP_NOWAIT,
+		GFP_KERNEL | __GFP_NOWARN | __GFP_ZERO | __GFP_ACCOUNT,
+	};
+	gfp_t want, g;
+	unsigned int i, j;
+	void *p;
+
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, fam_grow_hook_off, NULL), 0);
+	fam_grow.min_order = 1;		/* 8 KiB: two kernel pages */
+	for (i = 0; i < ARRAY_SIZE(flags); i++) {
+		hard_force_growth(test);
+		fam_grow.n = 0;
+		gomm_test_hooks.grow_fail = fam_grow_fail;
+		static_branch_enable(&gomm_test_key);
+		/* 64 bytes: class 5, one page a span */
+		p = gomm_alloc(64, flags[i]);
+		fam_grow_hook_off(NULL);
+		KUNIT_ASSERT_NOT_NULL_MSG(test, p, "flags %pGg", &flags[i]);
+		gomm_free(p);
+		KUNIT_ASSERT_EQ_MSG(test, fam_grow.n, 10U, "attempts, flags %pGg",
+				    &flags[i]);
+		for (j = 0; j < fam_grow.n; j++) {
+			g = fam_grow.gfp[j];
+			KUNIT_EXPECT_EQ(test, fam_grow.order[j], 10 - j);
+			if (fam_grow.order[j] == 1) {
+				want = flags[i] & ~(__GFP_ZERO | __GFP_ACCOUNT);
+				KUNIT_EXPECT_EQ_MSG(test, (__force u32)g, (__force u32)want,
+						    "order 1: %pGg, caller %pGg",
+						    &g, &flags[i]);
+				continue;
+			}
+			KUNIT_EXPECT_TRUE_MSG(test, g & __GFP_NOWARN,
+					      "order %u: %pGg", fam_grow.order[j], &g);
+			KUNIT_EXPECT_TRUE_MSG(test, g & __GFP_NORETRY,
+					      "order %u: %pGg", fam_grow.order[j], &g);
+			KUNIT_EXPECT_FALSE_MSG(test, g & __GFP_DIRECT_RECLAIM,
+					       "order %u: %pGg", fam_grow.order[j], &g);
+			KUNIT_EXPECT_FALSE(test, g & (__GFP_NOFAIL | __GFP_ACCOUNT | __GFP_ZERO));
+			if (flags[i] & __GFP_DIRECT_RECLAIM) {
+				KUNIT_EXPECT_TRUE_MSG(test, g & __GFP_NOMEMALLOC,
+						      "order %u: %pGg", fam_grow.order[j], &g);
+				KUNIT_EXPECT_FALSE_MSG(test, g & __GFP_KSWAPD_RECLAIM,
+						       "order %u: %pGg", fam_grow.order[j], &g);
+			} else {
+				/* no reclaim asked for: only the two added */
+				want = flags[i] | __GFP_NOWARN | __GFP_NORETRY;
+				KUNIT_EXPECT_EQ_MSG(test, (__force u32)g, (__force u32)want,
+						    "order %u: %pGg",
+						    fam_grow.order[j], &g);
+			}
+		}
+	}
+}
+
+/*
+ * __GFP_ACCOUNT: every path serves the object (uncharged), counts it in
+ * errors/unaccounted, and the bulk path counts each object.
+ */
+static void test_gfp_account(struct kunit *test)
+{
+	static const size_t sizes[] = { 7, 64, 3000, FAM_LARGE };
+	long u0 = fam_err(&gomm_errors.unaccounted);
+	void *p[ARRAY_SIZE(sizes)], *b[8];
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		p[i] = gomm_alloc(sizes[i], GFP_KERNEL_ACCOUNT);
+		KUNIT_ASSERT_NOT_NULL(test, p[i]);
+		KUNIT_EXPECT_GE(test, gomm_size(p[i]), sizes[i]);
+		memset(p[i], 0x6b, sizes[i]);
+	}
+	KUNIT_EXPECT_EQ(test, fam_err(&gomm_errors.unaccounted),
+			u0 + (long)ARRAY_SIZE(sizes));
+	KUNIT_ASSERT_EQ(test, gomm_alloc_bulk(64, GFP_KERNEL_ACCOUNT, ARRAY_SIZE(b), b),
+			(int)ARRAY_SIZE(b));
+	KUNIT_EXPECT_EQ(test, fam_err(&gomm_errors.unaccounted),
+			u0 + (long)(ARRAY_SIZE(sizes) + ARRAY_SIZE(b)));
+	gomm_free_bulk(ARRAY_SIZE(b), b);
+	for (i = 0; i < ARRAY_SIZE(sizes); i++)
+		gomm_free(p[i]);
+	/* without the flag nothing is counted */
+	u0 = fam_err(&gomm_errors.unaccounted);
+	gomm_free(gomm_alloc(64, GFP_KERNEL));
+	KUNIT_EXPECT_EQ(test, fam_err(&gomm_errors.unaccounted), u0);
+}
+
+/* ---- realloc ---- */
+
+static void fam_fill(void *p, size_t n, u8 seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		((u8 *)p)[i] = (u8)(seed + i);
+}
+
+static bool fam_filled(const void *p, size_t n, u8 seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (((const u8 *)p)[i] != (u8)(seed + i))
+			return false;
+	return true;
+}
+
+/* NULL is gomm_alloc(); 0 frees and gives NULL, for every kind of object. */
+static void test_realloc_null_zero(struct kunit *test)
+{
+	static const size_t sizes[] = { 5, 64, 4000, FAM_LARGE };
+	unsigned int i;
+	void *p;
+
+	KUNIT_EXPECT_NULL(test, gomm_realloc(NULL, 0, GFP_KERNEL));
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		p = gomm_realloc(NULL, sizes[i], GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, p);
+		KUNIT_EXPECT_TRUE(test, gomm_test_live(p));
+		KUNIT_EXPECT_GE(test, gomm_size(p), sizes[i]);
+		KUNIT_EXPECT_NULL(test, gomm_realloc(p, 0, GFP_KERNEL));
+		KUNIT_EXPECT_FALSE_MSG(test, gomm_test_live(p),
+				       "size %zu: realloc to 0 did not free", sizes[i]);
+	}
+}
+
+/*
+ * Within the usable size the object stays where it is, shrinking too;
+ * beyond it the object moves, keeps its whole old contents, and the old
+ * one is freed.  Small and large objects.
+ */
+static void test_realloc_in_place_and_move(struct kunit *test)
+{
+	static const struct { size_t from, to; } steps[] = {
+		{ 100, 112 }, { 112, 50 }, { 50, 113 }, { 113, 4000 },
+		{ 4000, 40000 }, { 40000, 40960 }, { 40960, 100 },
+		{ 100, 200000 },
+	};
+	size_t ks, keep;
+	void *p, *q;
+	unsigned int i;
+
+	p = gomm_alloc(steps[0].from, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	for (i = 0; i < ARRAY_SIZE(steps); i++) {
+		ks = gomm_size(p);
+		/* what KASAN lets the caller touch: the size it asked for */
+		keep = min(steps[i].from, steps[i].to);
+		fam_fill(p, keep, (u8)i);
+		q = gomm_realloc(p, steps[i].to, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, q);
+		KUNIT_EXPECT_GE(test, gomm_size(q), steps[i].to);
+		if (ks >= steps[i].to) {
+			KUNIT_EXPECT_PTR_EQ_MSG(test, q, p, "%zu -> %zu (usable %zu) moved",
+						steps[i].from, steps[i].to, ks);
+			KUNIT_EXPECT_EQ(test, gomm_size(q), ks);
+		} else {
+			KUNIT_EXPECT_PTR_NE_MSG(test, q, p, "%zu -> %zu (usable %zu)",
+						steps[i].from, steps[i].to, ks);
+			KUNIT_EXPECT_FALSE_MSG(test, gomm_test_live(p),
+					       "%zu -> %zu: the old object is live",
+					       steps[i].from, steps[i].to);
+		}
+		KUNIT_EXPECT_TRUE_MSG(test, fam_filled(q, keep, (u8)i),
+				      "%zu -> %zu: contents lost", steps[i].from,
+				      steps[i].to);
+		p = q;
+	}
+	gomm_free(p);
+}
+
+/*
+ * __GFP_ZERO as krealloc(): in place the spare from the new size to the
+ * usable size is zeroed, so a later growth in place reads zeroes; moved,
+ * the new object is zero beyond the old one.
+ */
+static void test_realloc_zero(struct kunit *test)
+{
+	const gfp_t gz = GFP_KERNEL | __GFP_ZERO;
+	u8 *p, *q;
+	size_t ks;
+
+	/* a dirty object of class 112 first, so zeroes are gomm's doing */
+	p = gomm_alloc(100, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	memset(p, 0xa5, 100);
+	gomm_free(p);
+	p = gomm_zalloc(100, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	ks = gomm_size(p);
+	KUNIT_ASSERT_EQ(test, ks, (size_t)112);
+	memset(p, 0x3c, 100);
+	q = gomm_realloc(p, 40, gz);
+	KUNIT_ASSERT_PTR_EQ(test, q, p);
+	KUNIT_EXPECT_NULL(test, memchr_inv(p, 0x3c, 40));
+	q = gomm_realloc(p, ks, gz);	/* grows back in place */
+	KUNIT_ASSERT_PTR_EQ(test, q, p);
+	KUNIT_EXPECT_NULL(test, memchr_inv(p, 0x3c, 40));
+	KUNIT_EXPECT_NULL_MSG(test, memchr_inv(p + 40, 0, ks - 40),
+			      "the spare of a __GFP_ZERO shrink is not zero");
+	q = gomm_realloc(p, 1000, gz);	/* moves */
+	KUNIT_ASSERT_NOT_NULL(test, q);
+	KUNIT_EXPECT_PTR_NE(test, q, p);
+	KUNIT_EXPECT_NULL(test, memchr_inv(q, 0x3c, 40));
+	KUNIT_EXPECT_NULL(test, memchr_inv(q + 40, 0, 1000 - 40));
+	gomm_free(q);
+}
+
+/* A tiny object grows into another object; a shrink keeps it in place. */
+static void test_realloc_tiny(struct kunit *test)
+{
+	u8 *p, *q;
+
+	p = gomm_alloc(6, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	fam_fill(p, 6, 9);
+	q = gomm_realloc(p, 3, GFP_KERNEL);
+	KUNIT_EXPECT_PTR_EQ(test, q, p);
+	KUNIT_EXPECT_TRUE(test, fam_filled(q, 3, 9));
+	q = gomm_realloc(p, 14, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, q);
+	KUNIT_EXPECT_GE(test, gomm_size(q), (size_t)14);
+	/* usable 6 (tiny: its requested size) or 8 (gomm.tiny=0): moved */
+	KUNIT_EXPECT_PTR_NE(test, q, p);
+	KUNIT_EXPECT_FALSE(test, gomm_test_live(p));
+	KUNIT_EXPECT_TRUE(test, fam_filled(q, 3, 9));
+	gomm_free(q);
+}
+
+/*
+ * Bad pointers are reported (realloc's texts), counted, and nothing is
+ * touched: an interior pointer's object stays live with its contents.
+ */
+static void test_realloc_bad(struct kunit *test)
+{
+	long bad = fam_err(&gomm_errors.bad_free);
+	long dbl = fam_err(&gomm_errors.double_free);
+	void *k = kmalloc(64, GFP_KERNEL);
+	u8 *p = gomm_alloc(64, GFP_KERNEL), *f = gomm_alloc(64, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, k);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	fam_fill(p, 64, 1);
+	gomm_free(f);
+	KUNIT_EXPECT_NULL(test, gomm_realloc(f, 128, GFP_KERNEL));
+	KUNIT_EXPECT_NULL(test, gomm_realloc(p + 8, 128, GFP_KERNEL));
+	KUNIT_EXPECT_NULL(test, gomm_realloc(k, 128, GFP_KERNEL));
+	KUNIT_EXPECT_NULL(test, gomm_realloc(p + 8, 8, GFP_KERNEL));
+	KUNIT_EXPECT_EQ(test, fam_err(&gomm_errors.double_free), dbl + 1);
+	KUNIT_EXPECT_EQ(test, fam_err(&gomm_errors.bad_free), bad + 3);
+	KUNIT_EXPECT_TRUE(test, gomm_test_live(p));
+	KUNIT_EXPECT_TRUE(test, fam_filled(p, 64, 1));
+	KUNIT_EXPECT_FALSE(test, gomm_test_live(f));
+	gomm_free(p);
+	kfree(k);
+}
+
+/* ---- RCU ---- */
+
+struct fam_reader {
+	u8 *p;
+	size_t size;
+	struct completion in;
+	atomic_t go;
+	bool intact;
+	struct completion done;
+};
+
+/* A reader that holds rcu_read_lock() until told, then checks @p. */
+static int fam_reader_fn(void *arg)
+{
+	struct fam_reader *r = arg;
+	unsigned long end = jiffies + 10 * HZ;
+
+	rcu_read_lock();
+	complete(&r->in);
+	while (!atomic_read(&r->go) && time_before(jiffies, end))
+		cpu_relax();
+	r->intact = !memchr_inv(r->p, 0x5a, r->size);
+	rcu_read_unlock();
+	complete(&r->done);
+	return 0;
+}
+
+/*
+ * gomm_free_rcu() while a reader is inside rcu_read_lock(): the object
+ * stays allocated (gomm's state) and intact (read by the reader, inside
+ * its section) however long the reader stays; after the reader is gone,
+ * synchronize_rcu() and gomm's barrier, it is free.
+ */
+static void test_rcu_reader(struct kunit *test)
+{
+	static const size_t sizes[] = { 64, 700, FAM_LARGE };
+	struct fam_reader *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	struct task_struct *t;
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		r->size = sizes[i];
+		r->p = gomm_alloc(sizes[i], GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, r->p);
+		memset(r->p, 0x5a, sizes[i]);
+		init_completion(&r->in);
+		init_completion(&r->done);
+		atomic_set(&r->go, 0);
+		t = kthread_run(fam_reader_fn, r, "gomm_fam_reader");
+		KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+		wait_for_completion(&r->in);
+		gomm_free_rcu(r->p);
+		/* long enough for grace periods the reader did not hold up */
+		msleep(100);
+		KUNIT_EXPECT_TRUE_MSG(test, gomm_test_live(r->p),
+				      "size %zu: freed under a reader", sizes[i]);
+		atomic_set(&r->go, 1);
+		wait_for_completion(&r->done);
+		KUNIT_EXPECT_TRUE_MSG(test, r->intact, "size %zu: changed under a reader",
+				      sizes[i]);
+		synchronize_rcu();
+		gomm_rcu_barrier();
+		KUNIT_EXPECT_FALSE_MSG(test, gomm_test_live(r->p),
+				       "size %zu: not freed after the grace period",
+				       sizes[i]);
+	}
+}
+
+struct fam_rcu_obj {
+	struct rcu_head rcu;
+	u64 payload[6];
+};
+
+#define FAM_RCU_N	1000
+
+/*
+ * gomm_free_rcu_head() with interrupts off, inside one read-side section:
+ * nothing is freed before the section ends, and the frees of this CPU
+ * during the grace period form at most two batches (the first free's,
+ * and everything after it), not one callback each.
+ */
+static void test_rcu_head_batched(struct kunit *test)
+{
+	struct fam_rcu_obj **o = kunit_kcalloc(test, FAM_RCU_N, sizeof(*o), GFP_KERNEL);
+	unsigned long flags;
+	long b0, live = 0;
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, o);
+	for (i = 0; i < FAM_RCU_N; i++) {
+		o[i] = gomm_alloc(sizeof(*o[i]), GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, o[i]);
+	}
+	gomm_rcu_barrier();
+	b0 = atomic_long_read(&gomm_rcu_batches);
+	rcu_read_lock();
+	local_irq_save(flags);
+	for (i = 0; i < FAM_RCU_N; i++)
+		gomm_free_rcu_field(o[i], rcu);
+	local_irq_restore(flags);
+	for (i = 0; i < FAM_RCU_N; i++)
+		live += gomm_test_live(o[i]);
+	rcu_read_unlock();
+	KUNIT_EXPECT_EQ_MSG(test, live, (long)FAM_RCU_N, "freed inside the section");
+	synchronize_rcu();
+	gomm_rcu_barrier();
+	KUNIT_EXPECT_LE_MSG(test, atomic_long_read(&gomm_rcu_batches) - b0, 2L,
+			    "call_rcu()s for %u frees of one CPU", FAM_RCU_N);
+	live = 0;
+	for (i = 0; i < FAM_RCU_N; i++)
+		live += gomm_test_live(o[i]);
+	KUNIT_EXPECT_EQ_MSG(test, live, 0L, "live after the grace period");
+}
+
+/* Bad pointers are reported when they are given, and nothing is queued. */
+static void test_rcu_bad(struct kunit *test)
+{
+	struct fam_rcu_obj *o = gomm_alloc(sizeof(*o), GFP_KERNEL);
+	long dbl = fam_err(&gomm_errors.double_free);
+	long bad = fam_err(&gomm_errors.bad_free);
+	char stack_obj[16];
+	long b0;
+
+	KUNIT_ASSERT_NOT_NULL(test, o);
+	gomm_rcu_barrier();
+	b0 = atomic_long_read(&gomm_rcu_batches);
+	gomm_free_rcu(NULL);
+	gomm_free_rcu(stack_obj);
+	gomm_free_rcu((u8 *)o + 8);
+	gomm_free(o);
+	gomm_free_rcu(o);
+	gomm_free_rcu_head(o, &o->rcu);
+	KUNIT_EXPECT_EQ(test, fam_err(&gomm_errors.bad_free), bad + 2);
+	KUNIT_EXPECT_EQ(test, fam_err(&gomm_errors.double_free), dbl + 2);
+	KUNIT_EXPECT_FALSE(test, gomm_rcu_pending());
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&gomm_rcu_batches), b0);
+}
+
+/* ---- bulk ---- */
+
+static int fam_cmp_ptr(const void *a, const void *b)
+{
+	unsigned long x = *(unsigned long *)a, y = *(unsigned long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * FAM_BULK_N 64-byte objects (several windows): distinct, live, aligned,
+ * of the class's size; this CPU's allocations counted exactly; a bulk
+ * free frees every one, and the frees are counted once swept.
+ */
+static void test_bulk_windows(struct kunit *test)
+{
+	void **v = kunit_kcalloc(test, FAM_BULK_N, sizeof(*v), GFP_KERNEL);
+	void **sorted = kunit_kcalloc(test, FAM_BULK_N, sizeof(*v), GFP_KERNEL);
+	int cpu = raw_smp_processor_id();
+	struct gomm_cpu_stats a, b, c, ta, tb;
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, v);
+	KUNIT_ASSERT_NOT_NULL(test, sorted);
+	gomm_drain();
+	gomm_stats_cpu(cpu, &a);
+	gomm_stats_cpus_total(&ta);
+	KUNIT_ASSERT_EQ(test, gomm_alloc_bulk(64, GFP_KERNEL, FAM_BULK_N, v), FAM_BULK_N);
+	gomm_stats_cpu(cpu, &b);
+	KUNIT_EXPECT_EQ(test, b.allocs - a.allocs, (unsigned long)FAM_BULK_N);
+	for (i = 0; i < FAM_BULK_N; i++) {
+		KUNIT_EXPECT_TRUE(test, gomm_test_live(v[i]));
+		KUNIT_EXPECT_EQ(test, gomm_size(v[i]), (size_t)64);
+		KUNIT_EXPECT_TRUE(test, IS_ALIGNED((unsigned long)v[i], 64));
+		memset(v[i], i, 64);
+	}
+	memcpy(sorted, v, FAM_BULK_N * sizeof(*v));
+	sort(sorted, FAM_BULK_N, sizeof(*sorted), fam_cmp_ptr, NULL);
+	for (i = 1; i < FAM_BULK_N; i++)
+		KUNIT_EXPECT_GE_MSG(test, (unsigned long)sorted[i],
+				    (unsigned long)sorted[i - 1] + 64,
+				    "objects overlap");
+	for (i = 0; i < FAM_BULK_N; i++)
+		KUNIT_EXPECT_NULL(test, memchr_inv(v[i], i & 0xff, 64));
+	gomm_free_bulk(FAM_BULK_N, v);
+	for (i = 0; i < FAM_BULK_N; i++)
+		KUNIT_EXPECT_FALSE(test, gomm_test_live(v[i]));
+	gomm_drain();
+	gomm_stats_cpus_total(&tb);
+	KUNIT_EXPECT_EQ_MSG(test, tb.frees - ta.frees, (unsigned long)FAM_BULK_N,
+			    "frees swept by the drain");
+	gomm_stats_cpu(cpu, &c);
+	KUNIT_EXPECT_EQ_MSG(test, c.allocs - a.allocs, (unsigned long)FAM_BULK_N,
+			    "a drain changed the allocations");
+}
+
+/*
+ * Every path: tiny, small, large, with __GFP_ZERO on objects that were
+ * dirty, and gomm.tiny=0's class 1; each object live and usable.
+ */
+static void test_bulk_sizes_zero(struct kunit *test)
+{
+	static const size_t sizes[] = { 3, 8, 64, 3000, GOMM_MAX_SMALL_SIZE, FAM_LARGE };
+	void *v[40];
+	unsigned int i, j;
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		KUNIT_ASSERT_EQ(test, gomm_alloc_bulk(sizes[i], GFP_KERNEL,
+						      ARRAY_SIZE(v), v), (int)ARRAY_SIZE(v));
+		for (j = 0; j < ARRAY_SIZE(v); j++) {
+			KUNIT_EXPECT_GE(test, gomm_size(v[j]), sizes[i]);
+			memset(v[j], 0xee, sizes[i]);
+		}
+		gomm_free_bulk(ARRAY_SIZE(v), v);
+		KUNIT_ASSERT_EQ(test, gomm_alloc_bulk(sizes[i], GFP_KERNEL | __GFP_ZERO,
+						      ARRAY_SIZE(v), v), (int)ARRAY_SIZE(v));
+		for (j = 0; j < ARRAY_SIZE(v); j++)
+			KUNIT_EXPECT_NULL_MSG(test, memchr_inv(v[j], 0, sizes[i]),
+					      "size %zu: not zeroed", sizes[i]);
+		gomm_free_bulk(ARRAY_SIZE(v), v);
+		for (j = 0; j < ARRAY_SIZE(v); j++)
+			KUNIT_EXPECT_FALSE(test, gomm_test_live(v[j]));
+	}
+	KUNIT_EXPECT_EQ(test, gomm_alloc_bulk(64, GFP_KERNEL, 0, v), 0);
+}
+
+#ifdef CONFIG_FAULT_INJECTION
+/*
+ * All or nothing: with growth failing, a request that needs new spans
+ * returns 0 and leaves no object in use behind.
+ */
+static void test_bulk_failure(struct kunit *test)
+{
+	void **v = kunit_kcalloc(test, 2000, sizeof(*v), GFP_KERNEL);
+	struct hard_fault *f = hard_fault_get(test);
+	unsigned int sc = gomm_size_to_class(64);
+	long in_use;
+
+	KUNIT_ASSERT_NOT_NULL(test, v);
+	hard_force_growth(test);
+	in_use = gomm_stats_in_use(sc);
+	/* one span can be had, not the next ones */
+	KUNIT_ASSERT_EQ(test, gomm_alloc_bulk(64, GFP_KERNEL, 1, v), 1);
+	hard_fault_arm(f, -1);
+	KUNIT_EXPECT_EQ(test, gomm_alloc_bulk(64, GFP_KERNEL | __GFP_NOWARN, 2000, v + 1), 0);
+	hard_fault_arm(f, 0);		/* no more failures */
+	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(sc), in_use + 1);
+	gomm_free(v[0]);
+	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(sc), in_use);
+}
+#else
+static void test_bulk_failure(struct kunit *test)
+{
+	kunit_skip(test, "CONFIG_FAULT_INJECTION is off");
+}
+#endif
+
+/*
+ * A bulk free of mixed input: objects of two classes interleaved, large
+ * and tiny ones, NULL, a pointer twice, an interior pointer and memory
+ * gomm never returned.  The good objects are all freed, once; each bad
+ * entry is reported once and changes nothing.
+ */
+static void test_bulk_free_mixed(struct kunit *test)
+{
+	long bad = fam_err(&gomm_errors.bad_free);
+	long dbl = fam_err(&gomm_errors.double_free);
+	void *k = kmalloc(64, GFP_KERNEL), *good[70], *v[80];
+	unsigned int i, n = 0;
+	u8 *keep;
+
+	KUNIT_ASSERT_NOT_NULL(test, k);
+	keep = gomm_alloc(64, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, keep);
+	for (i = 0; i < 60; i++) {
+		good[i] = gomm_alloc(i & 1 ? 256 : 64, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, good[i]);
+	}
+	for (; i < 65; i++) {
+		good[i] = gomm_alloc(5, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, good[i]);
+	}
+	for (; i < ARRAY_SIZE(good); i++) {
+		good[i] = gomm_alloc(FAM_LARGE, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, good[i]);
+	}
+	/* backwards, so the 64s of a span come in descending order */
+	for (i = ARRAY_SIZE(good); i-- > 0;) {
+		v[n++] = good[i];
+		if (i == 30) {
+			v[n++] = NULL;
+			v[n++] = good[40];	/* twice */
+			v[n++] = keep + 16;	/* interior */
+			v[n++] = k;		/* not gomm's */
+		}
+	}
+	gomm_free_bulk(n, v);
+	for (i = 0; i < ARRAY_SIZE(good); i++)
+		KUNIT_EXPECT_FALSE_MSG(test, gomm_test_live(good[i]), "object %u live", i);
+	KUNIT_EXPECT_TRUE(test, gomm_test_live(keep));
+	KUNIT_EXPECT_EQ(test, fam_err(&gomm_errors.double_free), dbl + 1);
+	KUNIT_EXPECT_EQ(test, fam_err(&gomm_errors.bad_free), bad + 2);
+	gomm_free(keep);
+	kfree(k);
+}
+
+static struct kunit_case gomm_family_cases[] = {
+	KUNIT_CASE(test_gfp_nofail),
+	KUNIT_CASE(test_gfp_grow_orders),
+	KUNIT_CASE(test_gfp_account),
+	KUNIT_CASE(test_realloc_null_zero),
+	KUNIT_CASE(test_realloc_in_place_and_move),
+	KUNIT_CASE(test_realloc_zero),
+	KUNIT_CASE(test_realloc_tiny),
+	KUNIT_CASE(test_realloc_bad),
+	KUNIT_CASE(test_rcu_reader),
+	KUNIT_CASE(test_rcu_head_batched),
+	KUNIT_CASE(test_rcu_bad),
+	KUNIT_CASE(test_bulk_windows),
+	KUNIT_CASE(test_bulk_sizes_zero),
+	KUNIT_CASE(test_bulk_failure),
+	KUNIT_CASE(test_bulk_free_mixed),
+	{}
+};
+
+static struct kunit_suite gomm_family_suite = {
+	.name = "gomm_family",
+	.init = gomm_kunit_pin_cpu,
+	.test_cases = gomm_family_cases,
+};
+
+kunit_test_suites(&gomm_family_suite);
