@@ -49,6 +49,7 @@ MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 #define GOMM_UNLOAD_KEY		0xa5a5a5a5a5a5a5a5UL
 /* the control leak's size: above KMALLOC_MAX_CACHE_SIZE, see above */
 #define GOMM_UNLOAD_CONTROL	(4 * PAGE_SIZE)
+#define GOMM_UNLOAD_CONTROLS	4
 
 struct gomm_unload_set {
 	unsigned int class;	/* a size class, or 0: the class of @size */
@@ -152,19 +153,28 @@ static int gomm_unload_alloc(void)
 static int gomm_unload_drop(const char *val, const struct kernel_param *kp)
 {
 	void *control;
+	int i;
 
 	mutex_lock(&gomm_unload_lock);
 	pr_info("gomm_unload: dropped %u objects without freeing them\n", gomm_unload_n);
 	memset(gomm_unload_objs, 0, sizeof(gomm_unload_objs));
 	gomm_unload_n = 0;
 	mutex_unlock(&gomm_unload_lock);
-	control = kmalloc(GOMM_UNLOAD_CONTROL, GFP_KERNEL);
-	if (!control)
-		return -ENOMEM;
-	memset(control, 0x3c, GOMM_UNLOAD_CONTROL);
-	pr_info("gomm_unload: control at 0x%lx (%lu bytes)\n", (unsigned long)control,
-		GOMM_UNLOAD_CONTROL);
-	/* no copy of the pointer left on this task's stack */
+	/*
+	 * Several controls: kmemleak is conservative, and a stale copy of one
+	 * address (a register an interrupt saved on an idle CPU's IRQ stack,
+	 * a cached dead stack) can hide that one leak for long; the check
+	 * wants at least one reported (it proves the scan works).
+	 */
+	for (i = 0; i < GOMM_UNLOAD_CONTROLS; i++) {
+		control = kmalloc(GOMM_UNLOAD_CONTROL, GFP_KERNEL);
+		if (!control)
+			return -ENOMEM;
+		memset(control, 0x3c, GOMM_UNLOAD_CONTROL);
+		pr_info("gomm_unload: control at 0x%lx (%lu bytes)\n",
+			(unsigned long)control, GOMM_UNLOAD_CONTROL);
+	}
+	/* no copy of the pointers left on this task's stack */
 	control = NULL;
 	barrier_data(&control);
 	gomm_client_wipe_stack(GOMM_CLIENT_WIPE_DEPTH);

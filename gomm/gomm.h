@@ -241,6 +241,8 @@ extern struct gomm_errors gomm_errors;
 DECLARE_PER_CPU(struct gomm_mcache, gomm_mcache);
 /* module parameters (module.c) that the rest reads */
 extern bool gomm_tiny_enabled;
+extern bool gomm_init_alloc;
+extern bool gomm_init_free;
 extern unsigned long gomm_retain_kb;
 extern struct shrinker *gomm_shrinker;
 #ifdef CONFIG_FAULT_INJECTION

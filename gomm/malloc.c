@@ -185,6 +185,17 @@ static __always_inline void gomm_free_hook(const void *p, size_t usable)
 }
 
 /*
+ * init_on_free: zero a live object before its free is published (gomm's
+ * own write, below KASAN: the slack past the requested size is a
+ * redzone).  Every free takes gomm_free_traced() or a slow path then.
+ */
+static __always_inline void gomm_free_wipe(const void *p, size_t usable)
+{
+	if (unlikely(gomm_init_free))
+		__memset((void *)p, 0, usable);
+}
+
+/*
  * Span class of each request size 1..32768 for the fast path, indexed by
  * (size + 7) / 8; built at load from Go's two tables (gomm_size_to_class())
  * so that the fast path needs one load and no branch.  (1..15 come here
@@ -574,7 +585,10 @@ static __always_inline void *__gomm_alloc(size_t size, gfp_t flags)
 static noinline void *gomm_alloc_traced(size_t size, gfp_t flags,
 					unsigned long ip)
 {
-	void *p = __gomm_alloc(size, flags);
+	void *p;
+
+	/* init_on_alloc: every allocation comes here (module.c) */
+	p = __gomm_alloc(size, gomm_init_alloc ? flags | __GFP_ZERO : flags);
 	/* the usable size as gomm_size() gives it, tiny objects' too */
 	size_t usable = p ? gomm_size(p) : 0;
 
@@ -738,6 +752,7 @@ static void gomm_free_checked(const void *ptr)
 	if (!s)
 		return;
 	if (s->kind == GOMM_KIND_SMALL) {
+		gomm_free_wipe(ptr, s->elemsize);
 		gomm_free_hook(ptr, s->elemsize);
 		gomm_span_free_obj(s, idx, ptr);
 	} else if (s->kind == GOMM_KIND_LARGE) {
@@ -745,6 +760,7 @@ static void gomm_free_checked(const void *ptr)
 			gomm_report(GOMM_BAD_DOUBLE_LARGE, ptr, GOMM_OP_FREE);
 			return;
 		}
+		gomm_free_wipe(ptr, s->elemsize);
 		gomm_free_hook(ptr, s->elemsize);
 		gomm_heap_free_span(s);
 		this_cpu_inc(gomm_mcache.nlarge_free);
@@ -758,7 +774,7 @@ static noinline void gomm_free_slow(const void *ptr)
 	preempt_enable();
 }
 
-static __always_inline void __gomm_free(const void *ptr)
+static __always_inline void __gomm_free(const void *ptr, bool wipe)
 {
 	struct gomm_span *s;
 	unsigned int idx;
@@ -788,6 +804,8 @@ static __always_inline void __gomm_free(const void *ptr)
 		idx = (m >> 32) & (GOMM_MAX_OBJS_PER_SPAN - 1);
 		if (likely(test_bit(idx, s->alloc_bits))) {
 			/* before the free is published: it may be reused */
+			if (wipe)
+				gomm_free_wipe(ptr, s->elemsize);
 			gomm_free_hook(ptr, s->elemsize);
 			gomm_span_free_obj(s, idx, ptr);
 			preempt_enable();
@@ -810,14 +828,14 @@ static noinline void gomm_free_traced(const void *ptr, unsigned long ip)
 	trace_gomm_free(ip, ptr);
 	if (gomm_callsites_on())
 		gomm_callsite_free(ptr);
-	__gomm_free(ptr);
+	__gomm_free(ptr, true);
 }
 
 void gomm_free(const void *ptr)
 {
 	if (gomm_instrumented())
 		return gomm_free_traced(ptr, _RET_IP_);
-	__gomm_free(ptr);
+	__gomm_free(ptr, false);
 }
 EXPORT_SYMBOL_GPL(gomm_free);
 
@@ -874,7 +892,7 @@ static __always_inline void gomm_free_ip(const void *ptr, unsigned long ip)
 	if (gomm_instrumented())
 		gomm_free_traced(ptr, ip);
 	else
-		__gomm_free(ptr);
+		__gomm_free(ptr, false);
 }
 
 void *gomm_realloc(const void *p, size_t new_size, gfp_t flags)
@@ -899,7 +917,7 @@ void *gomm_realloc(const void *p, size_t new_size, gfp_t flags)
 		 * @new_size is zeroed (gomm's own write, below KASAN: part of
 		 * it is a redzone), so a later growth in place finds zeroes.
 		 */
-		if (flags & __GFP_ZERO)
+		if ((flags & __GFP_ZERO) || gomm_init_alloc)
 			__memset((void *)p + new_size, 0, ks - new_size);
 		/* a tiny object's granule may be shared: its shadow stays */
 		if (!tiny)
@@ -1009,7 +1027,7 @@ EXPORT_SYMBOL_GPL(gomm_alloc_bulk);
 /* One object of a bulk free that is not batched: __gomm_free(). */
 static noinline void gomm_free_one(const void *ptr)
 {
-	__gomm_free(ptr);
+	__gomm_free(ptr, true);
 }
 
 /*

@@ -9,6 +9,7 @@
  * heap.c and pagealloc.c; debugfs in stats.c.
  */
 #include <linux/cpuhotplug.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/shrinker.h>
@@ -17,6 +18,30 @@
 #include "compat.h"
 
 #include "gomm.h"
+
+/*
+ * The kernel's init_on_alloc / init_on_free (command line or config
+ * default), read once at load (the kernel fixes them at boot): when on,
+ * gomm's instrumentation key sends every allocation and free to the
+ * instrumented paths, which zero the object as SLUB does; the fast paths
+ * pay nothing for it when they are off.  With init_on_free the tiny
+ * allocator is off: a tiny block's objects have no size of their own to
+ * wipe.
+ */
+bool gomm_init_alloc __ro_after_init;
+bool gomm_init_free __ro_after_init;
+EXPORT_SYMBOL_IF_KUNIT(gomm_init_alloc);
+EXPORT_SYMBOL_IF_KUNIT(gomm_init_free);
+
+static void __init gomm_init_flags(void)
+{
+	gomm_init_alloc = want_init_on_alloc(0);
+	gomm_init_free = want_init_on_free();
+	if (gomm_init_free && gomm_tiny_enabled) {
+		gomm_tiny_enabled = false;
+		pr_info("gomm: init_on_free is on: the tiny allocator is off\n");
+	}
+}
 
 bool gomm_tiny_enabled = true;
 EXPORT_SYMBOL_IF_KUNIT(gomm_tiny_enabled);
@@ -184,6 +209,7 @@ static int __init gomm_init(void)
 {
 	int ret;
 
+	gomm_init_flags();
 	gomm_malloc_init();
 	gomm_mcentral_init();
 	gomm_rcu_init();
@@ -209,6 +235,8 @@ static int __init gomm_init(void)
 	shrinker_register(gomm_shrinker);
 	gomm_stats_init();
 	schedule_delayed_work(&gomm_scavenger, msecs_to_jiffies(gomm_scavenge_ms));
+	if (gomm_init_alloc || gomm_init_free)
+		static_branch_inc(&gomm_instr_key);
 	pr_info("gomm: ready: %u size classes, %lu KiB pages, heap range %lu chunks\n",
 		GOMM_NUM_CLASSES - 1, GOMM_PAGE_SIZE / SZ_1K, gomm_heap.pa.nchunks);
 	return 0;
@@ -226,6 +254,8 @@ static void __exit gomm_exit(void)
 	unsigned long live, large;
 	int cpu;
 
+	if (gomm_init_alloc || gomm_init_free)
+		static_branch_dec(&gomm_instr_key);
 	gomm_stats_exit();
 	gomm_callsites_exit();
 	cancel_delayed_work_sync(&gomm_scavenger);

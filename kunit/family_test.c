@@ -24,7 +24,9 @@
 #include <linux/completion.h>
 #include <linux/delay.h>
 #include <linux/gomm.h>
+#include <linux/kasan.h>
 #include <linux/kthread.h>
+#include <linux/mm.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/sizes.h>
@@ -697,6 +699,51 @@ static void test_bulk_free_mixed(struct kunit *test)
 	kfree(k);
 }
 
+/*
+ * The kernel's init_on_alloc and init_on_free (make check boots the tiny0
+ * run with both on): every object comes zeroed, whatever was written to
+ * its slot before, and a freed object is zero before its slot is reused
+ * (read with KASAN quiet: it is freed memory).  With init_on_free the
+ * tiny allocator is off.  Skipped on a boot with both off.
+ */
+static void test_init_on_alloc_free(struct kunit *test)
+{
+	static const size_t sizes[] = { 8, 64, 1000, 32768, 100000 };
+	bool on_alloc = want_init_on_alloc(0), on_free = want_init_on_free();
+	unsigned int i, round;
+	size_t usable;
+	void *p;
+
+	if (!on_alloc && !on_free)
+		kunit_skip(test, "init_on_alloc and init_on_free are off on this boot");
+	KUNIT_EXPECT_EQ(test, gomm_init_alloc, on_alloc);
+	KUNIT_EXPECT_EQ(test, gomm_init_free, on_free);
+	if (on_free)
+		KUNIT_EXPECT_FALSE_MSG(test, gomm_tiny_enabled,
+				       "the tiny allocator is on with init_on_free");
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		for (round = 0; round < 8; round++) {
+			p = gomm_alloc(sizes[i], GFP_KERNEL);
+			KUNIT_ASSERT_NOT_NULL(test, p);
+			if (on_alloc)
+				KUNIT_EXPECT_NULL_MSG(test, memchr_inv(p, 0, sizes[i]),
+						      "%zu bytes: not zeroed (round %u)",
+						      sizes[i], round);
+			memset(p, 0xa5, sizes[i]);
+			usable = gomm_size(p);
+			gomm_free(p);
+			if (!on_free)
+				continue;
+			/* the CPU is pinned and nothing here allocates */
+			kasan_disable_current();
+			KUNIT_EXPECT_NULL_MSG(test, memchr_inv(p, 0, usable),
+					      "%zu bytes: not zero once freed (round %u)",
+					      sizes[i], round);
+			kasan_enable_current();
+		}
+	}
+}
+
 static struct kunit_case gomm_family_cases[] = {
 	KUNIT_CASE(test_gfp_nofail),
 	KUNIT_CASE(test_gfp_grow_orders),
@@ -713,6 +760,7 @@ static struct kunit_case gomm_family_cases[] = {
 	KUNIT_CASE(test_bulk_sizes_zero),
 	KUNIT_CASE(test_bulk_failure),
 	KUNIT_CASE(test_bulk_free_mixed),
+	KUNIT_CASE(test_init_on_alloc_free),
 	{}
 };
 

@@ -681,8 +681,15 @@ static void hard_zero_reuse(struct kunit *test, struct hard_zero *z, size_t size
 		hard_zero_release(z);
 		return;
 	}
-	KUNIT_EXPECT_NULL_MSG(test, memchr_inv(q, HARD_ZERO_PAT, size),
-			      "%s: the reused object is not dirty: nothing to zero", what);
+	/* with the kernel's init_on_alloc or init_on_free gomm zeroed it */
+	if (!gomm_init_alloc && !gomm_init_free)
+		KUNIT_EXPECT_NULL_MSG(test, memchr_inv(q, HARD_ZERO_PAT, size),
+				      "%s: the reused object is not dirty: nothing to zero",
+				      what);
+	else
+		KUNIT_EXPECT_NULL_MSG(test, memchr_inv(q, 0, size),
+				      "%s: init_on_alloc/free, but the reused object is dirty",
+				      what);
 	gomm_free(q);
 	/* and once more, zeroed */
 	q = hard_zero_realloc(z, size, gfp, true, zalloc, p, tries);

@@ -45,7 +45,9 @@
  * and current_obj_cgroup() are not exported), so the object is allocated
  * uncharged, counted in debugfs errors/unaccounted, and the first such
  * allocation prints one warning.  Other flags (zones, __GFP_THISNODE,
- * __GFP_COMP) are ignored.
+ * __GFP_COMP) are ignored.  With the kernel's init_on_alloc (boot
+ * parameter or config default, as Debian's kernels have it) every object
+ * is zeroed, as with %__GFP_ZERO; SLUB does the same.
  *
  * Context: any context but NMI.  Process context only for flags that may
  * sleep.
@@ -75,6 +77,10 @@ void *gomm_zalloc(size_t size, gfp_t flags);
  *
  * Context: any context but NMI; never sleeps.  May be called on any CPU,
  * whichever CPU allocated the object.
+ *
+ * With the kernel's init_on_free the object is zeroed before it is freed,
+ * and gomm's tiny allocator is off (its blocks' objects have no size of
+ * their own to wipe).
  *
  * A pointer gomm never returned, an interior pointer or a double free is
  * reported once (rate-limited, with a stack trace), counted in debugfs and
