@@ -29,8 +29,8 @@
  * wipe.
  */
 bool gomm_init_alloc __ro_after_init;
-bool gomm_init_free __ro_after_init;
 EXPORT_SYMBOL_IF_KUNIT(gomm_init_alloc);
+bool gomm_init_free __ro_after_init;
 EXPORT_SYMBOL_IF_KUNIT(gomm_init_free);
 
 static void __init gomm_init_flags(void)
