@@ -21,8 +21,12 @@
  *
  * Writing to the "drop" parameter forgets every object without freeing it
  * (the client's references are gone, gomm still has them live) and leaks
- * one kmalloc() object, kmemleak's control: a scan must report that one
- * ("gomm_unload: control at 0xADDR (N bytes)").  It is a large kmalloc()
+ * GOMM_UNLOAD_CONTROLS kmalloc() objects, kmemleak's controls: a scan must
+ * report at least one ("gomm_unload: control at 0xADDR (N bytes)"; with
+ * one control, a scan in make check's full boot missed it three times in
+ * one day, and once 0 of 4 were reported: stale copies of addresses in
+ * gomm's old heap pages, on long-lived threads' stacks most likely, which
+ * the check's scan now leaves out).  Each is a large kmalloc()
  * (from the page allocator): on 7.x kmemleak did not report a 184-byte one
  * (a stale pointer to it somewhere, not found), and a large one was
  * missed once on 6.12: since then the task's stack is wiped after the
@@ -49,7 +53,7 @@ MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 #define GOMM_UNLOAD_KEY		0xa5a5a5a5a5a5a5a5UL
 /* the control leak's size: above KMALLOC_MAX_CACHE_SIZE, see above */
 #define GOMM_UNLOAD_CONTROL	(4 * PAGE_SIZE)
-#define GOMM_UNLOAD_CONTROLS	4
+#define GOMM_UNLOAD_CONTROLS	8
 
 struct gomm_unload_set {
 	unsigned int class;	/* a size class, or 0: the class of @size */
