@@ -259,7 +259,6 @@ unsigned long gomm_heap_exit(void);
 struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
 				       unsigned int spanclass, gfp_t gfp);
 void gomm_heap_free_span(struct gomm_span *s);
-struct gomm_span *gomm_heap_alloc_large(unsigned long npages, gfp_t gfp);
 void gomm_heap_flush_pcache(int cpu);
 bool gomm_heap_pcache_holds(int cpu);
 struct gomm_span *gomm_span_of(const void *p, bool *free_page);

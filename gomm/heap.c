@@ -429,8 +429,8 @@ struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
 
 /**
  * gomm_heap_free_span - return a span's pages to the heap (Go's freeSpan)
- * @s: a span no one allocates from any more (a large one off every list
- *	but the heap's large list or a private one)
+ * @s: a span no one allocates from any more (a small one off every
+ *	mcentral list, a large one whose object was freed)
  *
  * The pages are free at once, in this CPU's page cache if they are of its
  * block; the struct is freed after an RCU grace period (the span lifetime
@@ -453,19 +453,6 @@ void gomm_heap_free_span(struct gomm_span *s)
 		s = gomm_heap_stash(s);
 	if (s)
 		gomm_span_retire(s);
-}
-
-/**
- * gomm_heap_alloc_large - a span for a large object of @npages pages
- * @npages: gomm pages
- * @gfp: GFP flags of the allocation
- *
- * Context: any but NMI; sleeps only if @gfp allows.  No gomm lock held.
- * Return: a GOMM_SPAN_LARGE span, or NULL.
- */
-struct gomm_span *gomm_heap_alloc_large(unsigned long npages, gfp_t gfp)
-{
-	return gomm_heap_alloc_span(npages, 0, gfp);
 }
 
 static void gomm_free_kpages(unsigned long ci, const unsigned long *owned)

@@ -26,7 +26,7 @@
  * (gomm_mcentral_cache()) or a new one (gomm_mcentral_grow(): pages from
  * the heap, which grows with alloc_pages()).  Requests of 1..15 bytes share
  * 16-byte blocks (Go's tiny allocator); above 32 KiB an object is a span
- * of its own (gomm_heap_alloc_large()).
+ * of its own (gomm_heap_alloc_span() with span class 0).
  *
  * The life of a free: gomm_free() finds the span in the page->span map
  * (gomm_span_lookup()), checks that the pointer is the start of an object
@@ -453,7 +453,7 @@ static void *gomm_alloc_large(size_t size, gfp_t gfp)
 					    size);
 		return NULL;
 	}
-	s = gomm_heap_alloc_large(DIV_ROUND_UP(size, GOMM_PAGE_SIZE), gfp);
+	s = gomm_heap_alloc_span(DIV_ROUND_UP(size, GOMM_PAGE_SIZE), 0, gfp);
 	if (!s)
 		return NULL;
 	this_cpu_inc(gomm_mcache.nalloc[0]);

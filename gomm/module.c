@@ -106,9 +106,8 @@ static void __gomm_drain(void)
  */
 void gomm_drain(void)
 {
-	/* deferred frees first (rcu.c), but only if there are any */
-	if (gomm_rcu_pending())
-		gomm_rcu_barrier();
+	/* deferred frees first (rcu.c): no wait if there are none */
+	gomm_rcu_barrier();
 	mutex_lock(&gomm_reclaim_mutex);
 	__gomm_drain();
 	mutex_unlock(&gomm_reclaim_mutex);
@@ -129,8 +128,7 @@ unsigned long gomm_scavenge(void)
 {
 	unsigned long n;
 
-	if (gomm_rcu_pending())
-		gomm_rcu_barrier();
+	gomm_rcu_barrier();
 	mutex_lock(&gomm_reclaim_mutex);
 	__gomm_drain();
 	n = gomm_heap_scavenge(gomm_retain_pages(), ULONG_MAX);
