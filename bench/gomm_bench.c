@@ -29,7 +29,7 @@
  * heap (drain, scavenge) and read memory counters between them:
  *
  *   calib loop pair cache batch random remote large largeheap scale
- *   callsites growth SIZE bulk realloc rcu
+ *   callsites growth SIZE bulk realloc rcu nolock
  *
  * ("callsites": the pairs of 16, 64, 256 and 64 KiB bytes and the
  * 1000-object batch of 64 bytes again, as cases cs_pair and cs_batch1000,
@@ -52,7 +52,13 @@
  * period, gomm_free_rcu_head() against kfree_rcu() (case free_rcu) and
  * gomm_free_rcu() against kfree_rcu_mightsleep() (free_rcu_nohead): the
  * loop queues the frees, and whatever of the callbacks runs during it is
- * counted too; the rest runs untimed, before the next case.
+ * counted too; the rest runs untimed, before the next case.  "nolock"
+ * times gomm_alloc_nolock()/gomm_free_nolock() pairs against
+ * kmalloc_nolock()/kfree_nolock() (case nolock) where the kernel has them
+ * (6.18 and later: GOMM_HAVE_KMALLOC_NOLOCK, gomm/compat.h); on older
+ * kernels against kmalloc(GFP_ATOMIC)/kfree(), as case nolock_vs_atomic,
+ * so the two are never mixed up.  The line names the SLUB calls
+ * (slub_api=).
  *
  * One line per case on the console, for scripts/bench:
  *   gomm_bench: case=pair size=64 gomm=41.2 slub=153.0 unit=ns/op
@@ -82,6 +88,8 @@
 #include <linux/slab.h>
 #include <linux/smp.h>
 #include <linux/string.h>
+
+#include "compat.h"
 
 /* iterations of the timed loop per case; warm-ups run a tenth of that */
 #define BENCH_ITERS		100000UL
@@ -1217,6 +1225,94 @@ fail:
 	return -ENOMEM;
 }
 
+/* ---- gomm_alloc_nolock() against kmalloc_nolock() --------------------- */
+
+#if GOMM_HAVE_KMALLOC_NOLOCK
+#define BENCH_NOLOCK_CASE	"nolock"
+#define BENCH_NOLOCK_SLUB	"kmalloc_nolock"
+
+static __always_inline void *bench_slub_nolock_alloc(size_t size)
+{
+	return kmalloc_nolock(size, 0, NUMA_NO_NODE);
+}
+
+static __always_inline void bench_slub_nolock_free(void *p)
+{
+	kfree_nolock(p);
+}
+#else
+/* no kmalloc_nolock() before 6.18: the nearest SLUB call, labelled so */
+#define BENCH_NOLOCK_CASE	"nolock_vs_atomic"
+#define BENCH_NOLOCK_SLUB	"kmalloc_atomic"
+
+static __always_inline void *bench_slub_nolock_alloc(size_t size)
+{
+	return kmalloc(size, GFP_ATOMIC);
+}
+
+static __always_inline void bench_slub_nolock_free(void *p)
+{
+	kfree(p);
+}
+#endif
+
+/*
+ * @n alloc+free pairs.  A nolock allocation may return NULL when its
+ * cache cannot be served without a lock; the refill runs at once (gomm's
+ * irq_work, as interrupts are on here), so one retry is allowed.
+ */
+static noinline bool bench_nolock_loop(bool gomm, size_t size, unsigned long n)
+{
+	unsigned long i;
+	void *p;
+
+	for (i = 0; i < n; i++) {
+		p = gomm ? gomm_alloc_nolock(size, 0) : bench_slub_nolock_alloc(size);
+		if (unlikely(!p)) {
+			p = gomm ? gomm_alloc_nolock(size, 0) :
+				   bench_slub_nolock_alloc(size);
+			if (!p)
+				return false;
+		}
+		if (gomm)
+			gomm_free_nolock(p);
+		else
+			bench_slub_nolock_free(p);
+	}
+	return true;
+}
+
+static u64 bench_time_nolock(bool gomm, size_t size, unsigned long n)
+{
+	u64 t0, best = U64_MAX;
+	int r;
+
+	if (!bench_nolock_loop(gomm, size, n / 10))
+		return 0;
+	for (r = 0; r < BENCH_REPEAT; r++) {
+		t0 = ktime_get_ns();
+		if (!bench_nolock_loop(gomm, size, n))
+			return 0;
+		best = min(best, ktime_get_ns() - t0);
+	}
+	return best;
+}
+
+static int bench_nolock_case(size_t size)
+{
+	u64 g = bench_time_nolock(true, size, BENCH_ITERS);
+	u64 s = bench_time_nolock(false, size, BENCH_ITERS);
+
+	if (!g || !s) {
+		pr_err("case=%s size=%zu: allocation failed\n", BENCH_NOLOCK_CASE, size);
+		return -ENOMEM;
+	}
+	pr_info("case=%s size=%zu slub_api=%s gomm=%s slub=%s unit=ns/op\n",
+		BENCH_NOLOCK_CASE, size, BENCH_NOLOCK_SLUB,
+		bench_fmt(g, BENCH_ITERS).s, bench_fmt(s, BENCH_ITERS).s);
+	return 0;
+}
+
 /* ---- the memory-efficiency live set ---------------------------------- */
 
 /*
@@ -1296,6 +1392,7 @@ static int bench_group(const char *name, unsigned long arg)
 	static const size_t large_sizes[] = { SZ_64K, SZ_1M, SZ_4M };
 	static const size_t callsite_sizes[] = { 16, 64, 256, SZ_64K };
 	static const size_t batch_sizes[] = { 64, 256 };
+	static const size_t nolock_sizes[] = { 16, 64, 256 };
 	static const unsigned long batch_ns[] = { 1000, 100000 };
 	unsigned int i, j, cpu, remote;
 	int ret = 0;
@@ -1370,6 +1467,9 @@ static int bench_group(const char *name, unsigned long arg)
 		ret = bench_bulk_case(64);
 	} else if (!strcmp(name, "realloc")) {
 		ret = bench_realloc_case();
+	} else if (!strcmp(name, "nolock")) {
+		for (i = 0; i < ARRAY_SIZE(nolock_sizes) && !ret; i++)
+			ret = bench_nolock_case(nolock_sizes[i]);
 	} else {
 		ret = -EINVAL;
 	}
