@@ -227,17 +227,21 @@ static struct gomm_span *gomm_nolock_cache(struct gomm_nolock *nc,
 	return s;
 }
 
-/* Give used-up span @s back to its mcentral, if its lock can be had. */
-static bool gomm_nolock_uncache(struct gomm_nolock *nc, struct gomm_span *s)
+/*
+ * Give @nc's used-up span of class @sc back to its mcentral if its lock
+ * can be had; the slot is empty then, else it keeps the span.
+ */
+static void gomm_nolock_uncache(struct gomm_nolock *nc, unsigned int sc)
 {
+	struct gomm_span *s = nc->alloc[sc];
 	struct gomm_mcentral *c = &gomm_central[s->spanclass];
 
-	if (!raw_spin_trylock(&c->lock))
-		return false;
-	nc->loaded -= gomm_span_unload_window(s);
-	gomm_nolock_put(c, s);
-	raw_spin_unlock(&c->lock);
-	return true;
+	if (raw_spin_trylock(&c->lock)) {
+		nc->alloc[sc] = &gomm_empty_span;
+		nc->loaded -= gomm_span_unload_window(s);
+		gomm_nolock_put(c, s);
+		raw_spin_unlock(&c->lock);
+	}
 }
 
 /*
@@ -264,9 +268,9 @@ static void *gomm_nolock_refill(struct gomm_nolock *nc, unsigned int sc)
 		}
 		if (gomm_nolock_sweep(nc, s) && gomm_span_load_window(s))
 			goto take;
-		if (!gomm_nolock_uncache(nc, s))
-			goto miss;
-		nc->alloc[sc] = &gomm_empty_span;
+		gomm_nolock_uncache(nc, sc);
+		if (nc->alloc[sc] != &gomm_empty_span)
+			goto miss;	/* its mcentral is locked: kept */
 	}
 	s = gomm_nolock_cache(nc, sc);
 	if (!s)
@@ -663,8 +667,12 @@ EXPORT_SYMBOL_IF_KUNIT(gomm_nolock_holds);
 /**
  * gomm_nolock_barrier - wait until every nolock free deferred so far is done
  *
- * Waits for every CPU's irq_work (irq_work_sync()), which finishes the
- * deferred frees queued before it ran, then does the FULL hand-offs left.
+ * Waits for every online CPU's irq_work (irq_work_sync()), which finishes
+ * the deferred frees queued before it ran, then does the FULL hand-offs
+ * left.  An offline CPU's deferred frees are finished by the hotplug
+ * teardown (gomm_nolock_flush_cpu()); its irq_work is not waited for: one
+ * that an NMI queued on the CPU after its last run on the way down would
+ * wait for the CPU to come back.
  *
  * Context: process, interrupts enabled.
  */
@@ -672,7 +680,7 @@ void gomm_nolock_barrier(void)
 {
 	int cpu;
 
-	for_each_possible_cpu(cpu)
+	for_each_online_cpu(cpu)
 		irq_work_sync(&per_cpu_ptr(&gomm_nolock, cpu)->work);
 	gomm_nolock_rescan_all();
 }
