@@ -244,6 +244,7 @@ extern bool gomm_tiny_enabled;
 extern bool gomm_init_alloc;
 extern bool gomm_init_free;
 extern unsigned long gomm_retain_kb;
+extern u64 gomm_reclaim_ns;
 extern struct shrinker *gomm_shrinker;
 #ifdef CONFIG_FAULT_INJECTION
 extern struct fault_attr gomm_fail_grow;

@@ -175,6 +175,7 @@ static int gomm_heap_show(struct seq_file *m, void *v)
 	seq_printf(m, "largest_free_run   %lu\n", largest);
 	seq_printf(m, "grows              %lu\n", grows);
 	seq_printf(m, "bytes_held         %lu\n", owned * GOMM_PAGE_SIZE);
+	seq_printf(m, "reclaim_ns         %llu\n", READ_ONCE(gomm_reclaim_ns));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(gomm_heap);

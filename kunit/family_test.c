@@ -4,7 +4,7 @@
  * the GFP flags that mean what they say.
  *
  *   GFP      __GFP_NOFAIL retried through failing heap growths (and not
- *            without it), the orders and flags each growth attempt uses
+ *            without it, nor without direct reclaim, which WARNs), the orders and flags each growth attempt uses
  *            (SLUB's allocate_slab() rule), __GFP_ACCOUNT served, counted
  *            and not charged
  *   realloc  NULL and 0, in place and moved, contents kept, __GFP_ZERO as
@@ -87,8 +87,34 @@ static void test_gfp_nofail(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, gomm_alloc(GOMM_MAX_LARGE_SIZE + 1,
 					   GFP_KERNEL | __GFP_NOFAIL | __GFP_NOWARN));
 }
+
+/*
+ * __GFP_NOFAIL without direct reclaim: the page allocator's WARN (once per
+ * load: this is the only case that asks for it), and no retry - the first
+ * failed growth gives NULL.  The bracket makes scripts/vm fail the boot if
+ * the WARN does not come, or if anything else splats meanwhile.
+ */
+static void test_gfp_nofail_noreclaim(struct kunit *test)
+{
+	struct hard_fault *f = hard_fault_get(test);
+	long fail0;
+
+	hard_force_growth(test);
+	hard_fault_arm(f, 1);
+	fail0 = fam_err(&gomm_errors.failed_grow);
+	pr_info("gomm-vm: expect-splat on warn\n");
+	KUNIT_EXPECT_NULL(test, gomm_alloc(64, GFP_NOWAIT | __GFP_NOFAIL));
+	pr_info("gomm-vm: expect-splat off\n");
+	KUNIT_EXPECT_EQ(test, fam_err(&gomm_errors.failed_grow), fail0 + 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&f->attr->times), 0);
+}
 #else
 static void test_gfp_nofail(struct kunit *test)
+{
+	kunit_skip(test, "CONFIG_FAULT_INJECTION is off");
+}
+
+static void test_gfp_nofail_noreclaim(struct kunit *test)
 {
 	kunit_skip(test, "CONFIG_FAULT_INJECTION is off");
 }
@@ -746,6 +772,7 @@ static void test_init_on_alloc_free(struct kunit *test)
 
 static struct kunit_case gomm_family_cases[] = {
 	KUNIT_CASE(test_gfp_nofail),
+	KUNIT_CASE(test_gfp_nofail_noreclaim),
 	KUNIT_CASE(test_gfp_grow_orders),
 	KUNIT_CASE(test_gfp_account),
 	KUNIT_CASE(test_realloc_null_zero),
