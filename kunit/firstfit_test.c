@@ -77,7 +77,7 @@ static void ff_empty_heap(struct kunit *test)
 {
 	gomm_kunit_set_retain(test, 0);
 	gomm_scavenge();
-	KUNIT_ASSERT_EQ_MSG(test, gomm_heap.pages_owned, gomm_kunit_pages_in_use(),
+	KUNIT_ASSERT_EQ_MSG(test, gomm_kunit_heap(pages_owned), gomm_kunit_pages_in_use(),
 			    "free heap pages left after a scavenge with retain_kb=0");
 	gomm_kunit_set_retain(test, FF_RETAIN_ALL);
 }
@@ -85,12 +85,12 @@ static void ff_empty_heap(struct kunit *test)
 /* Flush every page cache (and mcache), and scavenge if asked (keeps all). */
 static void ff_settle(struct kunit *test, const struct ff_case *c)
 {
-	unsigned long released = READ_ONCE(gomm_heap.released);
+	unsigned long released = gomm_kunit_heap(released);
 
 	gomm_drain();
 	if (c->scavenge) {
 		gomm_scavenge();
-		KUNIT_EXPECT_EQ_MSG(test, READ_ONCE(gomm_heap.released), released,
+		KUNIT_EXPECT_EQ_MSG(test, gomm_kunit_heap(released), released,
 				    "%s: the scavenge released pages", c->name);
 	}
 }
