@@ -45,7 +45,9 @@
  * and current_obj_cgroup() are not exported), so the object is allocated
  * uncharged, counted in debugfs errors/unaccounted, and the first such
  * allocation prints one warning.  Other flags (zones, __GFP_THISNODE,
- * __GFP_COMP) are ignored.  With the kernel's init_on_alloc (boot
+ * __GFP_COMP) are ignored (gomm_alloc_node() honours __GFP_THISNODE).
+ * The object is of the CPU's NUMA node's memory unless that node had none
+ * free when its span was made (see gomm_alloc_node()).  With the kernel's init_on_alloc (boot
  * parameter or config default, as Debian's kernels have it) every object
  * is zeroed, as with %__GFP_ZERO; SLUB does the same.
  *
