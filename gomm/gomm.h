@@ -293,6 +293,8 @@ struct gomm_errors {
 extern struct gomm_map gomm_map;
 extern struct gomm_heap *gomm_heaps[MAX_NUMNODES];
 extern struct gomm_heap *gomm_heap_first;
+extern struct gomm_heap *gomm_heap_list[MAX_NUMNODES];
+extern unsigned int gomm_nr_heaps;
 extern struct gomm_span gomm_empty_span;
 extern struct gomm_errors gomm_errors;
 DECLARE_PER_CPU(struct gomm_mcache, gomm_mcache);
@@ -310,10 +312,17 @@ extern struct fault_attr gomm_fail_grow;
 extern struct ratelimit_state gomm_report_rs;
 #endif
 
-/* every node's heap, in node order (as SLUB's for_each_kmem_cache_node) */
-#define for_each_gomm_heap(nid, h)					\
-	for_each_node(nid)						\
-		if (((h) = gomm_heaps[nid]))
+/**
+ * gomm_heap_at - the @i-th node heap, in node order, or NULL past the last
+ * @i: 0 for the first
+ *
+ * For walks over every node's heap: for (i = 0; (h = gomm_heap_at(i)); i++).
+ * The list is made at load and fixed until unload.
+ */
+static inline struct gomm_heap *gomm_heap_at(unsigned int i)
+{
+	return i < gomm_nr_heaps ? gomm_heap_list[i] : NULL;
+}
 
 /**
  * gomm_local_heap - the heap of this CPU's nearest node with memory

@@ -49,6 +49,11 @@ EXPORT_SYMBOL_IF_KUNIT(gomm_heaps);
 /* the heap of the first node with memory (gomm_local_heap()) */
 struct gomm_heap *gomm_heap_first;
 EXPORT_SYMBOL_IF_KUNIT(gomm_heap_first);
+/* every heap, in node order (gomm_heap_at()), fixed from load to unload */
+struct gomm_heap *gomm_heap_list[MAX_NUMNODES];
+EXPORT_SYMBOL_IF_KUNIT(gomm_heap_list);
+unsigned int gomm_nr_heaps;
+EXPORT_SYMBOL_IF_KUNIT(gomm_nr_heaps);
 /*
  * Each CPU's page cache (Go's per-P pageCache): the free pages of one
  * 64-page block, taken from the page allocator of the CPU's node at once,
@@ -628,9 +633,9 @@ static unsigned long gomm_heap_free_total(void)
 	unsigned long free = 0;
 	struct gomm_heap *h;
 	long n;
-	int nid;
+	unsigned int hi;
 
-	for_each_gomm_heap(nid, h) {
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++) {
 		n = READ_ONCE(h->pages_owned) - atomic_long_read(&h->pages_in_use);
 		free += max(n, 0L);
 	}
@@ -662,9 +667,9 @@ unsigned long gomm_heap_scavenge(unsigned long retain_pages,
 	unsigned long ci, n, free, flags, released = 0;
 	struct gomm_chunk *c;
 	struct gomm_heap *h;
-	int nid;
+	unsigned int hi;
 
-	for_each_gomm_heap(nid, h) {
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++) {
 		for (ci = READ_ONCE(h->pa.end); ci-- > READ_ONCE(h->pa.start) &&
 		     released < max_pages;) {
 			c = gomm_heap_chunk(h, ci);
@@ -735,7 +740,7 @@ static void gomm_heap_stats_add(struct gomm_heap *h, struct gomm_heap_stats *st)
 void gomm_heap_stats(int node, struct gomm_heap_stats *st)
 {
 	struct gomm_heap *h;
-	int nid;
+	unsigned int hi;
 
 	memset(st, 0, sizeof(*st));
 	if (node != NUMA_NO_NODE) {
@@ -744,7 +749,7 @@ void gomm_heap_stats(int node, struct gomm_heap_stats *st)
 			gomm_heap_stats_add(h, st);
 		return;
 	}
-	for_each_gomm_heap(nid, h)
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++)
 		gomm_heap_stats_add(h, st);
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_heap_stats);
@@ -772,6 +777,7 @@ int gomm_heap_init(void)
 	unsigned long i, nchunks = (__pa((unsigned long)high_memory - 1) >>
 				    GOMM_CHUNK_SHIFT) + 1;
 	struct gomm_heap *h;
+	unsigned int hi;
 	int nid;
 
 	for (i = 0; i < GOMM_CHUNK_PAGES; i++)
@@ -799,14 +805,15 @@ int gomm_heap_init(void)
 		}
 		gomm_mcentral_init(h);
 		gomm_heaps[nid] = h;
-		if (!gomm_heap_first)
-			gomm_heap_first = h;
+		gomm_heap_list[gomm_nr_heaps++] = h;
 	}
+	gomm_heap_first = gomm_heap_list[0];
 	if (gomm_heap_first)
 		return 0;
 nomem:
-	for_each_gomm_heap(nid, h)
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++)
 		gomm_heap_destroy(h);
+	gomm_nr_heaps = 0;
 	gomm_heap_first = NULL;
 	kvfree(gomm_map.spanmap);
 	kmem_cache_destroy(gomm_chunk_cache);
@@ -855,14 +862,14 @@ unsigned long gomm_heap_exit(void)
 	unsigned long ci, nlarge = 0, bytes = 0;
 	struct gomm_chunk *c;
 	struct gomm_heap *h;
-	int nid;
+	unsigned int hi;
 
-	for_each_gomm_heap(nid, h)
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++)
 		gomm_heap_exit_large(h, &nlarge, &bytes);
 	if (nlarge)
 		pr_err("gomm: unload: %lu large objects (%lu bytes) still live\n",
 		       nlarge, bytes);
-	for_each_gomm_heap(nid, h) {
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++) {
 		for (ci = h->pa.start; ci < h->pa.end; ci++) {
 			c = gomm_heap_chunk(h, ci);
 			if (!c)
@@ -872,6 +879,7 @@ unsigned long gomm_heap_exit(void)
 		}
 		gomm_heap_destroy(h);
 	}
+	gomm_nr_heaps = 0;
 	gomm_heap_first = NULL;
 	kvfree(gomm_map.spanmap);
 	kmem_cache_destroy(gomm_chunk_cache);

@@ -304,9 +304,9 @@ unsigned long gomm_mcentral_reclaim(unsigned int keep)
 	unsigned long pages = 0;
 	struct gomm_heap *h;
 	unsigned int class;
-	int nid;
+	unsigned int hi;
 
-	for_each_gomm_heap(nid, h)
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++)
 		for (class = 1; class < GOMM_NUM_SPANCLASSES; class++)
 			pages += gomm_mcentral_reclaim_class(&h->central[class],
 							     keep, false);
@@ -327,9 +327,9 @@ unsigned long gomm_mcentral_reclaimable(void)
 	unsigned long pages = 0;
 	struct gomm_heap *h;
 	unsigned int class;
-	int nid;
+	unsigned int hi;
 
-	for_each_gomm_heap(nid, h)
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++)
 		for (class = 1; class < GOMM_NUM_SPANCLASSES; class++)
 			pages += gomm_mcentral_reclaim_class(&h->central[class],
 							     0, true);
@@ -368,11 +368,11 @@ unsigned long gomm_mcentral_exit(void)
 	struct gomm_heap *h;
 	unsigned int class;
 	LIST_HEAD(all);
-	int nid;
+	unsigned int hi;
 
 	for (class = 1; class < GOMM_NUM_SPANCLASSES; class++) {
 		live = 0;
-		for_each_gomm_heap(nid, h) {
+		for (hi = 0; (h = gomm_heap_at(hi)); hi++) {
 			struct gomm_mcentral *c = &h->central[class];
 
 			list_splice_init(&c->partial, &all);

@@ -69,15 +69,15 @@ long gomm_stats_in_use(unsigned int sc)
 	struct gomm_heap *h;
 	unsigned long flags;
 	long n = 0;
-	int nid;
+	unsigned int hi;
 
 	if (!sc) {
-		for_each_gomm_heap(nid, h)
+		for (hi = 0; (h = gomm_heap_at(hi)); hi++)
 			n += atomic_long_read(&h->nr_large);
 		return n;
 	}
 	mutex_lock(&gomm_stats_mutex);
-	for_each_gomm_heap(nid, h) {
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++) {
 		c = &h->central[tiny ? GOMM_TINY_SPANCLASS : sc];
 		raw_spin_lock_irqsave(&c->lock, flags);
 		list_add(&gomm_stats_cursor, &c->all);
@@ -124,9 +124,9 @@ static void gomm_class_row(struct seq_file *m, const char *label, unsigned int s
 	unsigned long held, in_use, spans = 0;
 	struct gomm_heap *h;
 	long used;
-	int nid;
+	unsigned int hi;
 
-	for_each_gomm_heap(nid, h)
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++)
 		spans += READ_ONCE(h->central[sc].nr_spans);
 	held = spans * gomm_class_to_npages[class] * GOMM_PAGE_SIZE;
 	used = gomm_stats_in_use(sc);
@@ -193,13 +193,13 @@ static int gomm_nodes_show(struct seq_file *m, void *v)
 {
 	struct gomm_heap_stats st;
 	struct gomm_heap *h;
-	int nid;
+	unsigned int hi;
 
 	seq_puts(m, "# node  chunks pages_owned pages_in_use pages_large  pages_free pages_released largest_free_run      grows  spans large_objs\n");
-	for_each_gomm_heap(nid, h) {
-		gomm_heap_stats(nid, &st);
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++) {
+		gomm_heap_stats(h->node, &st);
 		seq_printf(m, "%6d %7lu %11lu %12lu %11lu %11lu %14lu %16lu %10lu %6lu %10lu\n",
-			   nid, st.chunks, st.pages_owned, st.pages_in_use,
+			   h->node, st.chunks, st.pages_owned, st.pages_in_use,
 			   st.large_pages, st.pages_owned - st.pages_in_use,
 			   st.released, st.largest_free, st.grows, st.spans,
 			   st.nr_large);

@@ -780,22 +780,23 @@ static bool fam_on_node(const void *p, int node)
 static void test_node_each(struct kunit *test)
 {
 	static const gfp_t flags[] = { GFP_KERNEL | __GFP_THISNODE, GFP_KERNEL };
-	unsigned int i, f;
+	unsigned int i, f, hi;
 	struct gomm_heap *h;
 	int nid, n = 0;
 	void *p;
 
-	for_each_gomm_heap(nid, h) {
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++) {
+		nid = h->node;
 		n++;
 		for (f = 0; f < ARRAY_SIZE(flags); f++) {
 			for (i = 0; i < ARRAY_SIZE(fam_node_sizes); i++) {
 				p = gomm_alloc_node(fam_node_sizes[i], flags[f], nid);
 				KUNIT_ASSERT_NOT_NULL_MSG(test, p, "node %d, %zu bytes, flags %#x",
 							  nid, fam_node_sizes[i],
-							  (u32)flags[f]);
+							  (__force u32)flags[f]);
 				KUNIT_EXPECT_TRUE_MSG(test, fam_on_node(p, nid),
 						      "node %d, %zu bytes, flags %#x: page on node %d",
-						      nid, fam_node_sizes[i], (u32)flags[f],
+						      nid, fam_node_sizes[i], (__force u32)flags[f],
 						      page_to_nid(virt_to_page(p)));
 				KUNIT_EXPECT_GE(test, gomm_size(p), fam_node_sizes[i]);
 				memset(p, 0x5a, fam_node_sizes[i]);
@@ -886,15 +887,16 @@ static void test_node_remote(struct kunit *test)
 	unsigned int n = FAM_NODE_SPANS * gomm_class_to_nelems[sc], i, wrong = 0;
 	unsigned long spans0, full0, lspans0, lfull0, spans, full, lspans;
 	struct gomm_heap_stats st0, st;
-	int local = numa_mem_id(), remote = NUMA_NO_NODE, nid;
+	int local = numa_mem_id(), remote = NUMA_NO_NODE;
 	struct gomm_span *s;
 	struct gomm_heap *h;
 	void **p, *big;
+	unsigned int hi;
 	u8 state;
 
-	for_each_gomm_heap(nid, h)
-		if (nid != local && remote == NUMA_NO_NODE)
-			remote = nid;
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++)
+		if (h->node != local && remote == NUMA_NO_NODE)
+			remote = h->node;
 	if (remote == NUMA_NO_NODE)
 		kunit_skip(test, "one node with memory (boot with numa=fake=2 for two)");
 	p = kunit_kcalloc(test, n, sizeof(*p), GFP_KERNEL);

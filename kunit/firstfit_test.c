@@ -268,12 +268,11 @@ static void test_node_first_fit(struct kunit *test)
 {
 	static const size_t sizes[] = { 5 * GOMM_PAGE_SIZE, SZ_1M };
 	struct gomm_heap *h;
-	unsigned int i;
-	int nid;
+	unsigned int i, hi;
 
-	for_each_gomm_heap(nid, h)
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++)
 		for (i = 0; i < ARRAY_SIZE(sizes); i++)
-			ff_node(test, nid, sizes[i]);
+			ff_node(test, h->node, sizes[i]);
 }
 
 static void test_large_stash(struct kunit *test)

@@ -211,16 +211,17 @@ static void test_bogus_free_bit(struct kunit *test)
 	struct gomm_span *s;
 	bool alone;
 	void **p;
-	int nid, cpu;
+	unsigned int hi;
+	int cpu;
 
 	p = kunit_kcalloc(test, nelems, sizeof(*p), GFP_KERNEL);
 	b = kunit_kzalloc(test, sizeof(*b), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, p);
 	KUNIT_ASSERT_NOT_NULL(test, b);
 	gomm_drain();
-	for_each_gomm_heap(nid, h)
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++)
 		KUNIT_ASSERT_EQ_MSG(test, h->central[sc].nr_partial, 0UL,
-				    "class %u is in use on node %d", sc, nid);
+				    "class %u is in use on node %d", sc, h->node);
 	/* one CPU takes a fresh span's every object */
 	migrate_disable();
 	cpu = raw_smp_processor_id();
