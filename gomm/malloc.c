@@ -956,14 +956,16 @@ static noinline void *gomm_alloc_node_slow(size_t size, gfp_t flags, int node,
 		WARN_ONCE(1, "gomm: gomm_alloc_node() of node %d\n", node);
 		return NULL;
 	}
+	/* 0 and above 4 MiB: NULL, reported (and traced) as gomm_alloc() does */
+	if (unlikely(!size || size > GOMM_MAX_LARGE_SIZE))
+		return gomm_alloc_ip(size, flags, ip);
 	if (node == NUMA_NO_NODE)
 		h = gomm_local_heap();	/* __GFP_THISNODE: the local node only */
 	/* init_on_alloc: as gomm_alloc_traced() */
 	if (gomm_init_alloc)
 		flags |= __GFP_ZERO;
-	if (unlikely(flags & __GFP_ACCOUNT))
-		gomm_account_unsupported();
-	if (unlikely(flags & __GFP_NOFAIL))
+	/* the local path (the fallback) has its own */
+	if (unlikely(flags & __GFP_NOFAIL) && (flags & __GFP_THISNODE))
 		WARN_ON_ONCE(!(flags & __GFP_DIRECT_RECLAIM));
 	while (h) {
 		p = gomm_alloc_node_path(size, flags, h, &usable);
@@ -978,6 +980,9 @@ static noinline void *gomm_alloc_node_slow(size_t size, gfp_t flags, int node,
 			return NULL;
 		return gomm_alloc_ip(size, flags, ip);
 	}
+	/* counted here: the local path counts its own */
+	if (unlikely(flags & __GFP_ACCOUNT))
+		gomm_account_unsupported();
 	if (flags & __GFP_ZERO)
 		__memset(p, 0, usable);
 	if (gomm_instrumented()) {

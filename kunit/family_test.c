@@ -21,7 +21,9 @@
  *            node are gomm_alloc()'s fast path; another node's objects
  *            come from its own mcentral and heap, are freed back to them
  *            from this CPU, and a drain and a scavenge leave that node's
- *            heap holding nothing (skipped with one node)
+ *            heap holding nothing (skipped with one node); a node that
+ *            cannot grow fails __GFP_THISNODE and falls back to the local
+ *            node without it
  *
  * Whether an object is free is read from gomm's own state
  * (gomm_test_live()), never from the freed memory.  Each case stays on
@@ -971,6 +973,57 @@ static void test_node_remote(struct kunit *test)
 			    remote);
 }
 
+#ifdef CONFIG_FAULT_INJECTION
+/*
+ * A node whose heap cannot grow: with __GFP_THISNODE the allocation fails
+ * (one failed growth, nothing else tried); without it, on another node,
+ * the object comes from the local path instead (kmalloc_node()'s
+ * fallback), of the CPU's node.  The second half needs two nodes.
+ */
+static void test_node_fallback(struct kunit *test)
+{
+	struct hard_fault *f = hard_fault_get(test);
+	int local = numa_mem_id(), remote = NUMA_NO_NODE;
+	struct gomm_heap *h;
+	unsigned int hi;
+	long fail0;
+	void *p;
+
+	hard_force_growth(test);
+	hard_fault_arm(f, 1);
+	fail0 = fam_err(&gomm_errors.failed_grow);
+	p = gomm_alloc_node(FAM_LARGE, GFP_KERNEL | __GFP_THISNODE | __GFP_NOWARN, local);
+	KUNIT_EXPECT_NULL_MSG(test, p, "__GFP_THISNODE: an object although node %d cannot grow",
+			      local);
+	gomm_free(p);
+	KUNIT_EXPECT_EQ(test, fam_err(&gomm_errors.failed_grow), fail0 + 1);
+	p = gomm_alloc_node(FAM_LARGE, GFP_KERNEL | __GFP_THISNODE, local);
+	KUNIT_EXPECT_NOT_NULL(test, p);
+	gomm_free(p);
+
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++)
+		if (h->node != local && remote == NUMA_NO_NODE)
+			remote = h->node;
+	if (remote == NUMA_NO_NODE)
+		kunit_skip(test, "one node with memory: no other node to fall back from");
+	hard_force_growth(test);
+	hard_fault_arm(f, 1);
+	fail0 = fam_err(&gomm_errors.failed_grow);
+	p = gomm_alloc_node(FAM_LARGE, GFP_KERNEL, remote);
+	KUNIT_ASSERT_NOT_NULL_MSG(test, p, "no fallback from node %d", remote);
+	KUNIT_EXPECT_TRUE_MSG(test, fam_on_node(p, local),
+			      "the fallback's object is of node %d, not the CPU's %d",
+			      page_to_nid(virt_to_page(p)), local);
+	KUNIT_EXPECT_EQ(test, fam_err(&gomm_errors.failed_grow), fail0 + 1);
+	gomm_free(p);
+}
+#else
+static void test_node_fallback(struct kunit *test)
+{
+	kunit_skip(test, "CONFIG_FAULT_INJECTION is off");
+}
+#endif
+
 static struct kunit_case gomm_family_cases[] = {
 	KUNIT_CASE(test_gfp_nofail),
 	KUNIT_CASE(test_gfp_grow_orders),
@@ -991,6 +1044,7 @@ static struct kunit_case gomm_family_cases[] = {
 	KUNIT_CASE(test_node_each),
 	KUNIT_CASE(test_node_local),
 	KUNIT_CASE(test_node_remote),
+	KUNIT_CASE(test_node_fallback),
 	{}
 };
 
