@@ -33,7 +33,7 @@
  * heap (drain, scavenge) and read memory counters between them:
  *
  *   calib loop pair cache batch random remote large largeheap scale
- *   callsites growth SIZE bulk realloc rcu
+ *   callsites growth SIZE bulk realloc rcu node
  *
  * ("callsites": the pairs of 16, 64, 256 and 64 KiB bytes and the
  * 1000-object batch of 64 bytes again, as cases cs_pair and cs_batch1000,
@@ -56,7 +56,13 @@
  * period, gomm_free_rcu_head() against kfree_rcu() (case free_rcu) and
  * gomm_free_rcu() against kfree_rcu_mightsleep() (free_rcu_nohead): the
  * loop queues the frees, and whatever of the callbacks runs during it is
- * counted too; the rest runs untimed, before the next case.
+ * counted too; the rest runs untimed, before the next case.  "node"
+ * times pairs of gomm_alloc_node() and gomm_free() against kmalloc_node()
+ * and kfree(): on the CPU's node (case node_local, 64 bytes and 64 KiB:
+ * gomm's fast path), on it with __GFP_THISNODE (node_thisnode: gomm's
+ * per-object path under the node's mcentral lock, and its heap for
+ * 64 KiB), and on another node with memory (node_remote, 64 bytes; a
+ * "skipped" line on a kernel with one node, as the perf kernels are).
  *
  * One line per case on the console, for scripts/bench:
  *   gomm_bench: case=pair size=64 gomm=41.2 slub=153.0 unit=ns/op
@@ -77,8 +83,10 @@
 #include <linux/kthread.h>
 #include <linux/ktime.h>
 #include <linux/math64.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/nodemask.h>
 #include <linux/preempt.h>
 #include <linux/rcupdate.h>
 #include <linux/sched/task.h>
@@ -86,6 +94,7 @@
 #include <linux/slab.h>
 #include <linux/smp.h>
 #include <linux/string.h>
+#include <linux/topology.h>
 
 /* iterations of the timed loop per case */
 #define BENCH_ITERS		100000UL
@@ -116,13 +125,21 @@
 /* the bulk case: objects per call, calls per timed section */
 #define BENCH_BULK_N		64
 #define BENCH_BULK_CALLS	16
+/* above this, an object is a large one: fewer pairs (BENCH_LARGE_ITERS) */
+#define GOMM_BENCH_SMALL_MAX	SZ_32K
 
 enum bench_kind {
 	BENCH_GOMM,
 	BENCH_SLUB,	/* kmalloc() / kfree() */
 	BENCH_CACHE,	/* kmem_cache_alloc() / kmem_cache_free() */
 	BENCH_NOP,	/* empty functions: the loop and call overhead */
+	BENCH_GOMM_NODE,	/* gomm_alloc_node() / gomm_free() */
+	BENCH_SLUB_NODE,	/* kmalloc_node() / kfree() */
 };
+
+/* the node and flags of the BENCH_*_NODE kinds */
+static int bench_node = NUMA_NO_NODE;
+static gfp_t bench_node_gfp = GFP_KERNEL;
 
 static struct kmem_cache *bench_cache;
 static void **bench_vec;
@@ -152,6 +169,10 @@ static __always_inline void *bench_alloc(enum bench_kind k, size_t size)
 		return kmalloc(size, GFP_KERNEL);
 	case BENCH_CACHE:
 		return kmem_cache_alloc(bench_cache, GFP_KERNEL);
+	case BENCH_GOMM_NODE:
+		return gomm_alloc_node(size, bench_node_gfp, bench_node);
+	case BENCH_SLUB_NODE:
+		return kmalloc_node(size, bench_node_gfp, bench_node);
 	default:
 		return bench_nop_alloc(size, GFP_KERNEL);
 	}
@@ -161,9 +182,11 @@ static __always_inline void bench_free(enum bench_kind k, void *p)
 {
 	switch (k) {
 	case BENCH_GOMM:
+	case BENCH_GOMM_NODE:
 		gomm_free(p);
 		break;
 	case BENCH_SLUB:
+	case BENCH_SLUB_NODE:
 		kfree(p);
 		break;
 	case BENCH_CACHE:
@@ -251,6 +274,10 @@ static noinline bool bench_pairs(enum bench_kind k, size_t size,
 		return bench_pair_loop(BENCH_SLUB, size, n);
 	case BENCH_CACHE:
 		return bench_pair_loop(BENCH_CACHE, size, n);
+	case BENCH_GOMM_NODE:
+		return bench_pair_loop(BENCH_GOMM_NODE, size, n);
+	case BENCH_SLUB_NODE:
+		return bench_pair_loop(BENCH_SLUB_NODE, size, n);
 	default:
 		return bench_pair_loop(BENCH_NOP, size, n);
 	}
@@ -387,7 +414,8 @@ static struct bench_rounds bench_time_pairs_reclaim(enum bench_kind k,
 		t0 = ktime_get_ns();
 		if (!bench_pairs(k, size, n))
 			return (struct bench_rounds){};
-		if (reclaim && k == BENCH_GOMM && bench_gomm_reclaim())
+		if (reclaim && (k == BENCH_GOMM || k == BENCH_GOMM_NODE) &&
+		    bench_gomm_reclaim())
 			return (struct bench_rounds){};
 		bench_round(&r, ktime_get_ns() - t0);
 	}
@@ -424,6 +452,70 @@ static int bench_pair_case(const char *name, enum bench_kind slub,
 	}
 	bench_print(name, size, g, s, n, "");
 	return 0;
+}
+
+/*
+ * Pairs of gomm_alloc_node() and kmalloc_node() of @size bytes on @node
+ * with @gfp, as case @name; the objects are checked to be of @node.
+ */
+static int bench_node_pairs(const char *name, int node, gfp_t gfp, size_t size,
+			    unsigned long n)
+{
+	struct bench_rounds g, s;
+	char extra[24];
+	void *p, *q;
+	bool on;
+
+	bench_node = node;
+	bench_node_gfp = gfp;
+	p = gomm_alloc_node(size, gfp, node);
+	q = kmalloc_node(size, gfp, node);
+	on = p && q && page_to_nid(virt_to_page(p)) == node &&
+	     page_to_nid(virt_to_page(q)) == node;
+	gomm_free(p);
+	kfree(q);
+	if (!on) {
+		pr_err("case=%s size=%zu: no object of node %d\n", name, size, node);
+		return -ENOMEM;
+	}
+	/* large objects: gomm's rounds include giving their pages back */
+	g = bench_time_pairs_reclaim(BENCH_GOMM_NODE, size, n, size > SZ_32K);
+	s = bench_time_pairs(BENCH_SLUB_NODE, size, n);
+	if (!g.worst || !s.worst) {
+		pr_err("case=%s size=%zu: allocation failed\n", name, size);
+		return -ENOMEM;
+	}
+	snprintf(extra, sizeof(extra), " node=%d", node);
+	bench_print(name, size, g, s, n, extra);
+	return 0;
+}
+
+/* The node group: the CPU's node, with __GFP_THISNODE, another node. */
+static int bench_node_case(void)
+{
+	static const size_t sizes[] = { 64, SZ_64K };
+	int local = numa_mem_id(), remote = NUMA_NO_NODE, nid, ret = 0;
+	unsigned long n;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(sizes) && !ret; i++) {
+		n = sizes[i] > GOMM_BENCH_SMALL_MAX ? BENCH_LARGE_ITERS : BENCH_ITERS;
+		ret = bench_node_pairs("node_local", local, GFP_KERNEL, sizes[i], n);
+		if (!ret)
+			ret = bench_node_pairs("node_thisnode", local,
+					       GFP_KERNEL | __GFP_THISNODE, sizes[i], n);
+	}
+	for_each_node_state(nid, N_MEMORY)
+		if (nid != local && remote == NUMA_NO_NODE)
+			remote = nid;
+	if (remote == NUMA_NO_NODE)
+		pr_info("case=node_remote skipped: one node with memory\n");
+	else if (!ret)
+		ret = bench_node_pairs("node_remote", remote, GFP_KERNEL, 64,
+				       BENCH_ITERS);
+	bench_node = NUMA_NO_NODE;
+	bench_node_gfp = GFP_KERNEL;
+	return ret;
 }
 
 struct bench_split {
@@ -1493,6 +1585,8 @@ static int bench_group(const char *name, unsigned long arg)
 		ret = bench_bulk_case(64);
 	} else if (!strcmp(name, "realloc")) {
 		ret = bench_realloc_case();
+	} else if (!strcmp(name, "node")) {
+		ret = bench_node_case();
 	} else {
 		ret = -EINVAL;
 	}

@@ -190,8 +190,7 @@ EXPORT_SYMBOL_IF_KUNIT(gomm_shrinker);
 static unsigned long gomm_shrink_count(struct shrinker *sh,
 				       struct shrink_control *sc)
 {
-	unsigned long free = READ_ONCE(gomm_heap.pages_owned) -
-			     atomic_long_read(&gomm_heap.pages_in_use);
+	unsigned long free = gomm_heap_free_estimate();
 	unsigned long retain = gomm_retain_pages(), n;
 
 	free += gomm_mcentral_reclaimable();
@@ -231,7 +230,6 @@ static int __init gomm_init(void)
 
 	gomm_init_flags();
 	gomm_malloc_init();
-	gomm_mcentral_init();
 	gomm_rcu_init();
 	ret = gomm_span_cache_init();
 	if (ret)
@@ -258,7 +256,7 @@ static int __init gomm_init(void)
 	if (gomm_init_alloc || gomm_init_free)
 		static_branch_inc(&gomm_instr_key);
 	pr_info("gomm: ready: %u size classes, %lu KiB pages, heap range %lu chunks\n",
-		GOMM_NUM_CLASSES - 1, GOMM_PAGE_SIZE / SZ_1K, gomm_heap.pa.nchunks);
+		GOMM_NUM_CLASSES - 1, GOMM_PAGE_SIZE / SZ_1K, gomm_map.nspanmap);
 	return 0;
 out_cpuhp:
 	cpuhp_remove_state_nocalls(gomm_cpuhp_state);
