@@ -8,10 +8,12 @@
 #   make check            the test suite (see README)
 #   make demo             boot the test VM and exercise gomm
 #   make lint             checkpatch --strict, sparse, W=1
-#   make bench            gomm against SLUB, instructions per operation
-#                         (bench/results.json, bench/results.png)
-#   make bench WALL=1     the same in guest nanoseconds, without -icount
-#                         (bench/results-wall.json, bench/results-wall.png)
+#   make bench            gomm against SLUB, instructions per operation, on
+#                         the perf, perf-7, distro and distro-7 kernels
+#                         (bench/results-KERNEL.{json,png}), then the
+#                         README's table from them (scripts/bench-table)
+#   make bench WALL=1     the same in guest nanoseconds, without -icount,
+#                         on perf (bench/results-perf-wall.{json,png})
 #   make stress           the stress module under KASAN + lockdep for
 #                         DURATION seconds (default 600)
 #   make kcsan            KUnit and a short stress on the KCSAN kernel: no
@@ -46,8 +48,14 @@ demo: deps
 lint: deps
 	scripts/lint
 
+BENCH_KERNELS ?= perf perf-7 distro distro-7
 bench: deps
-	scripts/bench $(if $(filter-out 0,$(WALL)),--wall)
+ifneq ($(filter-out 0,$(WALL)),)
+	scripts/bench --wall
+else
+	set -e; for k in $(BENCH_KERNELS); do scripts/bench --flavor $$k; done
+	scripts/bench-table
+endif
 
 DURATION ?= 600
 stress: deps

@@ -12,14 +12,18 @@
  * same deltas are guest nanoseconds of emulated time.
  *
  * Each case runs for gomm and for SLUB (kmalloc/kfree, and a kmem_cache
- * of the same size where it applies) in the same boot, after a warm-up
- * of the same loop where it has one.  Every timed loop but the one-shot
- * growth case runs BENCH_REPEAT times and the fastest run is reported:
- * the clock also counts whatever the other vCPUs run meanwhile (a work
- * item, vmstat, the gomm scavenger), and one such event can add several
- * million instructions to a loop of a few million.  Sizes are not compile-time
- * constants, so kmalloc() goes through __kmalloc() and its size lookup
- * like gomm_alloc() does.  The numbers are raw: they include the loop and
+ * of the same size where it applies) in the same boot.  Every timed loop
+ * runs BENCH_REPEAT rounds in one load, all timed (the first round's cold
+ * start counts), and the worst round is reported (gomm=, slub=), the best
+ * beside it (gomm_best=, slub_best=): the clock also counts whatever the
+ * other vCPUs run meanwhile (a work item, vmstat, the gomm scavenger),
+ * and one such event can add several million instructions to a loop of a
+ * few million, so the best shows how much of the worst is such an event.
+ * Rows that free large objects (growth, large, the 64 KiB batch) end each
+ * of gomm's rounds with its deferred page return (bench_gomm_reclaim()),
+ * timed in the round, as SLUB's kfree() gives the pages back inline.
+ * Sizes are not compile-time constants, so kmalloc() goes through
+ * __kmalloc() and its size lookup like gomm_alloc() does.  The numbers are raw: they include the loop and
  * the calls; case=loop measures that overhead with empty functions, and
  * the random case reports its own loop cost as loop=.
  *
@@ -29,7 +33,7 @@
  * heap (drain, scavenge) and read memory counters between them:
  *
  *   calib loop pair cache batch random remote large largeheap scale
- *   callsites growth SIZE bulk realloc rcu nolock
+ *   callsites growth SIZE bulk realloc rcu node nolock
  *
  * ("callsites": the pairs of 16, 64, 256 and 64 KiB bytes and the
  * 1000-object batch of 64 bytes again, as cases cs_pair and cs_batch1000,
@@ -52,8 +56,14 @@
  * period, gomm_free_rcu_head() against kfree_rcu() (case free_rcu) and
  * gomm_free_rcu() against kfree_rcu_mightsleep() (free_rcu_nohead): the
  * loop queues the frees, and whatever of the callbacks runs during it is
- * counted too; the rest runs untimed, before the next case.  "nolock"
- * times gomm_alloc_nolock()/gomm_free_nolock() pairs against
+ * counted too; the rest runs untimed, before the next case.  "node"
+ * times pairs of gomm_alloc_node() and gomm_free() against kmalloc_node()
+ * and kfree(): on the CPU's node (case node_local, 64 bytes and 64 KiB:
+ * gomm's fast path), on it with __GFP_THISNODE (node_thisnode: gomm's
+ * per-object path under the node's mcentral lock, and its heap for
+ * 64 KiB), and on another node with memory (node_remote, 64 bytes; a
+ * "skipped" line on a kernel with one node, as the perf kernels are).
+ * "nolock" times gomm_alloc_nolock()/gomm_free_nolock() pairs against
  * kmalloc_nolock()/kfree_nolock() (case nolock) where the kernel has them
  * (6.18 and later: GOMM_HAVE_KMALLOC_NOLOCK, gomm/compat.h); on older
  * kernels against kmalloc(GFP_ATOMIC)/kfree(), as case nolock_vs_atomic,
@@ -79,8 +89,10 @@
 #include <linux/kthread.h>
 #include <linux/ktime.h>
 #include <linux/math64.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/nodemask.h>
 #include <linux/preempt.h>
 #include <linux/rcupdate.h>
 #include <linux/sched/task.h>
@@ -88,12 +100,13 @@
 #include <linux/slab.h>
 #include <linux/smp.h>
 #include <linux/string.h>
+#include <linux/topology.h>
 
 #include "compat.h"
 
-/* iterations of the timed loop per case; warm-ups run a tenth of that */
+/* iterations of the timed loop per case */
 #define BENCH_ITERS		100000UL
-/* timed runs of each loop; the fastest one is reported */
+/* timed rounds of each loop in one load; the worst and the best reported */
 #define BENCH_REPEAT		3
 #define BENCH_LARGE_ITERS	10000UL
 /* objects alive at once in the remote-free case */
@@ -120,13 +133,21 @@
 /* the bulk case: objects per call, calls per timed section */
 #define BENCH_BULK_N		64
 #define BENCH_BULK_CALLS	16
+/* above this, an object is a large one: fewer pairs (BENCH_LARGE_ITERS) */
+#define GOMM_BENCH_SMALL_MAX	SZ_32K
 
 enum bench_kind {
 	BENCH_GOMM,
 	BENCH_SLUB,	/* kmalloc() / kfree() */
 	BENCH_CACHE,	/* kmem_cache_alloc() / kmem_cache_free() */
 	BENCH_NOP,	/* empty functions: the loop and call overhead */
+	BENCH_GOMM_NODE,	/* gomm_alloc_node() / gomm_free() */
+	BENCH_SLUB_NODE,	/* kmalloc_node() / kfree() */
 };
+
+/* the node and flags of the BENCH_*_NODE kinds */
+static int bench_node = NUMA_NO_NODE;
+static gfp_t bench_node_gfp = GFP_KERNEL;
 
 static struct kmem_cache *bench_cache;
 static void **bench_vec;
@@ -156,6 +177,10 @@ static __always_inline void *bench_alloc(enum bench_kind k, size_t size)
 		return kmalloc(size, GFP_KERNEL);
 	case BENCH_CACHE:
 		return kmem_cache_alloc(bench_cache, GFP_KERNEL);
+	case BENCH_GOMM_NODE:
+		return gomm_alloc_node(size, bench_node_gfp, bench_node);
+	case BENCH_SLUB_NODE:
+		return kmalloc_node(size, bench_node_gfp, bench_node);
 	default:
 		return bench_nop_alloc(size, GFP_KERNEL);
 	}
@@ -165,9 +190,11 @@ static __always_inline void bench_free(enum bench_kind k, void *p)
 {
 	switch (k) {
 	case BENCH_GOMM:
+	case BENCH_GOMM_NODE:
 		gomm_free(p);
 		break;
 	case BENCH_SLUB:
+	case BENCH_SLUB_NODE:
 		kfree(p);
 		break;
 	case BENCH_CACHE:
@@ -255,6 +282,10 @@ static noinline bool bench_pairs(enum bench_kind k, size_t size,
 		return bench_pair_loop(BENCH_SLUB, size, n);
 	case BENCH_CACHE:
 		return bench_pair_loop(BENCH_CACHE, size, n);
+	case BENCH_GOMM_NODE:
+		return bench_pair_loop(BENCH_GOMM_NODE, size, n);
+	case BENCH_SLUB_NODE:
+		return bench_pair_loop(BENCH_SLUB_NODE, size, n);
 	default:
 		return bench_pair_loop(BENCH_NOP, size, n);
 	}
@@ -334,36 +365,165 @@ static struct bench_num bench_fmt(u64 ns, u64 n)
 	return r;
 }
 
-/* Timed alloc+free pairs, after a warm-up; the fastest run's ns, or 0. */
-static u64 bench_time_pairs(enum bench_kind k, size_t size, unsigned long n)
-{
-	u64 t0, best = U64_MAX;
-	int r;
+/*
+ * The rounds of a row: its timed loop run BENCH_REPEAT times in one load,
+ * every run timed (no untimed warm-up: the first round's cold start
+ * counts), the worst and the best round kept.  A row reports its worst
+ * round as gomm= and slub=, its best as gomm_best= and slub_best=.
+ */
+struct bench_rounds {
+	u64 best;
+	u64 worst;	/* 0: a round failed */
+};
 
-	if (!bench_pairs(k, size, n / 10))
-		return 0;
-	for (r = 0; r < BENCH_REPEAT; r++) {
+static void bench_round(struct bench_rounds *r, u64 ns)
+{
+	r->best = min(r->best, ns);
+	r->worst = max(r->worst, ns);
+}
+
+/*
+ * gomm's deferred page return, run now and timed by the caller: what its
+ * debugfs "scavenge" does (wait for RCU frees, flush every CPU's caches,
+ * free empty spans, give free pages beyond retain_kb back), through that
+ * file, as gomm exports nothing for it outside KUnit builds.  SLUB pays
+ * the same work inside kfree() (an empty slab or a large object goes back
+ * to the page allocator at once), so the rows that free pages count it.
+ */
+static int bench_gomm_reclaim(void)
+{
+	struct file *f;
+	loff_t pos = 0;
+	ssize_t n;
+
+	f = filp_open("/sys/kernel/debug/gomm/scavenge", O_WRONLY, 0);
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	n = kernel_write(f, "1", 1, &pos);
+	filp_close(f, NULL);
+	return n == 1 ? 0 : -EIO;
+}
+
+/*
+ * BENCH_REPEAT rounds of @n timed alloc+free pairs; worst 0 on failure.
+ * With @reclaim, each of gomm's rounds ends with bench_gomm_reclaim(),
+ * timed as part of the round.
+ */
+static struct bench_rounds bench_time_pairs_reclaim(enum bench_kind k,
+						    size_t size,
+						    unsigned long n,
+						    bool reclaim)
+{
+	struct bench_rounds r = { .best = U64_MAX };
+	u64 t0;
+	int i;
+
+	for (i = 0; i < BENCH_REPEAT; i++) {
 		t0 = ktime_get_ns();
 		if (!bench_pairs(k, size, n))
-			return 0;
-		best = min(best, ktime_get_ns() - t0);
+			return (struct bench_rounds){};
+		if (reclaim && (k == BENCH_GOMM || k == BENCH_GOMM_NODE) &&
+		    bench_gomm_reclaim())
+			return (struct bench_rounds){};
+		bench_round(&r, ktime_get_ns() - t0);
 	}
-	return best;
+	return r;
+}
+
+static struct bench_rounds bench_time_pairs(enum bench_kind k, size_t size,
+					    unsigned long n)
+{
+	return bench_time_pairs_reclaim(k, size, n, false);
+}
+
+/* "case=NAME size=SIZE gomm=worst slub=worst gomm_best= slub_best=EXTRA" */
+static void bench_print(const char *name, size_t size, struct bench_rounds g,
+			struct bench_rounds s, u64 n, const char *extra)
+{
+	pr_info("case=%s size=%zu gomm=%s slub=%s gomm_best=%s slub_best=%s%s unit=ns/op\n",
+		name, size, bench_fmt(g.worst, n).s, bench_fmt(s.worst, n).s,
+		bench_fmt(g.best, n).s, bench_fmt(s.best, n).s, extra);
 }
 
 static int bench_pair_case(const char *name, enum bench_kind slub,
 			   size_t size, unsigned long n)
 {
-	u64 g = bench_time_pairs(BENCH_GOMM, size, n);
-	u64 s = bench_time_pairs(slub, size, n);
+	/* large objects: gomm's rounds include giving their pages back */
+	bool reclaim = size > SZ_32K;
+	struct bench_rounds g = bench_time_pairs_reclaim(BENCH_GOMM, size, n,
+							 reclaim);
+	struct bench_rounds s = bench_time_pairs(slub, size, n);
 
-	if (!g || !s) {
+	if (!g.worst || !s.worst) {
 		pr_err("case=%s size=%zu: allocation failed\n", name, size);
 		return -ENOMEM;
 	}
-	pr_info("case=%s size=%zu gomm=%s slub=%s unit=ns/op\n", name, size,
-		bench_fmt(g, n).s, bench_fmt(s, n).s);
+	bench_print(name, size, g, s, n, "");
 	return 0;
+}
+
+/*
+ * Pairs of gomm_alloc_node() and kmalloc_node() of @size bytes on @node
+ * with @gfp, as case @name; the objects are checked to be of @node.
+ */
+static int bench_node_pairs(const char *name, int node, gfp_t gfp, size_t size,
+			    unsigned long n)
+{
+	struct bench_rounds g, s;
+	char extra[24];
+	void *p, *q;
+	bool on;
+
+	bench_node = node;
+	bench_node_gfp = gfp;
+	p = gomm_alloc_node(size, gfp, node);
+	q = kmalloc_node(size, gfp, node);
+	on = p && q && page_to_nid(virt_to_page(p)) == node &&
+	     page_to_nid(virt_to_page(q)) == node;
+	gomm_free(p);
+	kfree(q);
+	if (!on) {
+		pr_err("case=%s size=%zu: no object of node %d\n", name, size, node);
+		return -ENOMEM;
+	}
+	/* large objects: gomm's rounds include giving their pages back */
+	g = bench_time_pairs_reclaim(BENCH_GOMM_NODE, size, n, size > SZ_32K);
+	s = bench_time_pairs(BENCH_SLUB_NODE, size, n);
+	if (!g.worst || !s.worst) {
+		pr_err("case=%s size=%zu: allocation failed\n", name, size);
+		return -ENOMEM;
+	}
+	snprintf(extra, sizeof(extra), " node=%d", node);
+	bench_print(name, size, g, s, n, extra);
+	return 0;
+}
+
+/* The node group: the CPU's node, with __GFP_THISNODE, another node. */
+static int bench_node_case(void)
+{
+	static const size_t sizes[] = { 64, SZ_64K };
+	int local = numa_mem_id(), remote = NUMA_NO_NODE, nid, ret = 0;
+	unsigned long n;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(sizes) && !ret; i++) {
+		n = sizes[i] > GOMM_BENCH_SMALL_MAX ? BENCH_LARGE_ITERS : BENCH_ITERS;
+		ret = bench_node_pairs("node_local", local, GFP_KERNEL, sizes[i], n);
+		if (!ret)
+			ret = bench_node_pairs("node_thisnode", local,
+					       GFP_KERNEL | __GFP_THISNODE, sizes[i], n);
+	}
+	for_each_node_state(nid, N_MEMORY)
+		if (nid != local && remote == NUMA_NO_NODE)
+			remote = nid;
+	if (remote == NUMA_NO_NODE)
+		pr_info("case=node_remote skipped: one node with memory\n");
+	else if (!ret)
+		ret = bench_node_pairs("node_remote", remote, GFP_KERNEL, 64,
+				       BENCH_ITERS);
+	bench_node = NUMA_NO_NODE;
+	bench_node_gfp = GFP_KERNEL;
+	return ret;
 }
 
 struct bench_split {
@@ -371,59 +531,85 @@ struct bench_split {
 	u64 free_ns;
 };
 
+/* A row of alloc and free halves: its worst and best round. */
+struct bench_split_rounds {
+	struct bench_split worst;
+	u64 best;	/* alloc + free */
+};
+
+static void bench_split_round(struct bench_split_rounds *r,
+			      const struct bench_split *round)
+{
+	u64 ns = round->alloc_ns + round->free_ns;
+
+	if (ns > r->worst.alloc_ns + r->worst.free_ns)
+		r->worst = *round;
+	r->best = min(r->best, ns);
+}
+
+#define BENCH_SPLIT_ROUNDS_INIT	((struct bench_split_rounds){ .best = U64_MAX })
+
 /*
- * @reps rounds of @n allocs then @n frees, after a warm-up round; the
- * fastest of BENCH_REPEAT such runs.
+ * BENCH_REPEAT rounds, each of @reps batches of @n allocs then @n frees
+ * (a round has at least BENCH_ITERS objects: 2000 x 64 KiB is 50 batches
+ * a round), every round timed.  For large objects each of gomm's rounds
+ * ends with its page return (bench_gomm_reclaim()), in the free half.
  */
 static int bench_time_batch(enum bench_kind k, size_t size, unsigned long n,
-			    unsigned long reps, struct bench_split *best)
+			    unsigned long reps, struct bench_split_rounds *rr)
 {
 	struct bench_split r;
 	unsigned long i, got;
 	u64 t0, t1;
 	int run;
 
-	best->alloc_ns = U64_MAX / 2;
-	best->free_ns = U64_MAX / 2;
+	*rr = BENCH_SPLIT_ROUNDS_INIT;
 	for (run = 0; run < BENCH_REPEAT; run++) {
 		r.alloc_ns = 0;
 		r.free_ns = 0;
-		for (i = 0; i <= reps; i++) {
+		for (i = 0; i < reps; i++) {
 			t0 = ktime_get_ns();
 			got = bench_allocs(k, size, bench_vec, n);
 			t1 = ktime_get_ns();
 			bench_frees(k, bench_vec, got);
 			if (got < n)
 				return -ENOMEM;
-			if (i) {	/* round 0 is the warm-up */
-				r.alloc_ns += t1 - t0;
-				r.free_ns += ktime_get_ns() - t1;
-			}
+			r.alloc_ns += t1 - t0;
+			r.free_ns += ktime_get_ns() - t1;
 		}
-		if (r.alloc_ns + r.free_ns < best->alloc_ns + best->free_ns)
-			*best = r;
+		if (size > SZ_32K && k == BENCH_GOMM) {
+			t1 = ktime_get_ns();
+			if (bench_gomm_reclaim())
+				return -EIO;
+			r.free_ns += ktime_get_ns() - t1;
+		}
+		bench_split_round(rr, &r);
 	}
 	return 0;
 }
 
+/* As bench_print(), with the worst round's halves (gomm_alloc= ...). */
 static void bench_print_split(const char *name, size_t size,
-			      const struct bench_split *g,
-			      const struct bench_split *s, u64 n,
+			      const struct bench_split_rounds *g,
+			      const struct bench_split_rounds *s, u64 n,
 			      const char *extra)
 {
-	pr_info("case=%s size=%zu gomm=%s slub=%s gomm_alloc=%s gomm_free=%s slub_alloc=%s slub_free=%s%s unit=ns/op\n",
-		name, size, bench_fmt(g->alloc_ns + g->free_ns, n).s,
-		bench_fmt(s->alloc_ns + s->free_ns, n).s,
-		bench_fmt(g->alloc_ns, n).s, bench_fmt(g->free_ns, n).s,
-		bench_fmt(s->alloc_ns, n).s, bench_fmt(s->free_ns, n).s,
-		extra);
+	pr_info("case=%s size=%zu gomm=%s slub=%s gomm_best=%s slub_best=%s gomm_alloc=%s gomm_free=%s slub_alloc=%s slub_free=%s%s unit=ns/op\n",
+		name, size,
+		bench_fmt(g->worst.alloc_ns + g->worst.free_ns, n).s,
+		bench_fmt(s->worst.alloc_ns + s->worst.free_ns, n).s,
+		bench_fmt(g->best, n).s, bench_fmt(s->best, n).s,
+		bench_fmt(g->worst.alloc_ns, n).s,
+		bench_fmt(g->worst.free_ns, n).s,
+		bench_fmt(s->worst.alloc_ns, n).s,
+		bench_fmt(s->worst.free_ns, n).s, extra);
 }
 
 /* @prefix "batch" or "cs_batch": the case is named @prefix@n */
 static int bench_batch_case(const char *prefix, size_t size, unsigned long n)
 {
 	unsigned long reps = max(BENCH_ITERS / n, 1UL);
-	struct bench_split g, s;
+	struct bench_split_rounds g, s;
 	char name[32];
 
 	if (bench_time_batch(BENCH_GOMM, size, n, reps, &g) ||
@@ -559,35 +745,37 @@ static u64 bench_time_random(enum bench_kind k)
 	return ok ? ns : 0;
 }
 
-/* The fastest of BENCH_REPEAT runs, or 0 if one failed. */
-static u64 bench_best_random(enum bench_kind k)
+/* BENCH_REPEAT rounds; worst 0 if one failed. */
+static struct bench_rounds bench_rounds_random(enum bench_kind k)
 {
-	u64 ns, best = U64_MAX;
-	int r;
+	struct bench_rounds r = { .best = U64_MAX };
+	u64 ns;
+	int i;
 
-	for (r = 0; r < BENCH_REPEAT; r++) {
+	for (i = 0; i < BENCH_REPEAT; i++) {
 		ns = bench_time_random(k);
 		if (!ns)
-			return 0;
-		best = min(best, ns);
+			return (struct bench_rounds){};
+		bench_round(&r, ns);
 	}
-	return best;
+	return r;
 }
 
 static int bench_random_case(void)
 {
-	u64 l = bench_best_random(BENCH_NOP);
-	u64 g = bench_best_random(BENCH_GOMM);
-	u64 s = bench_best_random(BENCH_SLUB);
+	struct bench_rounds l = bench_rounds_random(BENCH_NOP);
+	struct bench_rounds g = bench_rounds_random(BENCH_GOMM);
+	struct bench_rounds s = bench_rounds_random(BENCH_SLUB);
 	unsigned long n = BENCH_RAND_OPS;
+	char extra[48];
 
-	if (!g || !s) {
+	if (!g.worst || !s.worst) {
 		pr_err("case=random: allocation failed\n");
 		return -ENOMEM;
 	}
-	pr_info("case=random size=0 live=%lu gomm=%s slub=%s loop=%s unit=ns/op\n",
-		BENCH_RAND_LIVE, bench_fmt(g, n).s, bench_fmt(s, n).s,
-		bench_fmt(l, n).s);
+	snprintf(extra, sizeof(extra), " live=%lu loop=%s", BENCH_RAND_LIVE,
+		 bench_fmt(l.best, n).s);
+	bench_print("random", 0, g, s, n, extra);
 	return 0;
 }
 
@@ -638,21 +826,22 @@ static int bench_remote_frees(enum bench_kind k, unsigned int cpu,
  * @n allocs here, @n frees on @cpu while this CPU sleeps, then @n allocs
  * here again (which have to find the remotely freed memory) and @n local
  * frees (untimed).  The phases do not overlap, so each one's instruction
- * count is its own.  One warm-up round first, then BENCH_REPEAT rounds,
- * and each phase's fastest.
+ * count is its own.  BENCH_REPEAT rounds, every one timed: the worst
+ * round of the allocs and remote frees, and the worst of the allocs after.
  */
 static int bench_time_remote(enum bench_kind k, size_t size,
 			     unsigned int cpu, unsigned long n,
-			     struct bench_split *r, u64 *realloc_ns)
+			     struct bench_split_rounds *r,
+			     struct bench_rounds *re)
 {
+	struct bench_split round_ns;
 	unsigned long got;
 	u64 t0, t1, free_ns;
 	int round, ret;
 
-	r->alloc_ns = U64_MAX;
-	r->free_ns = U64_MAX;
-	*realloc_ns = U64_MAX;
-	for (round = 0; round <= BENCH_REPEAT; round++) {
+	*r = BENCH_SPLIT_ROUNDS_INIT;
+	*re = (struct bench_rounds){ .best = U64_MAX };
+	for (round = 0; round < BENCH_REPEAT; round++) {
 		t0 = ktime_get_ns();
 		got = bench_allocs(k, size, bench_vec, n);
 		t1 = ktime_get_ns();
@@ -665,26 +854,24 @@ static int bench_time_remote(enum bench_kind k, size_t size,
 			bench_frees(k, bench_vec, n);
 			return ret;
 		}
-		if (round) {	/* round 0 is the warm-up */
-			r->alloc_ns = min(r->alloc_ns, t1 - t0);
-			r->free_ns = min(r->free_ns, free_ns);
-		}
+		round_ns.alloc_ns = t1 - t0;
+		round_ns.free_ns = free_ns;
+		bench_split_round(r, &round_ns);
 		t0 = ktime_get_ns();
 		got = bench_allocs(k, size, bench_vec, n);
 		t1 = ktime_get_ns();
 		bench_frees(k, bench_vec, got);
 		if (got < n)
 			return -ENOMEM;
-		if (round)
-			*realloc_ns = min(*realloc_ns, t1 - t0);
+		bench_round(re, t1 - t0);
 	}
 	return 0;
 }
 
 static int bench_remote_case(size_t size, unsigned int cpu, unsigned long n)
 {
-	struct bench_split g, s;
-	u64 g_re, s_re;
+	struct bench_split_rounds g, s;
+	struct bench_rounds g_re, s_re;
 	char extra[80];
 	int ret;
 
@@ -696,7 +883,7 @@ static int bench_remote_case(size_t size, unsigned int cpu, unsigned long n)
 		return ret;
 	}
 	snprintf(extra, sizeof(extra), " gomm_realloc=%s slub_realloc=%s",
-		 bench_fmt(g_re, n).s, bench_fmt(s_re, n).s);
+		 bench_fmt(g_re.worst, n).s, bench_fmt(s_re.worst, n).s);
 	bench_print_split("remote", size, &g, &s, n, extra);
 	return 0;
 }
@@ -826,26 +1013,30 @@ static u64 bench_time_scale(enum bench_kind k, bool batch, unsigned int ncpus)
 	return ok ? last - first : 0;
 }
 
-/* The fastest of BENCH_REPEAT runs, or 0 if one failed. */
-static u64 bench_best_scale(enum bench_kind k, bool batch, unsigned int ncpus)
+/* BENCH_REPEAT rounds; worst 0 if one failed. */
+static struct bench_rounds bench_rounds_scale(enum bench_kind k, bool batch,
+					      unsigned int ncpus)
 {
-	u64 ns, best = U64_MAX;
-	int r;
+	struct bench_rounds r = { .best = U64_MAX };
+	u64 ns;
+	int i;
 
-	for (r = 0; r < BENCH_REPEAT; r++) {
+	for (i = 0; i < BENCH_REPEAT; i++) {
 		ns = bench_time_scale(k, batch, ncpus);
 		if (!ns)
-			return 0;
-		best = min(best, ns);
+			return (struct bench_rounds){};
+		bench_round(&r, ns);
 	}
-	return best;
+	return r;
 }
 
 static int bench_scale_case(void)
 {
 	static const unsigned int cpus[] = { 1, 2, 4 };
+	struct bench_rounds g, s;
 	unsigned int i, b, n;
-	u64 g, s, ops;
+	char extra[96];
+	u64 ops;
 
 	for (b = 0; b < 2; b++) {
 		for (i = 0; i < ARRAY_SIZE(cpus); i++) {
@@ -855,17 +1046,18 @@ static int bench_scale_case(void)
 					n, num_online_cpus());
 				continue;
 			}
-			g = bench_best_scale(BENCH_GOMM, b, n);
-			s = bench_best_scale(BENCH_SLUB, b, n);
-			if (!g || !s) {
+			g = bench_rounds_scale(BENCH_GOMM, b, n);
+			s = bench_rounds_scale(BENCH_SLUB, b, n);
+			if (!g.worst || !s.worst) {
 				pr_err("case=scale cpus=%u: failed\n", n);
 				return -ENOMEM;
 			}
 			ops = (u64)n * BENCH_ITERS;
-			pr_info("case=%s size=%d cpus=%u ops=%llu gomm=%s slub=%s gomm_elapsed=%llu slub_elapsed=%llu unit=ns/op\n",
-				b ? "scale_batch" : "scale_pair",
-				BENCH_SCALE_SIZE, n, ops, bench_fmt(g, ops).s,
-				bench_fmt(s, ops).s, g, s);
+			snprintf(extra, sizeof(extra),
+				 " cpus=%u ops=%llu gomm_elapsed=%llu slub_elapsed=%llu",
+				 n, ops, g.worst, s.worst);
+			bench_print(b ? "scale_batch" : "scale_pair",
+				    BENCH_SCALE_SIZE, g, s, ops, extra);
 		}
 	}
 	return 0;
@@ -886,7 +1078,7 @@ static int bench_scale_case(void)
  * 2 GiB (scripts/bench passes --mem 2G).
  */
 static int bench_largeheap_one(enum bench_kind k, const size_t *sizes,
-			       unsigned int nsizes, u64 ns[][2])
+			       unsigned int nsizes, struct bench_rounds ns[][2])
 {
 	unsigned long held = 0;
 	unsigned int i, h;
@@ -905,7 +1097,7 @@ static int bench_largeheap_one(enum bench_kind k, const size_t *sizes,
 		for (i = 0; i < nsizes && !ret; i++) {
 			ns[i][h] = bench_time_pairs(k, sizes[i],
 						    BENCH_LARGE_ITERS);
-			if (!ns[i][h])
+			if (!ns[i][h].worst)
 				ret = -ENOMEM;
 		}
 	}
@@ -916,8 +1108,9 @@ static int bench_largeheap_one(enum bench_kind k, const size_t *sizes,
 static int bench_largeheap_case(void)
 {
 	static const size_t sizes[] = { SZ_64K, SZ_256K, SZ_1M };
-	u64 g[ARRAY_SIZE(sizes)][2], s[ARRAY_SIZE(sizes)][2];
+	struct bench_rounds g[ARRAY_SIZE(sizes)][2], s[ARRAY_SIZE(sizes)][2];
 	unsigned int i, h;
+	char extra[32];
 	int ret;
 
 	ret = bench_largeheap_one(BENCH_SLUB, sizes, ARRAY_SIZE(sizes), s);
@@ -928,49 +1121,69 @@ static int bench_largeheap_case(void)
 		pr_err("case=largeheap: allocation failed\n");
 		return ret;
 	}
-	for (h = 0; h < 2; h++)
+	for (h = 0; h < 2; h++) {
+		snprintf(extra, sizeof(extra), " held=%lu",
+			 (h ? BENCH_HEAP_BIG : 1) * BENCH_HEAP_OBJ);
 		for (i = 0; i < ARRAY_SIZE(sizes); i++)
-			pr_info("case=%s size=%zu held=%lu gomm=%s slub=%s unit=ns/op\n",
-				h ? "largeheap512M" : "largeheap4M", sizes[i],
-				(h ? BENCH_HEAP_BIG : 1) * BENCH_HEAP_OBJ,
-				bench_fmt(g[i][h], BENCH_LARGE_ITERS).s,
-				bench_fmt(s[i][h], BENCH_LARGE_ITERS).s);
+			bench_print(h ? "largeheap512M" : "largeheap4M",
+				    sizes[i], g[i][h], s[i][h],
+				    BENCH_LARGE_ITERS, extra);
+	}
 	return 0;
 }
 
 /*
  * Heap growth: BENCH_GROWTH_BYTES of @size-byte objects allocated then
- * freed, once, no warm-up.  scripts/guest/bench drains and scavenges gomm's
- * heap (retain_kb=0) first, so every chunk gomm uses comes from
- * alloc_pages() inside the timed loop; kmalloc() of a large size goes to
- * the page allocator every time anyway.
+ * freed, in BENCH_REPEAT rounds.  scripts/guest/bench drains and
+ * scavenges gomm's heap with retain_kb=0 first, and each of gomm's rounds
+ * ends with that again (bench_gomm_reclaim(), timed in the round's free
+ * half and reported alone as gomm_return=), so every round's chunks come
+ * from alloc_pages() inside the timed loop and go back to the page
+ * allocator inside it, as kmalloc() of a large size and kfree() do.
  */
 static int bench_growth_case(size_t size)
 {
 	unsigned long n = BENCH_GROWTH_BYTES / size;
-	struct bench_split r[2];
+	struct bench_split_rounds r[2];
+	struct bench_rounds ret = { .best = U64_MAX };
+	struct bench_split round;
 	unsigned long got;
-	unsigned int i;
-	u64 t0, t1;
+	unsigned int i, j;
+	char extra[48];
+	u64 t0, t1, t2;
 
 	if (size <= SZ_32K || size > SZ_4M || n > BENCH_ITERS)
 		return -EINVAL;
 	for (i = 0; i < 2; i++) {
 		enum bench_kind k = i ? BENCH_SLUB : BENCH_GOMM;
 
-		t0 = ktime_get_ns();
-		got = bench_allocs(k, size, bench_vec, n);
-		t1 = ktime_get_ns();
-		bench_frees(k, bench_vec, got);
-		r[i].alloc_ns = t1 - t0;
-		r[i].free_ns = ktime_get_ns() - t1;
-		if (got < n) {
-			pr_err("case=growth size=%zu: allocation failed\n",
-			       size);
-			return -ENOMEM;
+		r[i] = BENCH_SPLIT_ROUNDS_INIT;
+		for (j = 0; j < BENCH_REPEAT; j++) {
+			t0 = ktime_get_ns();
+			got = bench_allocs(k, size, bench_vec, n);
+			t1 = ktime_get_ns();
+			bench_frees(k, bench_vec, got);
+			t2 = ktime_get_ns();
+			if (got < n) {
+				pr_err("case=growth size=%zu: allocation failed\n",
+				       size);
+				return -ENOMEM;
+			}
+			if (k == BENCH_GOMM) {
+				if (bench_gomm_reclaim()) {
+					pr_err("case=growth: no gomm/scavenge\n");
+					return -EIO;
+				}
+				bench_round(&ret, ktime_get_ns() - t2);
+			}
+			round.alloc_ns = t1 - t0;
+			round.free_ns = ktime_get_ns() - t1;
+			bench_split_round(&r[i], &round);
 		}
 	}
-	bench_print_split("growth", size, &r[0], &r[1], n, "");
+	snprintf(extra, sizeof(extra), " gomm_return=%s",
+		 bench_fmt(ret.worst, n).s);
+	bench_print_split("growth", size, &r[0], &r[1], n, extra);
 	return 0;
 }
 
@@ -993,12 +1206,12 @@ static int bench_cache_case(size_t size)
 /*
  * @reps rounds of BENCH_BULK_CALLS bulk allocations of BENCH_BULK_N
  * objects of @size, then as many bulk frees, each half timed as a whole
- * (one clock read per section, not per call), after a warm-up round; the
- * fastest of BENCH_REPEAT runs.  BENCH_CACHE is SLUB's bulk calls on
- * bench_cache.
+ * (one clock read per section, not per call); a round is @reps of those,
+ * BENCH_REPEAT rounds.  BENCH_CACHE is SLUB's bulk calls on bench_cache.
  */
 static noinline int bench_time_bulk(enum bench_kind k, size_t size,
-				    unsigned long reps, struct bench_split *best)
+				    unsigned long reps,
+				    struct bench_split_rounds *rr)
 {
 	struct bench_split r;
 	unsigned long i, c;
@@ -1006,12 +1219,11 @@ static noinline int bench_time_bulk(enum bench_kind k, size_t size,
 	void **v;
 	int run;
 
-	best->alloc_ns = U64_MAX / 2;
-	best->free_ns = U64_MAX / 2;
+	*rr = BENCH_SPLIT_ROUNDS_INIT;
 	for (run = 0; run < BENCH_REPEAT; run++) {
 		r.alloc_ns = 0;
 		r.free_ns = 0;
-		for (i = 0; i <= reps; i++) {
+		for (i = 0; i < reps; i++) {
 			t0 = ktime_get_ns();
 			for (c = 0; c < BENCH_BULK_CALLS; c++) {
 				v = bench_vec + c * BENCH_BULK_N;
@@ -1029,13 +1241,10 @@ static noinline int bench_time_bulk(enum bench_kind k, size_t size,
 				kmem_cache_free_bulk(bench_cache, c * BENCH_BULK_N, bench_vec);
 			if (c < BENCH_BULK_CALLS)
 				return -ENOMEM;
-			if (i) {	/* round 0 is the warm-up */
-				r.alloc_ns += t1 - t0;
-				r.free_ns += ktime_get_ns() - t1;
-			}
+			r.alloc_ns += t1 - t0;
+			r.free_ns += ktime_get_ns() - t1;
 		}
-		if (r.alloc_ns + r.free_ns < best->alloc_ns + best->free_ns)
-			*best = r;
+		bench_split_round(rr, &r);
 	}
 	return 0;
 }
@@ -1043,7 +1252,7 @@ static noinline int bench_time_bulk(enum bench_kind k, size_t size,
 static int bench_bulk_case(size_t size)
 {
 	unsigned long reps = BENCH_ITERS / (BENCH_BULK_N * BENCH_BULK_CALLS);
-	struct bench_split g, s;
+	struct bench_split_rounds g, s;
 	char name[32];
 	int ret;
 
@@ -1097,33 +1306,34 @@ static noinline bool bench_realloc_loop(bool gomm, unsigned long n)
 	return true;
 }
 
-static u64 bench_time_realloc(bool gomm, unsigned long n)
+static struct bench_rounds bench_time_realloc(bool gomm, unsigned long n)
 {
-	u64 t0, best = U64_MAX;
-	int r;
+	struct bench_rounds r = { .best = U64_MAX };
+	u64 t0;
+	int i;
 
-	if (!bench_realloc_loop(gomm, n / 10))
-		return 0;
-	for (r = 0; r < BENCH_REPEAT; r++) {
+	for (i = 0; i < BENCH_REPEAT; i++) {
 		t0 = ktime_get_ns();
 		if (!bench_realloc_loop(gomm, n))
-			return 0;
-		best = min(best, ktime_get_ns() - t0);
+			return (struct bench_rounds){};
+		bench_round(&r, ktime_get_ns() - t0);
 	}
-	return best;
+	return r;
 }
 
 static int bench_realloc_case(void)
 {
 	unsigned long n = BENCH_ITERS / 10;
-	u64 g = bench_time_realloc(true, n), s = bench_time_realloc(false, n);
+	struct bench_rounds g = bench_time_realloc(true, n);
+	struct bench_rounds s = bench_time_realloc(false, n);
+	char extra[24];
 
-	if (!g || !s) {
+	if (!g.worst || !s.worst) {
 		pr_err("case=realloc: allocation failed\n");
 		return -ENOMEM;
 	}
-	pr_info("case=realloc size=64 steps=%zu gomm=%s slub=%s unit=ns/op\n",
-		BENCH_REALLOC_STEPS, bench_fmt(g, n).s, bench_fmt(s, n).s);
+	snprintf(extra, sizeof(extra), " steps=%zu", BENCH_REALLOC_STEPS);
+	bench_print("realloc", 64, g, s, n, extra);
 	return 0;
 }
 
@@ -1184,41 +1394,41 @@ static void bench_rcu_settle(void)
 	msleep(100);
 }
 
-static u64 bench_time_rcu(enum bench_rcu_kind k, unsigned long n)
+static struct bench_rounds bench_time_rcu(enum bench_rcu_kind k,
+					  unsigned long n)
 {
-	u64 t0, ns, best = U64_MAX;
-	bool ok;
-	int r;
+	struct bench_rounds r = { .best = U64_MAX };
+	bool ok = true;
+	u64 t0, ns;
+	int i;
 
-	ok = bench_rcu_loop(k, n / 10);
 	bench_rcu_settle();
-	for (r = 0; r < BENCH_REPEAT && ok; r++) {
+	for (i = 0; i < BENCH_REPEAT && ok; i++) {
 		t0 = ktime_get_ns();
 		ok = bench_rcu_loop(k, n);
 		ns = ktime_get_ns() - t0;
 		bench_rcu_settle();
-		best = min(best, ns);
+		bench_round(&r, ns);
 	}
-	return ok ? best : 0;
+	return ok ? r : (struct bench_rounds){};
 }
 
 static int bench_rcu_case(void)
 {
+	const size_t size = sizeof(struct bench_rcu_obj);
 	unsigned long n = BENCH_ITERS;
-	u64 g, s;
+	struct bench_rounds g, s;
 
 	g = bench_time_rcu(BENCH_RCU_GOMM_HEAD, n);
 	s = bench_time_rcu(BENCH_RCU_SLUB_HEAD, n);
-	if (!g || !s)
+	if (!g.worst || !s.worst)
 		goto fail;
-	pr_info("case=free_rcu size=%zu gomm=%s slub=%s unit=ns/op\n",
-		sizeof(struct bench_rcu_obj), bench_fmt(g, n).s, bench_fmt(s, n).s);
+	bench_print("free_rcu", size, g, s, n, "");
 	g = bench_time_rcu(BENCH_RCU_GOMM, n);
 	s = bench_time_rcu(BENCH_RCU_SLUB, n);
-	if (!g || !s)
+	if (!g.worst || !s.worst)
 		goto fail;
-	pr_info("case=free_rcu_nohead size=%zu gomm=%s slub=%s unit=ns/op\n",
-		sizeof(struct bench_rcu_obj), bench_fmt(g, n).s, bench_fmt(s, n).s);
+	bench_print("free_rcu_nohead", size, g, s, n, "");
 	return 0;
 fail:
 	pr_err("case=free_rcu: allocation failed\n");
@@ -1282,34 +1492,33 @@ static noinline bool bench_nolock_loop(bool gomm, size_t size, unsigned long n)
 	return true;
 }
 
-static u64 bench_time_nolock(bool gomm, size_t size, unsigned long n)
+static struct bench_rounds bench_time_nolock(bool gomm, size_t size,
+					     unsigned long n)
 {
-	u64 t0, best = U64_MAX;
-	int r;
+	struct bench_rounds r = { .best = U64_MAX };
+	u64 t0;
+	int i;
 
-	if (!bench_nolock_loop(gomm, size, n / 10))
-		return 0;
-	for (r = 0; r < BENCH_REPEAT; r++) {
+	for (i = 0; i < BENCH_REPEAT; i++) {
 		t0 = ktime_get_ns();
 		if (!bench_nolock_loop(gomm, size, n))
-			return 0;
-		best = min(best, ktime_get_ns() - t0);
+			return (struct bench_rounds){};
+		bench_round(&r, ktime_get_ns() - t0);
 	}
-	return best;
+	return r;
 }
 
 static int bench_nolock_case(size_t size)
 {
-	u64 g = bench_time_nolock(true, size, BENCH_ITERS);
-	u64 s = bench_time_nolock(false, size, BENCH_ITERS);
+	struct bench_rounds g = bench_time_nolock(true, size, BENCH_ITERS);
+	struct bench_rounds s = bench_time_nolock(false, size, BENCH_ITERS);
 
-	if (!g || !s) {
+	if (!g.worst || !s.worst) {
 		pr_err("case=%s size=%zu: allocation failed\n", BENCH_NOLOCK_CASE, size);
 		return -ENOMEM;
 	}
-	pr_info("case=%s size=%zu slub_api=%s gomm=%s slub=%s unit=ns/op\n",
-		BENCH_NOLOCK_CASE, size, BENCH_NOLOCK_SLUB,
-		bench_fmt(g, BENCH_ITERS).s, bench_fmt(s, BENCH_ITERS).s);
+	bench_print(BENCH_NOLOCK_CASE, size, g, s, BENCH_ITERS,
+		    " slub_api=" BENCH_NOLOCK_SLUB);
 	return 0;
 }
 
@@ -1417,7 +1626,7 @@ static int bench_group(const char *name, unsigned long arg)
 			bench_fmt(ns, BENCH_CALIB_ITERS).s,
 			(s64)(ns - (u64)BENCH_CALIB_INSN * BENCH_CALIB_ITERS));
 	} else if (!strcmp(name, "loop")) {
-		ns = bench_time_pairs(BENCH_NOP, 64, BENCH_ITERS);
+		ns = bench_time_pairs(BENCH_NOP, 64, BENCH_ITERS).best;
 		pr_info("case=loop size=0 gomm=%s slub=%s unit=ns/op\n",
 			bench_fmt(ns, BENCH_ITERS).s,
 			bench_fmt(ns, BENCH_ITERS).s);
@@ -1433,6 +1642,11 @@ static int bench_group(const char *name, unsigned long arg)
 			for (j = 0; j < ARRAY_SIZE(batch_sizes) && !ret; j++)
 				ret = bench_batch_case("batch", batch_sizes[j],
 						       batch_ns[i]);
+		/* many 4 KiB objects, and rounds of 2000 large ones */
+		if (!ret)
+			ret = bench_batch_case("batch", SZ_4K, 100000);
+		if (!ret)
+			ret = bench_batch_case("batch", SZ_64K, 2000);
 	} else if (!strcmp(name, "random")) {
 		ret = bench_random_case();
 	} else if (!strcmp(name, "remote")) {
@@ -1467,6 +1681,8 @@ static int bench_group(const char *name, unsigned long arg)
 		ret = bench_bulk_case(64);
 	} else if (!strcmp(name, "realloc")) {
 		ret = bench_realloc_case();
+	} else if (!strcmp(name, "node")) {
+		ret = bench_node_case();
 	} else if (!strcmp(name, "nolock")) {
 		for (i = 0; i < ARRAY_SIZE(nolock_sizes) && !ret; i++)
 			ret = bench_nolock_case(nolock_sizes[i]);

@@ -17,14 +17,20 @@
  *   RCU grace period; lockless readers run in RCU read-side sections) are
  *   in span.h, beside the code.
  *
- * - mheap (struct gomm_heap) has one spinlock, gomm_heap.lock, that guards
- *   the page allocator (bitmaps, summaries, searchAddr), chunk ownership
- *   bits, the page->span map writes and the heap counters.  The page->span
- *   map and the chunk table are read without the lock by gomm_free() and
- *   gomm_size(); a chunk, once known, is never freed before module exit.
+ * - mheap (struct gomm_heap): one per NUMA node with memory (gomm_heaps[]),
+ *   each with its own spinlock, gomm_heap.lock, that guards that node's
+ *   page allocator (bitmaps, summaries, searchAddr), the owned bits of the
+ *   node's chunks and the node's heap counters, and with its own
+ *   mcentrals (Go's mheap.central).  The page->span map and the chunk
+ *   table (struct gomm_map) are global, indexed by physical address, and
+ *   read without a lock by gomm_free() and gomm_size(); a chunk belongs to
+ *   one node for good (gomm_chunk.node), its map is published once with a
+ *   cmpxchg and never freed before module exit.  Only a page's owner
+ *   writes its map entries.
  *
- * - Lock order: there is no nesting.  mcentral locks and the heap lock are
- *   never held together; both are raw spinlocks, taken with interrupts
+ * - Lock order: there is no nesting.  No two of the mcentral locks and
+ *   the heap locks (of any nodes) are ever held together; all are raw
+ *   spinlocks, taken with interrupts
  *   off (frees and GFP_ATOMIC allocations may come from hard interrupts,
  *   the drain flushes each CPU from an IPI), and no section under them is
  *   longer than GOMM_LOCK_BATCH spans or one chunk: walks over many spans
@@ -44,6 +50,8 @@
 #include <linux/kasan.h>
 #include <linux/list.h>
 #include <linux/mm.h>
+#include <linux/nodemask.h>
+#include <linux/numa.h>
 #include <linux/percpu.h>
 #include <linux/ratelimit_types.h>
 #include <linux/rcupdate.h>
@@ -153,7 +161,7 @@ struct gomm_cpu_stats {
 };
 
 /**
- * struct gomm_mcentral - Go's mcentral: the spans of one span class
+ * struct gomm_mcentral - Go's mcentral: the spans of one span class of one node
  * @lock: guards the lists and the spans on @partial and @full
  * @partial: spans with free objects, or with frees not yet swept
  * @full: spans with no free object when they were put there
@@ -180,34 +188,56 @@ struct gomm_mcentral {
  * @owned: 1 = gomm holds this page from the buddy allocator
  * @spans: page -> span map (Go's heapArena.spans), every page of a span;
  *	&gomm_empty_span for pages in no span
+ * @node: the NUMA node of every page of the chunk gomm holds; set before
+ *	the chunk is published, never changed.  A block of another node
+ *	in it (a node boundary that is not 4 MiB aligned) is given back.
+ *
+ * @palloc and @owned are guarded by the heap lock of @node's heap.
  */
 struct gomm_chunk {
 	struct gomm_pchunk palloc;
 	unsigned long owned[GOMM_CHUNK_PAGES / BITS_PER_LONG];
 	struct gomm_span *spans[GOMM_CHUNK_PAGES];
+	int node;
 };
 
 /**
- * struct gomm_heap - Go's mheap
- * @lock: the heap lock (see the rules above)
- * @pa: Go's pageAlloc over the chunk index space
- * @spanmap: chunk index -> the chunk's page->span map, or a map of
- *	&gomm_empty_span for chunks gomm does not have (lockless readers)
+ * struct gomm_map - the page->span map and chunk table, for every node
+ * @spanmap: chunk index -> the chunk's page->span map (its struct
+ *	gomm_chunk's @spans), or a map of &gomm_empty_span for chunks gomm
+ *	does not have (lockless readers)
  * @nspanmap: entries in @spanmap (chunks of the physical address range)
+ */
+struct gomm_map {
+	struct gomm_span ***spanmap;
+	unsigned long nspanmap;
+};
+
+/**
+ * struct gomm_heap - Go's mheap, one per NUMA node with memory
+ * @lock: the heap lock (see the rules above)
+ * @pa: Go's pageAlloc over the chunk index space; it holds this node's
+ *	chunks only
+ * @node: the node
+ * @fallback: the node whose heap this heap's last growth fell back to
+ *	(the page allocator found no memory here), NUMA_NO_NODE if it did
+ *	not: local allocations look there before growing again
  * @nr_large: large objects live
  * @pages_owned: gomm pages held from the buddy allocator (heap lock)
  * @pages_in_use: gomm pages in spans (the owned pages that are not are
  *	free in the page allocator or in a CPU's page cache)
  * @large_pages: gomm pages in large-object spans
- * @chunks: chunks ever seen (their struct gomm_chunk stays until exit)
+ * @chunks: chunks of this node ever seen (their struct gomm_chunk stays
+ *	until exit)
  * @grows: successful heap growths
  * @released: gomm pages returned to the buddy allocator
+ * @central: the node's mcentrals, one per span class (Go's mheap.central)
  */
 struct gomm_heap {
 	raw_spinlock_t lock;	/* the heap lock: see the rules at the top */
 	struct gomm_pagealloc pa;
-	struct gomm_span ***spanmap;
-	unsigned long nspanmap;
+	int node;
+	int fallback;
 	atomic_long_t nr_large;
 	unsigned long pages_owned;
 	atomic_long_t pages_in_use;
@@ -215,6 +245,32 @@ struct gomm_heap {
 	unsigned long chunks;
 	unsigned long grows;
 	unsigned long released;
+	struct gomm_mcentral central[GOMM_NUM_SPANCLASSES];
+};
+
+/**
+ * struct gomm_heap_stats - a node's heap counters, or their totals
+ * @chunks: chunks
+ * @pages_owned: pages held from the buddy allocator
+ * @pages_in_use: pages in spans
+ * @large_pages: pages in large-object spans
+ * @nr_large: large objects live
+ * @released: pages given back (a counter)
+ * @grows: growths (a counter)
+ * @largest_free: longest run of free pages (of one node's heap: runs do
+ *	not cross nodes)
+ * @spans: spans of the size classes (cached ones included)
+ */
+struct gomm_heap_stats {
+	unsigned long chunks;
+	unsigned long pages_owned;
+	unsigned long pages_in_use;
+	unsigned long large_pages;
+	unsigned long nr_large;
+	unsigned long released;
+	unsigned long grows;
+	unsigned long largest_free;
+	unsigned long spans;
 };
 
 /**
@@ -234,8 +290,11 @@ struct gomm_errors {
 	atomic_long_t unaccounted;
 };
 
-extern struct gomm_heap gomm_heap;
-extern struct gomm_mcentral gomm_central[GOMM_NUM_SPANCLASSES];
+extern struct gomm_map gomm_map;
+extern struct gomm_heap *gomm_heaps[MAX_NUMNODES];
+extern struct gomm_heap *gomm_heap_first;
+extern struct gomm_heap *gomm_heap_list[MAX_NUMNODES];
+extern unsigned int gomm_nr_heaps;
 extern struct gomm_span gomm_empty_span;
 extern struct gomm_errors gomm_errors;
 DECLARE_PER_CPU(struct gomm_mcache, gomm_mcache);
@@ -244,6 +303,7 @@ extern bool gomm_tiny_enabled;
 extern bool gomm_init_alloc;
 extern bool gomm_init_free;
 extern unsigned long gomm_retain_kb;
+extern u64 gomm_reclaim_ns;
 extern struct shrinker *gomm_shrinker;
 #ifdef CONFIG_FAULT_INJECTION
 extern struct fault_attr gomm_fail_grow;
@@ -253,11 +313,58 @@ extern struct fault_attr gomm_fail_grow;
 extern struct ratelimit_state gomm_report_rs;
 #endif
 
+/**
+ * gomm_heap_at - the @i-th node heap, in node order, or NULL past the last
+ * @i: 0 for the first
+ *
+ * For walks over every node's heap: for (i = 0; (h = gomm_heap_at(i)); i++).
+ * The list is made at load and fixed until unload.
+ */
+static inline struct gomm_heap *gomm_heap_at(unsigned int i)
+{
+	return i < gomm_nr_heaps ? gomm_heap_list[i] : NULL;
+}
+
+/**
+ * gomm_local_heap - the heap of this CPU's nearest node with memory
+ *
+ * numa_mem_id()'s heap; the first node's for a node that got memory after
+ * gomm was loaded (node hotplug is not supported: it has no heap).
+ *
+ * Context: any; the caller's CPU may change right after unless it keeps it.
+ */
+static inline struct gomm_heap *gomm_local_heap(void)
+{
+	struct gomm_heap *h = gomm_heaps[numa_mem_id()];
+
+	return likely(h) ? h : gomm_heap_first;
+}
+
+/**
+ * gomm_node_heap - the heap of node @node, or NULL if it has none
+ * @node: a node id, any value
+ */
+static inline struct gomm_heap *gomm_node_heap(int node)
+{
+	if (node < 0 || node >= nr_node_ids)
+		return NULL;
+	return gomm_heaps[node];
+}
+
+/* The mcentral span @s goes back to: its own node's, of its class. */
+static inline struct gomm_mcentral *gomm_span_central(const struct gomm_span *s)
+{
+	return &gomm_heaps[s->node]->central[s->spanclass];
+}
+
 /* heap.c: the mheap */
 int gomm_heap_init(void);
 unsigned long gomm_heap_exit(void);
 struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
-				       unsigned int spanclass, gfp_t gfp);
+				       unsigned int spanclass, gfp_t gfp,
+				       int node);
+void gomm_heap_stats(int node, struct gomm_heap_stats *st);
+unsigned long gomm_heap_free_estimate(void);
 void gomm_heap_free_span(struct gomm_span *s);
 void gomm_heap_flush_pcache(int cpu);
 bool gomm_heap_pcache_holds(int cpu);
@@ -266,10 +373,14 @@ unsigned long gomm_heap_scavenge(unsigned long retain_pages,
 				 unsigned long max_pages);
 
 /* mcentral.c: the mcentrals */
-void gomm_mcentral_init(void);
+void gomm_mcentral_init(struct gomm_heap *h);
 struct gomm_span *gomm_mcentral_cache(unsigned int spanclass);
+void *gomm_mcentral_alloc_node(unsigned int spanclass, gfp_t gfp,
+			       struct gomm_heap *h);
 struct gomm_span *gomm_mcentral_grow(unsigned int spanclass, gfp_t gfp);
 void gomm_mcentral_uncache(struct gomm_span *s);
+void gomm_mcentral_put(struct gomm_mcentral *c, struct gomm_span *s);
+void gomm_mcentral_freed_locked(struct gomm_mcentral *c, struct gomm_span *s);
 unsigned long gomm_mcentral_reclaim(unsigned int keep);
 unsigned long gomm_mcentral_reclaimable(void);
 unsigned long gomm_mcentral_exit(void);
@@ -394,9 +505,9 @@ static __always_inline struct gomm_span *gomm_span_lookup(const void *p)
 {
 	unsigned long off = (unsigned long)p - PAGE_OFFSET;
 
-	if (unlikely(off >> GOMM_CHUNK_SHIFT >= gomm_heap.nspanmap))
+	if (unlikely(off >> GOMM_CHUNK_SHIFT >= gomm_map.nspanmap))
 		return &gomm_empty_span;
-	return READ_ONCE(gomm_heap.spanmap[off >> GOMM_CHUNK_SHIFT]
+	return READ_ONCE(gomm_map.spanmap[off >> GOMM_CHUNK_SHIFT]
 					  [(off >> GOMM_PAGE_SHIFT) % GOMM_CHUNK_PAGES]);
 }
 

@@ -11,8 +11,21 @@
  * does not own stay marked in use in its bitmap.  Blocks are split into
  * order-0 pages so that any of them can go back on its own.
  *
- * Locking: gomm_heap.lock guards everything here except the lockless
- * readers of the chunk table and the page->span map (see gomm.h).
+ * NUMA: every node with memory has a heap of its own (gomm_heaps[]): its
+ * lock, its page allocator over the chunks of that node's memory, its
+ * counters and its mcentrals.  The page->span map and the chunk table are
+ * one, global (gomm_map), and every chunk records its node.  The local
+ * path (gomm_alloc(), the CPUs' mcaches) takes spans from the heap of
+ * numa_mem_id(), through the CPU's page cache, and grows it with
+ * alloc_pages_node() for that node, which may fall back to another node
+ * when this one has no memory: the block then goes to its own node's heap,
+ * and the span comes from there.  gomm_alloc_node() asks a node's heap
+ * itself and grows it with __GFP_THISNODE.  Frees go to the heap of the
+ * span's node.
+ *
+ * Locking: each heap's lock guards everything of that heap here except
+ * the lockless readers of the chunk table and the page->span map (see
+ * gomm.h); no two heap locks are held together.
  */
 #include <linux/bitmap.h>
 #include <linux/fault-inject.h>
@@ -28,13 +41,25 @@
 #define GOMM_CHUNK_KORDER	(GOMM_CHUNK_SHIFT - PAGE_SHIFT)
 #define GOMM_KPAGES		(GOMM_PAGE_SIZE / PAGE_SIZE)
 
-struct gomm_heap gomm_heap;
-EXPORT_SYMBOL_IF_KUNIT(gomm_heap);
+struct gomm_map gomm_map;
+EXPORT_SYMBOL_IF_KUNIT(gomm_map);
+/* each node's heap, NULL for a node without memory when gomm was loaded */
+struct gomm_heap *gomm_heaps[MAX_NUMNODES];
+EXPORT_SYMBOL_IF_KUNIT(gomm_heaps);
+/* the heap of the first node with memory (gomm_local_heap()) */
+struct gomm_heap *gomm_heap_first;
+EXPORT_SYMBOL_IF_KUNIT(gomm_heap_first);
+/* every heap, in node order (gomm_heap_at()), fixed from load to unload */
+struct gomm_heap *gomm_heap_list[MAX_NUMNODES];
+EXPORT_SYMBOL_IF_KUNIT(gomm_heap_list);
+unsigned int gomm_nr_heaps;
+EXPORT_SYMBOL_IF_KUNIT(gomm_nr_heaps);
 /*
  * Each CPU's page cache (Go's per-P pageCache): the free pages of one
- * 64-page block, taken from the page allocator at once, for spans of up to
- * GOMM_PCACHE_MAX_NPAGES pages without the heap lock.  Used with local
- * interrupts off by its CPU; a dead CPU's is flushed by the control CPU.
+ * 64-page block, taken from the page allocator of the CPU's node at once,
+ * for spans of up to GOMM_PCACHE_MAX_NPAGES pages without the heap lock.
+ * Used with local interrupts off by its CPU; a dead CPU's is flushed by
+ * the control CPU.
  */
 static DEFINE_PER_CPU(struct gomm_pcache, gomm_pcache);
 
@@ -80,9 +105,25 @@ static bool gomm_grow_should_fail(unsigned long npages)
 }
 #endif
 
+/* Chunk @ci, or NULL if gomm never had it (lockless: the chunk table). */
 static struct gomm_chunk *gomm_chunk_of(unsigned long ci)
 {
-	struct gomm_pchunk *pc = READ_ONCE(gomm_heap.pa.chunks[ci]);
+	struct gomm_span **map = READ_ONCE(gomm_map.spanmap[ci]);
+
+	return map != gomm_empty_map ? container_of(map, struct gomm_chunk, spans[0]) :
+				       NULL;
+}
+
+/* The heap of gomm page @page, which gomm holds. */
+static struct gomm_heap *gomm_page_heap(unsigned long page)
+{
+	return gomm_heaps[gomm_chunk_of(page / GOMM_CHUNK_PAGES)->node];
+}
+
+/* Chunk @ci of heap @h's page allocator, or NULL (lockless). */
+static struct gomm_chunk *gomm_heap_chunk(struct gomm_heap *h, unsigned long ci)
+{
+	struct gomm_pchunk *pc = READ_ONCE(h->pa.chunks[ci]);
 
 	return pc ? container_of(pc, struct gomm_chunk, palloc) : NULL;
 }
@@ -106,8 +147,8 @@ struct gomm_span *gomm_span_of(const void *p, bool *free_page)
 
 	if (s != &gomm_empty_span)
 		return s;
-	if (free_page && off >> GOMM_CHUNK_SHIFT < gomm_heap.nspanmap) {
-		map = READ_ONCE(gomm_heap.spanmap[off >> GOMM_CHUNK_SHIFT]);
+	if (free_page && off >> GOMM_CHUNK_SHIFT < gomm_map.nspanmap) {
+		map = READ_ONCE(gomm_map.spanmap[off >> GOMM_CHUNK_SHIFT]);
 		*free_page = map != gomm_empty_map &&
 			test_bit((off >> GOMM_PAGE_SHIFT) % GOMM_CHUNK_PAGES,
 				 container_of(map, struct gomm_chunk, spans[0])->owned);
@@ -130,7 +171,7 @@ static void gomm_heap_map(unsigned long page, unsigned long npages,
 	/* a lockless reader that finds @s sees it whole (span.h) */
 	smp_wmb();
 	for (g = page; g < page + npages; g++)
-		WRITE_ONCE(gomm_heap.spanmap[g / GOMM_CHUNK_PAGES][g % GOMM_CHUNK_PAGES], s);
+		WRITE_ONCE(gomm_map.spanmap[g / GOMM_CHUNK_PAGES][g % GOMM_CHUNK_PAGES], s);
 }
 
 /**
@@ -152,31 +193,78 @@ static gfp_t gomm_grow_gfp_high(gfp_t gfp)
 	return gfp;
 }
 
+/* Give back the order-0 pages of a split block of @order. */
+static void gomm_free_block(struct page *page, unsigned int order)
+{
+	unsigned long i;
+
+	for (i = 0; i < (1UL << order); i++)
+		__free_page(page + i);
+}
+
+/*
+ * The chunk of a block of node @nid at chunk index @ci, made and published
+ * if gomm never had it; NULL if it cannot be made or if it is another
+ * node's (a node boundary inside the chunk: the block is given back).
+ * Lock-free: two growths that make the same chunk race with a cmpxchg of
+ * its map entry, and the loser frees its copy.
+ */
+static struct gomm_chunk *gomm_chunk_get(unsigned long ci, int nid, gfp_t gfp)
+{
+	struct gomm_chunk *c = gomm_chunk_of(ci), *fresh;
+	unsigned long i;
+
+	if (!c) {
+		fresh = kmem_cache_alloc_node(gomm_chunk_cache,
+					      (gfp & ~__GFP_THISNODE) | __GFP_ZERO, nid);
+		if (!fresh)
+			return NULL;
+		for (i = 0; i < GOMM_CHUNK_PAGES; i++)
+			fresh->spans[i] = &gomm_empty_span;
+		/* in use until its heap frees the pages it owns */
+		gomm_pbits_set_range(&fresh->palloc, 0, GOMM_CHUNK_PAGES);
+		fresh->node = nid;
+		/* fully ordered: gomm_span_lookup() sees the chunk whole */
+		if (cmpxchg(&gomm_map.spanmap[ci], gomm_empty_map, fresh->spans) !=
+		    gomm_empty_map)
+			kmem_cache_free(gomm_chunk_cache, fresh);
+		c = gomm_chunk_of(ci);
+	}
+	return c->node == nid ? c : NULL;
+}
+
 /*
  * Take a block from the buddy allocator big enough for @npages gomm pages,
- * preferring a whole chunk, and add its pages to the heap as free pages
+ * preferring a whole chunk, and add its pages to a heap as free pages
  * (Go's mheap.grow + pageAlloc.grow).  The orders above the smallest that
  * fits are tried as SLUB tries its preferred order (gomm_grow_gfp_high()),
- * the smallest with the caller's flags: it may sleep, reclaim and warn as
- * the caller allows.
+ * the smallest with @gfp: it may sleep, reclaim and warn as the caller
+ * allows.  The block is asked of @h's node; with @bound, of that node only
+ * (__GFP_THISNODE), else the page allocator may fall back to another node,
+ * whose heap then gets the block (and @h remembers it, @h->fallback).
+ * Return: the heap that got the pages, or NULL.
  */
-static bool gomm_heap_grow(unsigned long npages, gfp_t gfp)
+static struct gomm_heap *gomm_heap_grow(struct gomm_heap *h, unsigned long npages,
+					gfp_t gfp, bool bound)
 {
 	unsigned int min_order = order_base_2(npages * GOMM_KPAGES);
-	struct gomm_chunk *c, *fresh = NULL;
+	struct gomm_heap *to;
 	struct page *page = NULL;
-	unsigned long flags, g, ci, n, i;
+	unsigned long flags, g, ci, n;
+	struct gomm_chunk *c;
 	gfp_t high, want;
 	int order;
 
 	gfp &= GOMM_GFP_MASK;
+	if (bound)
+		gfp |= __GFP_THISNODE;
 	high = gomm_grow_gfp_high(gfp);
 	if (!gomm_grow_should_fail(npages)) {
 		for (order = GOMM_CHUNK_KORDER; order >= (int)min_order; order--) {
 			want = order > min_order ? high : gfp;
 			if (gomm_hook_grow_fail(order, want))
 				continue;
-			page = alloc_pages(want, order);
+			page = alloc_pages_node(h->node, want, order);
 			if (page)
 				break;
 		}
@@ -187,82 +275,92 @@ static bool gomm_heap_grow(unsigned long npages, gfp_t gfp)
 	g = page_to_phys(page) >> GOMM_PAGE_SHIFT;
 	n = (1UL << order) / GOMM_KPAGES;
 	ci = g / GOMM_CHUNK_PAGES;
-	if (ci >= gomm_heap.pa.nchunks) {
-		/* hot-added memory above the range sized at load time */
+	to = gomm_node_heap(page_to_nid(page));
+	if (ci >= gomm_map.nspanmap || !to) {
+		/* hot-added memory: above the range sized at load, or a new node */
 		__free_pages(page, order);
 		goto fail;
 	}
 	split_page(page, order);
-	if (!gomm_chunk_of(ci)) {
-		fresh = kmem_cache_zalloc(gomm_chunk_cache, gfp);
-		if (!fresh) {
-			for (i = 0; i < (1UL << order); i++)
-				__free_page(page + i);
-			goto fail;
-		}
-		for (i = 0; i < GOMM_CHUNK_PAGES; i++)
-			fresh->spans[i] = &gomm_empty_span;
+	c = gomm_chunk_get(ci, to->node, gfp);
+	if (!c) {
+		gomm_free_block(page, order);
+		goto fail;
 	}
 
-	raw_spin_lock_irqsave(&gomm_heap.lock, flags);
-	c = gomm_chunk_of(ci);
-	if (!c) {
-		c = fresh;
-		fresh = NULL;
-		gomm_pa_grow(&gomm_heap.pa, ci, &c->palloc);
-		/* gomm_span_lookup() may see the map as soon as it is stored */
-		smp_store_release(&gomm_heap.spanmap[ci], c->spans);
-		gomm_heap.chunks++;
+	raw_spin_lock_irqsave(&to->lock, flags);
+	if (!to->pa.chunks[ci]) {
+		gomm_pa_grow(&to->pa, ci, &c->palloc);
+		to->chunks++;
 	}
 	bitmap_set(c->owned, g % GOMM_CHUNK_PAGES, n);
-	gomm_pa_free(&gomm_heap.pa, g, n);
-	gomm_heap.pages_owned += n;
-	gomm_heap.grows++;
-	raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
-
-	if (fresh)
-		kmem_cache_free(gomm_chunk_cache, fresh);
-	return true;
+	gomm_pa_free(&to->pa, g, n);
+	to->pages_owned += n;
+	to->grows++;
+	raw_spin_unlock_irqrestore(&to->lock, flags);
+	if (!bound)
+		WRITE_ONCE(h->fallback, to == h ? NUMA_NO_NODE : to->node);
+	return to;
 fail:
 	atomic_long_inc(&gomm_errors.failed_grow);
-	return false;
+	return NULL;
 }
 
-/*
- * Pages for a span of @npages (at most GOMM_PCACHE_MAX_NPAGES) from this
- * CPU's page cache, refilled first if it is empty (Go's allocSpan with a
- * P).  Only the refill takes the heap lock.
- */
-static unsigned long gomm_heap_alloc_cached(unsigned long npages)
+/* The first fit of @npages pages in heap @h's page allocator. */
+static unsigned long gomm_heap_alloc_pages(struct gomm_heap *h,
+					   unsigned long npages)
 {
-	struct gomm_pcache *pc;
 	unsigned long flags, page;
 
-	local_irq_save(flags);
-	pc = this_cpu_ptr(&gomm_pcache);
-	if (!pc->cache) {
-		raw_spin_lock(&gomm_heap.lock);
-		*pc = gomm_pa_alloc_to_cache(&gomm_heap.pa);
-		raw_spin_unlock(&gomm_heap.lock);
-	}
-	page = gomm_pcache_alloc(pc, npages);
-	local_irq_restore(flags);
+	raw_spin_lock_irqsave(&h->lock, flags);
+	page = gomm_pa_alloc(&h->pa, npages);
+	raw_spin_unlock_irqrestore(&h->lock, flags);
 	return page;
 }
 
 /*
- * Free pages [@page, @page + @npages): into this CPU's page cache if they
- * are in its block, else into the page allocator.
+ * Pages for a span of @npages (at most GOMM_PCACHE_MAX_NPAGES) from this
+ * CPU's page cache, refilled first from the local node's heap if it is
+ * empty (Go's allocSpan with a P).  Only the refill takes the heap lock.
+ * *@hp is set to the heap of the pages.
  */
-static void gomm_heap_free_pages(unsigned long page, unsigned long npages)
+static unsigned long gomm_heap_alloc_cached(unsigned long npages,
+					    struct gomm_heap **hp)
+{
+	struct gomm_pcache *pc;
+	unsigned long flags, page;
+	struct gomm_heap *h;
+
+	local_irq_save(flags);
+	pc = this_cpu_ptr(&gomm_pcache);
+	if (!pc->cache) {
+		h = gomm_local_heap();
+		raw_spin_lock(&h->lock);
+		*pc = gomm_pa_alloc_to_cache(&h->pa);
+		raw_spin_unlock(&h->lock);
+	}
+	page = gomm_pcache_alloc(pc, npages);
+	local_irq_restore(flags);
+	if (page != GOMM_PA_FAIL)
+		*hp = gomm_page_heap(page);
+	return page;
+}
+
+/*
+ * Free pages [@page, @page + @npages) of heap @h: into this CPU's page
+ * cache if they are in its block (a block is of one chunk, so of @h), else
+ * into @h's page allocator.
+ */
+static void gomm_heap_free_pages(struct gomm_heap *h, unsigned long page,
+				 unsigned long npages)
 {
 	unsigned long flags;
 
 	local_irq_save(flags);
 	if (!gomm_pcache_free(this_cpu_ptr(&gomm_pcache), page, npages)) {
-		raw_spin_lock(&gomm_heap.lock);
-		gomm_pa_free(&gomm_heap.pa, page, npages);
-		raw_spin_unlock(&gomm_heap.lock);
+		raw_spin_lock(&h->lock);
+		gomm_pa_free(&h->pa, page, npages);
+		raw_spin_unlock(&h->lock);
 	}
 	local_irq_restore(flags);
 }
@@ -337,15 +435,18 @@ void gomm_heap_flush_pcache(int cpu)
 {
 	struct gomm_pcache *pc = per_cpu_ptr(&gomm_pcache, cpu);
 	unsigned long flags;
+	struct gomm_heap *h;
 
 	gomm_heap_flush_stash(cpu);
 	/* an empty cache lets go of its block: no lock, nothing is free */
 	pc->held = false;
 	if (!pc->cache)
 		return;
-	raw_spin_lock_irqsave(&gomm_heap.lock, flags);
-	gomm_pa_free_cache(&gomm_heap.pa, pc);
-	raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
+	/* the block's node: its CPU's, unless the CPU's node changed */
+	h = gomm_page_heap(pc->base);
+	raw_spin_lock_irqsave(&h->lock, flags);
+	gomm_pa_free_cache(&h->pa, pc);
+	raw_spin_unlock_irqrestore(&h->lock, flags);
 }
 
 /**
@@ -369,39 +470,62 @@ EXPORT_SYMBOL_IF_KUNIT(gomm_heap_pcache_holds);
  * @npages: gomm pages wanted
  * @spanclass: span class, 0 for a large object
  * @gfp: GFP flags of the allocation that needs the span
+ * @node: the node whose memory the span must be of (gomm_alloc_node()), or
+ *	NUMA_NO_NODE for the local node with the page allocator's fallback
  *
  * The span comes back initialised for @spanclass (gomm_span_create()) and
- * entered in the page->span map.  Its pages are the first fit of this
- * CPU's page cache for up to GOMM_PCACHE_MAX_NPAGES pages, else the
- * address-ordered first fit of the page allocator, which grows the heap if
- * needed.  With no page cache holding pages, the lowest fitting pages the
- * heap owns win either way: a cache is filled from the lowest free page.
+ * entered in the page->span map.  With NUMA_NO_NODE its pages are the first
+ * fit of this CPU's page cache for up to GOMM_PCACHE_MAX_NPAGES pages, else
+ * the address-ordered first fit of the local node's page allocator, then
+ * of the heap its last growth fell back to, which grows if needed (onto
+ * another node if the page allocator finds no memory on this one).  With
+ * no page cache holding pages, the lowest fitting pages the heap owns win
+ * either way: a cache is filled from the lowest free page.  With @node,
+ * the first fit of that node's page allocator, which grows with
+ * __GFP_THISNODE; no page cache (the caches hold their CPU's node's pages).
  *
  * Context: any but NMI; sleeps only if @gfp allows.  No gomm lock held.
+ * @node, if not NUMA_NO_NODE, has a heap.
  * Return: the span, or NULL if memory cannot be had.
  */
 struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
-				       unsigned int spanclass, gfp_t gfp)
+				       unsigned int spanclass, gfp_t gfp,
+				       int node)
 {
-	unsigned long flags, page = GOMM_PA_FAIL;
+	unsigned long page = GOMM_PA_FAIL;
+	bool bound = node != NUMA_NO_NODE;
+	struct gomm_heap *h, *fb, *g;
 	struct gomm_span *s = NULL;
 	int tries;
 
 	/* a large span's struct comes after its pages: it may be stashed */
 	if (spanclass) {
-		s = gomm_span_create(npages, spanclass, gfp);
+		s = gomm_span_create(npages, spanclass, gfp, node);
 		if (!s)
 			return NULL;
 	}
-	if (npages <= GOMM_PCACHE_MAX_NPAGES)
-		page = gomm_heap_alloc_cached(npages);
+	h = bound ? gomm_heaps[node] : gomm_local_heap();
+	if (!bound && npages <= GOMM_PCACHE_MAX_NPAGES)
+		page = gomm_heap_alloc_cached(npages, &h);
 	/* a grow's pages may be taken by another CPU before we retry */
 	for (tries = 0; page == GOMM_PA_FAIL && tries < 4; tries++) {
-		raw_spin_lock_irqsave(&gomm_heap.lock, flags);
-		page = gomm_pa_alloc(&gomm_heap.pa, npages);
-		raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
-		if (page == GOMM_PA_FAIL && !gomm_heap_grow(npages, gfp))
+		page = gomm_heap_alloc_pages(h, npages);
+		if (page != GOMM_PA_FAIL)
 			break;
+		/* this node had no memory last time: use what it got elsewhere */
+		fb = bound ? NULL : gomm_node_heap(READ_ONCE(h->fallback));
+		if (fb && fb != h) {
+			page = gomm_heap_alloc_pages(fb, npages);
+			if (page != GOMM_PA_FAIL) {
+				h = fb;
+				break;
+			}
+		}
+		/* the pages went to the heap of the block's node */
+		g = gomm_heap_grow(h, npages, gfp, bound);
+		if (!g)
+			break;
+		h = g;
 	}
 	if (page == GOMM_PA_FAIL) {
 		if (s)
@@ -411,17 +535,17 @@ struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
 	if (!spanclass) {
 		s = gomm_heap_unstash(page, npages);
 		if (!s)
-			s = gomm_span_create(npages, 0, gfp);
+			s = gomm_span_create(npages, 0, gfp, h->node);
 		if (!s) {
-			gomm_heap_free_pages(page, npages);
+			gomm_heap_free_pages(h, page, npages);
 			return NULL;
 		}
 	}
-	gomm_span_place(s, page);
-	atomic_long_add(npages, &gomm_heap.pages_in_use);
+	gomm_span_place(s, page, h->node);
+	atomic_long_add(npages, &h->pages_in_use);
 	if (!spanclass) {
-		atomic_long_inc(&gomm_heap.nr_large);
-		atomic_long_add(npages, &gomm_heap.large_pages);
+		atomic_long_inc(&h->nr_large);
+		atomic_long_add(npages, &h->large_pages);
 	}
 	gomm_heap_map(page, npages, s);
 	return s;
@@ -432,23 +556,26 @@ struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
  * @s: a span no one allocates from any more (a small one off every
  *	mcentral list, a large one whose object was freed)
  *
- * The pages are free at once, in this CPU's page cache if they are of its
- * block; the struct is freed after an RCU grace period (the span lifetime
- * rule in span.h), a large span's when it leaves this CPU's stash.
+ * The pages go back to the heap of the span's node, at once, into this
+ * CPU's page cache if they are of its block; the struct is freed after an
+ * RCU grace period (the span lifetime rule in span.h), a large span's when
+ * it leaves this CPU's stash.
  *
  * Context: any but NMI; no gomm lock held.
  */
 void gomm_heap_free_span(struct gomm_span *s)
 {
+	struct gomm_heap *h = gomm_heaps[s->node];
+
 	WRITE_ONCE(s->kind, GOMM_KIND_NONE);
 	gomm_heap_map(s->page, s->npages, &gomm_empty_span);
 	if (s->state == GOMM_SPAN_LARGE) {
-		atomic_long_dec(&gomm_heap.nr_large);
-		atomic_long_sub(s->npages, &gomm_heap.large_pages);
+		atomic_long_dec(&h->nr_large);
+		atomic_long_sub(s->npages, &h->large_pages);
 	}
 	WRITE_ONCE(s->state, GOMM_SPAN_DEAD);
-	atomic_long_sub(s->npages, &gomm_heap.pages_in_use);
-	gomm_heap_free_pages(s->page, s->npages);
+	atomic_long_sub(s->npages, &h->pages_in_use);
+	gomm_heap_free_pages(h, s->page, s->npages);
 	if (!s->spanclass)
 		s = gomm_heap_stash(s);
 	if (s)
@@ -469,19 +596,19 @@ static void gomm_free_kpages(unsigned long ci, const unsigned long *owned)
 }
 
 /*
- * Take up to @budget free pages of chunk @ci out of the heap, the highest
- * first (Go's scavenger also works down from the top of the heap, while
- * first fit allocates from the bottom): mark them in use in the page
- * allocator, clear their owned bits, and set them in @release.
+ * Take up to @budget free pages of chunk @ci of heap @h out of the heap,
+ * the highest first (Go's scavenger also works down from the top of the
+ * heap, while first fit allocates from the bottom): mark them in use in
+ * the page allocator, clear their owned bits, and set them in @release.
  */
-static unsigned long gomm_chunk_scavenge(unsigned long ci, struct gomm_chunk *c,
-					 unsigned long budget,
+static unsigned long gomm_chunk_scavenge(struct gomm_heap *h, unsigned long ci,
+					 struct gomm_chunk *c, unsigned long budget,
 					 unsigned long *release)
 {
 	unsigned long f, rs, re, n = 0;
 	int w;
 
-	lockdep_assert_held(&gomm_heap.lock);
+	lockdep_assert_held(&h->lock);
 	bitmap_zero(release, GOMM_CHUNK_PAGES);
 	for (w = ARRAY_SIZE(c->owned) - 1; w >= 0 && n < budget; w--) {
 		f = c->owned[w] & ~(unsigned long)c->palloc.bits[w];
@@ -492,26 +619,45 @@ static unsigned long gomm_chunk_scavenge(unsigned long ci, struct gomm_chunk *c,
 		}
 	}
 	for_each_set_bitrange(rs, re, release, GOMM_CHUNK_PAGES)
-		gomm_pa_alloc_range(&gomm_heap.pa, ci * GOMM_CHUNK_PAGES + rs, re - rs);
+		gomm_pa_alloc_range(&h->pa, ci * GOMM_CHUNK_PAGES + rs, re - rs);
 	bitmap_andnot(c->owned, c->owned, release, GOMM_CHUNK_PAGES);
 	return n;
 }
 
+/*
+ * Free pages held by every node's heap (owned, in no span): exact for a
+ * heap whose lock the caller holds, a snapshot of the others.
+ */
+static unsigned long gomm_heap_free_total(void)
+{
+	unsigned long free = 0;
+	struct gomm_heap *h;
+	long n;
+	unsigned int hi;
+
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++) {
+		n = READ_ONCE(h->pages_owned) - atomic_long_read(&h->pages_in_use);
+		free += max(n, 0L);
+	}
+	return free;
+}
+
 /**
  * gomm_heap_scavenge - give free pages back to the buddy allocator
- * @retain_pages: free gomm pages to keep in the heap
+ * @retain_pages: free gomm pages to keep, all nodes' heaps together
  * @max_pages: release at most this many gomm pages
  *
- * Go's scavenger at page granularity: walks the chunks from the top down
- * and releases free pages, the highest first, of any chunk, whole or
- * partly used, until only @retain_pages free pages are left (or
- * @max_pages went back).  A released page is marked in use in the page
- * allocator and its owned bit is cleared: gomm's "scavenged" state.  Go
- * keeps a scavenged page allocatable and faults it back in at the same
- * address; gomm cannot ask the buddy allocator for one physical page, so
- * heap growth takes back memory wherever alloc_pages() finds it.
+ * Go's scavenger at page granularity: walks each node's heap, node by
+ * node, its chunks from the top down, and releases free pages, the highest
+ * first, of any chunk, whole or partly used, until only @retain_pages free
+ * pages are left in all heaps (or @max_pages went back).  A released page
+ * is marked in use in the page allocator and its owned bit is cleared:
+ * gomm's "scavenged" state.  Go keeps a scavenged page allocatable and
+ * faults it back in at the same address; gomm cannot ask the buddy
+ * allocator for one physical page, so heap growth takes back memory
+ * wherever alloc_pages_node() finds it.
  *
- * Context: process; takes the heap lock once per chunk.
+ * Context: process; takes a heap lock once per chunk.
  * Return: gomm pages released.
  */
 unsigned long gomm_heap_scavenge(unsigned long retain_pages,
@@ -520,33 +666,108 @@ unsigned long gomm_heap_scavenge(unsigned long retain_pages,
 	unsigned long release[GOMM_CHUNK_PAGES / BITS_PER_LONG];
 	unsigned long ci, n, free, flags, released = 0;
 	struct gomm_chunk *c;
+	struct gomm_heap *h;
+	unsigned int hi;
 
-	for (ci = gomm_heap.pa.end; ci-- > gomm_heap.pa.start &&
-	     released < max_pages;) {
-		c = gomm_chunk_of(ci);
-		if (!c)
-			continue;
-		raw_spin_lock_irqsave(&gomm_heap.lock, flags);
-		free = gomm_heap.pages_owned - atomic_long_read(&gomm_heap.pages_in_use);
-		if (free <= retain_pages) {
-			raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
-			break;
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++) {
+		for (ci = READ_ONCE(h->pa.end); ci-- > READ_ONCE(h->pa.start) &&
+		     released < max_pages;) {
+			c = gomm_heap_chunk(h, ci);
+			if (!c)
+				continue;
+			raw_spin_lock_irqsave(&h->lock, flags);
+			free = gomm_heap_free_total();
+			if (free <= retain_pages) {
+				raw_spin_unlock_irqrestore(&h->lock, flags);
+				return released;
+			}
+			n = gomm_chunk_scavenge(h, ci, c, min(free - retain_pages,
+							      max_pages - released),
+						release);
+			h->pages_owned -= n;
+			h->released += n;
+			raw_spin_unlock_irqrestore(&h->lock, flags);
+
+			gomm_free_kpages(ci, release);
+			released += n;
+			cond_resched();
 		}
-		n = gomm_chunk_scavenge(ci, c, min(free - retain_pages,
-						   max_pages - released), release);
-		gomm_heap.pages_owned -= n;
-		gomm_heap.released += n;
-		raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
-
-		gomm_free_kpages(ci, release);
-		released += n;
-		cond_resched();
 	}
 	return released;
 }
 
 /**
- * gomm_heap_init - set up the heap for the machine's physical range
+ * gomm_heap_free_estimate - free pages held by all heaps (the shrinker)
+ *
+ * Context: any; lockless, a snapshot.
+ * Return: gomm pages owned and in no span, every node's heap together.
+ */
+unsigned long gomm_heap_free_estimate(void)
+{
+	return gomm_heap_free_total();
+}
+
+/* Sum heap @h's counters into @st (its largest run: the larger). */
+static void gomm_heap_stats_add(struct gomm_heap *h, struct gomm_heap_stats *st)
+{
+	unsigned long flags;
+	unsigned int sc;
+
+	for (sc = 1; sc < GOMM_NUM_SPANCLASSES; sc++)
+		st->spans += READ_ONCE(h->central[sc].nr_spans);
+	raw_spin_lock_irqsave(&h->lock, flags);
+	st->chunks += h->chunks;
+	st->pages_owned += h->pages_owned;
+	st->pages_in_use += atomic_long_read(&h->pages_in_use);
+	st->large_pages += atomic_long_read(&h->large_pages);
+	st->nr_large += atomic_long_read(&h->nr_large);
+	st->released += h->released;
+	st->grows += h->grows;
+	st->largest_free = max(st->largest_free, gomm_pa_largest_free(&h->pa));
+	raw_spin_unlock_irqrestore(&h->lock, flags);
+}
+
+/**
+ * gomm_heap_stats - a node's heap counters, or every node's summed
+ * @node: a node, or NUMA_NO_NODE for the totals of every node's heap
+ * @st: filled in; all zero for a node without a heap
+ *
+ * Each heap is read under its lock; the totals add the heaps one after the
+ * other (a snapshot while gomm is in use, exact when it is idle).
+ *
+ * Context: any but NMI; takes each heap's lock in turn.
+ */
+void gomm_heap_stats(int node, struct gomm_heap_stats *st)
+{
+	struct gomm_heap *h;
+	unsigned int hi;
+
+	memset(st, 0, sizeof(*st));
+	if (node != NUMA_NO_NODE) {
+		h = gomm_node_heap(node);
+		if (h)
+			gomm_heap_stats_add(h, st);
+		return;
+	}
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++)
+		gomm_heap_stats_add(h, st);
+}
+EXPORT_SYMBOL_IF_KUNIT(gomm_heap_stats);
+
+/* Free a node's heap (its chunks are freed with the heap that owns them). */
+static void gomm_heap_destroy(struct gomm_heap *h)
+{
+	gomm_pa_destroy(&h->pa);
+	gomm_heaps[h->node] = NULL;
+	kfree(h);
+}
+
+/**
+ * gomm_heap_init - set up the map for the machine's physical range, and a
+ * heap for each node with memory
+ *
+ * Nodes that get memory later (node hotplug) have no heap: their CPUs use
+ * the first node's heap, and growth gives blocks of such a node back.
  *
  * Context: module init.
  * Return: 0 or -ENOMEM.
@@ -555,66 +776,82 @@ int gomm_heap_init(void)
 {
 	unsigned long i, nchunks = (__pa((unsigned long)high_memory - 1) >>
 				    GOMM_CHUNK_SHIFT) + 1;
-	int ret;
+	struct gomm_heap *h;
+	unsigned int hi;
+	int nid;
 
-	raw_spin_lock_init(&gomm_heap.lock);
 	for (i = 0; i < GOMM_CHUNK_PAGES; i++)
 		gomm_empty_map[i] = &gomm_empty_span;
-	gomm_heap.spanmap = kvmalloc_array(nchunks, sizeof(*gomm_heap.spanmap),
-					   GFP_KERNEL);
-	if (!gomm_heap.spanmap)
+	gomm_map.spanmap = kvmalloc_array(nchunks, sizeof(*gomm_map.spanmap),
+					  GFP_KERNEL);
+	if (!gomm_map.spanmap)
 		return -ENOMEM;
 	for (i = 0; i < nchunks; i++)
-		gomm_heap.spanmap[i] = gomm_empty_map;
-	gomm_heap.nspanmap = nchunks;
+		gomm_map.spanmap[i] = gomm_empty_map;
+	gomm_map.nspanmap = nchunks;
 	gomm_chunk_cache = KMEM_CACHE(gomm_chunk, 0);
 	if (!gomm_chunk_cache)
 		goto nomem;
-	ret = gomm_pa_init(&gomm_heap.pa, nchunks, &gomm_heap.lock);
-	if (ret)
-		goto nomem;
-	return 0;
+	for_each_node_state(nid, N_MEMORY) {
+		h = kzalloc_node(sizeof(*h), GFP_KERNEL, nid);
+		if (!h)
+			goto nomem;
+		raw_spin_lock_init(&h->lock);
+		h->node = nid;
+		h->fallback = NUMA_NO_NODE;
+		if (gomm_pa_init(&h->pa, nchunks, &h->lock)) {
+			kfree(h);
+			goto nomem;
+		}
+		gomm_mcentral_init(h);
+		gomm_heaps[nid] = h;
+		gomm_heap_list[gomm_nr_heaps++] = h;
+	}
+	gomm_heap_first = gomm_heap_list[0];
+	if (gomm_heap_first)
+		return 0;
 nomem:
-	kvfree(gomm_heap.spanmap);
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++)
+		gomm_heap_destroy(h);
+	gomm_nr_heaps = 0;
+	gomm_heap_first = NULL;
+	kvfree(gomm_map.spanmap);
 	kmem_cache_destroy(gomm_chunk_cache);
 	return -ENOMEM;
 }
 
 /*
- * Module exit: report the large objects still live (found in the span
- * map at their first page), drop their kmemleak records, unmap them (a
- * span's later pages, maybe in the next chunk, are not visited again) and
- * free their span structs.  Returns how many there were.
+ * Module exit: report the large objects of heap @h still live (found in
+ * the span map at their first page), drop their kmemleak records, unmap
+ * them (a span's later pages, maybe in the next chunk, are not visited
+ * again) and free their span structs.  Adds them to *@nlarge, *@bytes.
  */
-static unsigned long gomm_heap_exit_large(void)
+static void gomm_heap_exit_large(struct gomm_heap *h, unsigned long *nlarge,
+				 unsigned long *bytes)
 {
-	unsigned long ci, pi, nlarge = 0, bytes = 0;
-	struct gomm_span *s;
 	struct gomm_chunk *c;
+	struct gomm_span *s;
+	unsigned long ci, pi;
 
-	for (ci = gomm_heap.pa.start; ci < gomm_heap.pa.end; ci++) {
-		c = gomm_chunk_of(ci);
+	for (ci = h->pa.start; ci < h->pa.end; ci++) {
+		c = gomm_heap_chunk(h, ci);
 		for (pi = 0; c && pi < GOMM_CHUNK_PAGES; pi++) {
 			s = c->spans[pi];
 			if (s->kind != GOMM_KIND_LARGE || s->page != ci * GOMM_CHUNK_PAGES + pi)
 				continue;
-			nlarge++;
-			bytes += s->elemsize;
+			(*nlarge)++;
+			*bytes += s->elemsize;
 			/* its pages go back: so does its kmemleak record */
 			kmemleak_free((void *)s->start);
 			gomm_heap_map(s->page, s->npages, &gomm_empty_span);
 			gomm_span_destroy(s);
 		}
 	}
-	if (nlarge)
-		pr_err("gomm: unload: %lu large objects (%lu bytes) still live\n",
-		       nlarge, bytes);
-	return nlarge;
 }
 
 /**
  * gomm_heap_exit - report live large objects, drop their kmemleak records
- * and return every page
+ * and return every page, of every node's heap
  *
  * Context: module exit, after the mcaches, page caches and mcentrals are
  * empty.
@@ -622,18 +859,29 @@ static unsigned long gomm_heap_exit_large(void)
  */
 unsigned long gomm_heap_exit(void)
 {
-	unsigned long ci, nlarge = gomm_heap_exit_large();
+	unsigned long ci, nlarge = 0, bytes = 0;
 	struct gomm_chunk *c;
+	struct gomm_heap *h;
+	unsigned int hi;
 
-	for (ci = gomm_heap.pa.start; ci < gomm_heap.pa.end; ci++) {
-		c = gomm_chunk_of(ci);
-		if (!c)
-			continue;
-		gomm_free_kpages(ci, c->owned);
-		kmem_cache_free(gomm_chunk_cache, c);
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++)
+		gomm_heap_exit_large(h, &nlarge, &bytes);
+	if (nlarge)
+		pr_err("gomm: unload: %lu large objects (%lu bytes) still live\n",
+		       nlarge, bytes);
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++) {
+		for (ci = h->pa.start; ci < h->pa.end; ci++) {
+			c = gomm_heap_chunk(h, ci);
+			if (!c)
+				continue;
+			gomm_free_kpages(ci, c->owned);
+			kmem_cache_free(gomm_chunk_cache, c);
+		}
+		gomm_heap_destroy(h);
 	}
-	gomm_pa_destroy(&gomm_heap.pa);
-	kvfree(gomm_heap.spanmap);
+	gomm_nr_heaps = 0;
+	gomm_heap_first = NULL;
+	kvfree(gomm_map.spanmap);
 	kmem_cache_destroy(gomm_chunk_cache);
 	return nlarge;
 }

@@ -442,7 +442,8 @@ static noinline void *gomm_alloc_tiny(size_t size, gfp_t gfp)
 	return (void *)(block + off);
 }
 
-static void *gomm_alloc_large(size_t size, gfp_t gfp)
+/* A large object, of @node's memory (NUMA_NO_NODE: the local heap's). */
+static void *gomm_alloc_large(size_t size, gfp_t gfp, int node)
 {
 	struct gomm_span *s;
 
@@ -453,7 +454,7 @@ static void *gomm_alloc_large(size_t size, gfp_t gfp)
 					    size);
 		return NULL;
 	}
-	s = gomm_heap_alloc_span(DIV_ROUND_UP(size, GOMM_PAGE_SIZE), 0, gfp);
+	s = gomm_heap_alloc_span(DIV_ROUND_UP(size, GOMM_PAGE_SIZE), 0, gfp, node);
 	if (!s)
 		return NULL;
 	this_cpu_inc(gomm_mcache.nalloc[0]);
@@ -510,7 +511,7 @@ static void *gomm_alloc_path(size_t size, gfp_t gfp, size_t *usablep)
 			gomm_alloc_hook(p, size, usable, gfp);
 		break;
 	case GOMM_PATH_LARGE:
-		p = gomm_alloc_large(size, gfp);
+		p = gomm_alloc_large(size, gfp, NUMA_NO_NODE);
 		usable = round_up(size, GOMM_PAGE_SIZE);
 		if (p)
 			gomm_alloc_hook(p, size, usable, gfp);
@@ -920,6 +921,114 @@ static __always_inline void gomm_free_ip(const void *ptr, unsigned long ip)
 	else
 		__gomm_free(ptr, false);
 }
+
+/*
+ * One object of @size bytes of node @node's memory (gomm_alloc_node(), a
+ * node other than the CPU's, or __GFP_THISNODE), or NULL; *@usablep is set
+ * to its usable size.  Size classes from the node's mcentral, 1..15 bytes
+ * from their size class too (tiny blocks are the CPU's own), large objects
+ * from the node's heap; growth with __GFP_THISNODE.  Without
+ * __GFP_THISNODE from the caller the node is a preference: growth only
+ * takes memory the node has free now (gomm_grow_gfp_high()'s flags, no
+ * reclaim), so that the caller falls back to the local path rather than
+ * reclaim on a node that is full, as the page allocator would.
+ */
+static void *gomm_alloc_node_path(size_t size, gfp_t gfp, struct gomm_heap *h,
+				  size_t *usablep)
+{
+	unsigned int class;
+	gfp_t grow = gfp;
+	void *p;
+
+	if (!(gfp & __GFP_THISNODE)) {
+		grow |= __GFP_NOWARN | __GFP_NORETRY;
+		if (grow & __GFP_DIRECT_RECLAIM)
+			grow = (grow | __GFP_NOMEMALLOC) & ~__GFP_RECLAIM;
+	}
+	switch (gomm_size_path(size)) {
+	case GOMM_PATH_TINY:
+	case GOMM_PATH_CLASS:
+		class = gomm_size_to_class(size);
+		*usablep = gomm_class_to_size[class];
+		p = gomm_mcentral_alloc_node(class, grow, h);
+		break;
+	case GOMM_PATH_LARGE:
+		*usablep = round_up(size, GOMM_PAGE_SIZE);
+		p = gomm_alloc_large(size, grow, h->node);
+		break;
+	default:
+		return NULL;
+	}
+	if (p)
+		gomm_alloc_hook(p, size, *usablep, gfp);
+	return p;
+}
+
+/*
+ * gomm_alloc_node() for anything but the local path: node @node's memory,
+ * and if that fails and the caller did not say __GFP_THISNODE, the local
+ * path (as kmalloc_node() falls back to other nodes).  The flags are
+ * honoured as gomm_alloc_slow() honours them; the tracepoint and the
+ * call-site accounting see the object as gomm_alloc_traced() shows it.
+ */
+static noinline void *gomm_alloc_node_slow(size_t size, gfp_t flags, int node,
+					   unsigned long ip)
+{
+	struct gomm_heap *h = gomm_node_heap(node);
+	size_t usable = 0;
+	void *p = NULL;
+
+	if (unlikely(node < NUMA_NO_NODE || node >= nr_node_ids)) {
+		WARN_ONCE(1, "gomm: gomm_alloc_node() of node %d\n", node);
+		return NULL;
+	}
+	/* 0 and above 4 MiB: NULL, reported (and traced) as gomm_alloc() does */
+	if (unlikely(!size || size > GOMM_MAX_LARGE_SIZE))
+		return gomm_alloc_ip(size, flags, ip);
+	if (node == NUMA_NO_NODE)
+		h = gomm_local_heap();	/* __GFP_THISNODE: the local node only */
+	/* init_on_alloc: as gomm_alloc_traced() */
+	if (gomm_init_alloc)
+		flags |= __GFP_ZERO;
+	/* the local path (the fallback) has its own */
+	if (unlikely(flags & __GFP_NOFAIL) && (flags & __GFP_THISNODE))
+		WARN_ON_ONCE(!(flags & __GFP_DIRECT_RECLAIM));
+	while (h) {
+		p = gomm_alloc_node_path(size, flags, h, &usable);
+		if (likely(p) || !(flags & __GFP_THISNODE) ||
+		    !gomm_nofail_retry(size, flags))
+			break;
+		memalloc_retry_wait(flags);
+	}
+	if (!p) {
+		/* a node with no memory (or none free): the local path */
+		if (flags & __GFP_THISNODE)
+			return NULL;
+		return gomm_alloc_ip(size, flags, ip);
+	}
+	/* counted here: the local path counts its own */
+	if (unlikely(flags & __GFP_ACCOUNT))
+		gomm_account_unsupported();
+	if (flags & __GFP_ZERO)
+		__memset(p, 0, usable);
+	if (gomm_instrumented()) {
+		if (gomm_callsites_on())
+			gomm_callsite_alloc(p, usable, ip);
+		trace_gomm_alloc(ip, p, size, usable, flags);
+	}
+	return p;
+}
+
+void *gomm_alloc_node(size_t size, gfp_t flags, int node)
+{
+	might_alloc(flags);
+	/* the local path, as gomm_alloc(): the CPU's mcache serves its node */
+	if (likely(!(flags & __GFP_THISNODE) &&
+		   (node == NUMA_NO_NODE || node == numa_mem_id())))
+		return gomm_alloc_ip(size, flags, _RET_IP_);
+	return gomm_alloc_node_slow(size, flags, node, _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(gomm_alloc_node);
 
 void *gomm_realloc(const void *p, size_t new_size, gfp_t flags)
 {

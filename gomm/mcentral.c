@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * gomm's mcentral: per size class, the spans no CPU is allocating from.
+ * gomm's mcentral: per size class and node, the spans no CPU is allocating
+ * from.  Each node's heap has its own (Go's mheap.central); a span goes back
+ * to the mcentral of its own node (gomm_span_central()), whichever CPU
+ * frees into it or uncaches it.
  *
- * Each class has a raw spinlock (IRQ-safe), a partial list (spans with free
+ * Each has a raw spinlock (IRQ-safe), a partial list (spans with free
  * objects, or with frees not yet swept) and a full list.  The lock holder
  * owns the allocation state of every span on the lists, so it may sweep
  * them: fold the frees that gomm_free() recorded in free_bits into
@@ -13,14 +16,12 @@
 
 #include "gomm.h"
 
-struct gomm_mcentral gomm_central[GOMM_NUM_SPANCLASSES];
-EXPORT_SYMBOL_IF_KUNIT(gomm_central);
-
 /*
  * Put an uncached span on the right list: the full list only if it is
- * still full once FULL is published (the FULL hand-off in span.h).
+ * still full once FULL is published (the FULL hand-off in span.h).  @c is
+ * the span's mcentral, locked (nolock.c takes it with a trylock).
  */
-static void gomm_mcentral_put(struct gomm_mcentral *c, struct gomm_span *s)
+void gomm_mcentral_put(struct gomm_mcentral *c, struct gomm_span *s)
 {
 	lockdep_assert_held(&c->lock);
 	if (s->alloc_count == s->nelems && gomm_span_publish_full(s)) {
@@ -38,15 +39,16 @@ static void gomm_mcentral_put(struct gomm_mcentral *c, struct gomm_span *s)
  * @spanclass: span class
  *
  * Go's mcentral.cacheSpan, without growing: the caller grows the heap
- * with gomm_span_new() (which may sleep) when this returns NULL.
+ * with gomm_mcentral_grow() (which may sleep) when this returns NULL.
+ * From the local node's mcentral.
  *
- * Context: any but NMI.
+ * Context: any but NMI; the caller's mcache, with local interrupts off.
  * Return: a GOMM_SPAN_CACHED span with a window of free objects loaded,
  * or NULL.
  */
 struct gomm_span *gomm_mcentral_cache(unsigned int spanclass)
 {
-	struct gomm_mcentral *c = &gomm_central[spanclass];
+	struct gomm_mcentral *c = &gomm_local_heap()->central[spanclass];
 	struct gomm_span *s = NULL;
 	unsigned long flags, todo;
 
@@ -74,12 +76,38 @@ struct gomm_span *gomm_mcentral_cache(unsigned int spanclass)
 	return s;
 }
 
+/*
+ * A fresh span of @spanclass from the heap (of @node, or the local one for
+ * NUMA_NO_NODE), every object free, entered in its node's mcentral's list
+ * of all spans; its owner is the caller.
+ */
+static struct gomm_span *gomm_mcentral_new(unsigned int spanclass, gfp_t gfp,
+					   int node)
+{
+	struct gomm_mcentral *c;
+	struct gomm_span *s;
+	unsigned long flags;
+
+	s = gomm_heap_alloc_span(gomm_class_to_npages[gomm_sizeclass_of(spanclass)],
+				 spanclass, gfp, node);
+	if (!s)
+		return NULL;
+	gomm_kasan_poison(s->start, s->npages * GOMM_PAGE_SIZE, GOMM_KASAN_FREE);
+	c = gomm_span_central(s);
+	raw_spin_lock_irqsave(&c->lock, flags);
+	list_add(&s->all, &c->all);
+	c->nr_spans++;
+	raw_spin_unlock_irqrestore(&c->lock, flags);
+	return s;
+}
+
 /**
  * gomm_mcentral_grow - a fresh span from the heap, for an mcache
  * @spanclass: span class (not 0)
  * @gfp: GFP flags of the allocation that needs it
  *
- * Go's mcentral.grow.
+ * Go's mcentral.grow, from the local node's heap (or the node its growth
+ * fell back to); the span goes to its own node's mcentral.
  *
  * Context: any but NMI; sleeps only if @gfp allows; no gomm lock held.
  * Return: a GOMM_SPAN_CACHED span with every object free and its first
@@ -87,21 +115,81 @@ struct gomm_span *gomm_mcentral_cache(unsigned int spanclass)
  */
 struct gomm_span *gomm_mcentral_grow(unsigned int spanclass, gfp_t gfp)
 {
-	struct gomm_mcentral *c = &gomm_central[spanclass];
-	struct gomm_span *s;
-	unsigned long flags;
+	struct gomm_span *s = gomm_mcentral_new(spanclass, gfp, NUMA_NO_NODE);
 
-	s = gomm_heap_alloc_span(gomm_class_to_npages[gomm_sizeclass_of(spanclass)],
-				 spanclass, gfp);
+	if (s)
+		gomm_span_load_window(s);
+	return s;
+}
+
+/*
+ * One object of span @s, which the caller owns and has no window loaded
+ * (its mcentral's lock, or a fresh span): the lowest free one, after a
+ * sweep.  The window is loaded, one object taken and the rest unloaded,
+ * so alloc_count counts the object.  Counted on this CPU as a slow-path
+ * allocation of the span's class.  NULL if the span has no free object.
+ */
+static void *gomm_mcentral_take(struct gomm_span *s)
+{
+	void *p;
+
+	gomm_span_sweep(s);
+	s->freeindex = 0;
+	if (!gomm_span_load_window(s))
+		return NULL;
+	p = gomm_span_take_one(s, s->alloc_cache);
+	gomm_span_unload_window(s);
+	this_cpu_inc(gomm_mcache.nalloc[s->spanclass]);
+	this_cpu_inc(gomm_mcache.slow);
+	return p;
+}
+
+/**
+ * gomm_mcentral_alloc_node - one object of a node's spans (gomm_alloc_node())
+ * @spanclass: span class (not 0, not the tiny one)
+ * @gfp: GFP flags of the allocation
+ * @h: the node's heap
+ *
+ * The objects of another node than the CPU's do not go through its
+ * mcache (which serves its own node): under the node's mcentral lock,
+ * which owns every span on its lists (span.h), the first partial span is
+ * swept and gives its lowest free object, then goes back on the list as
+ * any span an mcache is done with (gomm_mcentral_put(): full, or partial
+ * at the tail).  Failing that, a fresh span of the node's heap (grown with
+ * __GFP_THISNODE) gives its first object and joins the partial list.  The
+ * objects are freed by gomm_free() as any: into the span's free bits, and
+ * a full span goes back to partial on its node.
+ *
+ * Context: any but NMI; sleeps only if @gfp allows; no gomm lock held.
+ * Return: the object, of @h's node, or NULL.
+ */
+void *gomm_mcentral_alloc_node(unsigned int spanclass, gfp_t gfp,
+			       struct gomm_heap *h)
+{
+	struct gomm_mcentral *c = &h->central[spanclass];
+	unsigned long flags, todo;
+	struct gomm_span *s;
+	void *p = NULL;
+
+	raw_spin_lock_irqsave(&c->lock, flags);
+	for (todo = c->nr_partial; todo && !p; todo--) {
+		s = list_first_entry(&c->partial, struct gomm_span, list);
+		list_del(&s->list);
+		c->nr_partial--;
+		p = gomm_mcentral_take(s);
+		gomm_mcentral_put(c, s);
+	}
+	raw_spin_unlock_irqrestore(&c->lock, flags);
+	if (p)
+		return p;
+	s = gomm_mcentral_new(spanclass, gfp, h->node);
 	if (!s)
 		return NULL;
-	gomm_kasan_poison(s->start, s->npages * GOMM_PAGE_SIZE, GOMM_KASAN_FREE);
-	gomm_span_load_window(s);
 	raw_spin_lock_irqsave(&c->lock, flags);
-	list_add(&s->all, &c->all);
-	c->nr_spans++;
+	p = gomm_mcentral_take(s);
+	gomm_mcentral_put(c, s);
 	raw_spin_unlock_irqrestore(&c->lock, flags);
-	return s;
+	return p;
 }
 
 /**
@@ -113,7 +201,7 @@ struct gomm_span *gomm_mcentral_grow(unsigned int spanclass, gfp_t gfp)
  */
 void gomm_mcentral_uncache(struct gomm_span *s)
 {
-	struct gomm_mcentral *c = &gomm_central[s->spanclass];
+	struct gomm_mcentral *c = gomm_span_central(s);
 	unsigned long flags;
 
 	raw_spin_lock_irqsave(&c->lock, flags);
@@ -131,17 +219,24 @@ void gomm_mcentral_uncache(struct gomm_span *s)
  */
 void gomm_mcentral_freed(struct gomm_span *s)
 {
-	struct gomm_mcentral *c = &gomm_central[s->spanclass];
+	struct gomm_mcentral *c = gomm_span_central(s);
 	unsigned long flags;
 
 	raw_spin_lock_irqsave(&c->lock, flags);
+	gomm_mcentral_freed_locked(c, s);
+	raw_spin_unlock_irqrestore(&c->lock, flags);
+}
+
+/* gomm_mcentral_freed() with @s's mcentral @c locked (nolock.c's trylock) */
+void gomm_mcentral_freed_locked(struct gomm_mcentral *c, struct gomm_span *s)
+{
+	lockdep_assert_held(&c->lock);
 	if (s->state == GOMM_SPAN_FULL) {
 		list_move_tail(&s->list, &c->partial);
 		c->nr_full--;
 		c->nr_partial++;
 		WRITE_ONCE(s->state, GOMM_SPAN_PARTIAL);
 	}
-	raw_spin_unlock_irqrestore(&c->lock, flags);
 }
 
 /* Return the spans on private list @empty to the heap. */
@@ -203,7 +298,7 @@ static unsigned long gomm_mcentral_reclaim_class(struct gomm_mcentral *c,
 
 /**
  * gomm_mcentral_reclaim - sweep partial spans and free the empty ones
- * @keep: empty spans to keep per class (like SLUB's min_partial)
+ * @keep: empty spans to keep per class and node (like SLUB's min_partial)
  *
  * Spans cached by a CPU are not touched: flush the CPUs first to reach
  * them.  Full spans hold no free object (a free to one makes it partial).
@@ -215,10 +310,14 @@ static unsigned long gomm_mcentral_reclaim_class(struct gomm_mcentral *c,
 unsigned long gomm_mcentral_reclaim(unsigned int keep)
 {
 	unsigned long pages = 0;
+	struct gomm_heap *h;
 	unsigned int class;
+	unsigned int hi;
 
-	for (class = 1; class < GOMM_NUM_SPANCLASSES; class++)
-		pages += gomm_mcentral_reclaim_class(&gomm_central[class], keep, false);
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++)
+		for (class = 1; class < GOMM_NUM_SPANCLASSES; class++)
+			pages += gomm_mcentral_reclaim_class(&h->central[class],
+							     keep, false);
 	return pages;
 }
 
@@ -234,27 +333,32 @@ unsigned long gomm_mcentral_reclaim(unsigned int keep)
 unsigned long gomm_mcentral_reclaimable(void)
 {
 	unsigned long pages = 0;
+	struct gomm_heap *h;
 	unsigned int class;
+	unsigned int hi;
 
-	for (class = 1; class < GOMM_NUM_SPANCLASSES; class++)
-		pages += gomm_mcentral_reclaim_class(&gomm_central[class], 0, true);
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++)
+		for (class = 1; class < GOMM_NUM_SPANCLASSES; class++)
+			pages += gomm_mcentral_reclaim_class(&h->central[class],
+							     0, true);
 	return pages;
 }
 
 /**
- * gomm_mcentral_init - set up the per-class mcentrals
+ * gomm_mcentral_init - set up a node's per-class mcentrals
+ * @h: the node's heap
  *
  * Context: module init.
  */
-void gomm_mcentral_init(void)
+void gomm_mcentral_init(struct gomm_heap *h)
 {
 	unsigned int class;
 
 	for (class = 0; class < GOMM_NUM_SPANCLASSES; class++) {
-		raw_spin_lock_init(&gomm_central[class].lock);
-		INIT_LIST_HEAD(&gomm_central[class].partial);
-		INIT_LIST_HEAD(&gomm_central[class].full);
-		INIT_LIST_HEAD(&gomm_central[class].all);
+		raw_spin_lock_init(&h->central[class].lock);
+		INIT_LIST_HEAD(&h->central[class].partial);
+		INIT_LIST_HEAD(&h->central[class].full);
+		INIT_LIST_HEAD(&h->central[class].all);
 	}
 }
 
@@ -269,15 +373,22 @@ unsigned long gomm_mcentral_exit(void)
 {
 	unsigned long live, total = 0;
 	struct gomm_span *s, *tmp;
+	struct gomm_heap *h;
 	unsigned int class;
 	LIST_HEAD(all);
+	unsigned int hi;
 
 	for (class = 1; class < GOMM_NUM_SPANCLASSES; class++) {
-		struct gomm_mcentral *c = &gomm_central[class];
-
-		list_splice_init(&c->partial, &all);
-		list_splice_init(&c->full, &all);
 		live = 0;
+		for (hi = 0; (h = gomm_heap_at(hi)); hi++) {
+			struct gomm_mcentral *c = &h->central[class];
+
+			list_splice_init(&c->partial, &all);
+			list_splice_init(&c->full, &all);
+			c->nr_spans = 0;
+			c->nr_partial = 0;
+			c->nr_full = 0;
+		}
 		list_for_each_entry_safe(s, tmp, &all, list) {
 			gomm_span_sweep(s);
 			live += s->alloc_count;
@@ -293,9 +404,6 @@ unsigned long gomm_mcentral_exit(void)
 			pr_err("gomm: unload: %lu objects of class %u (%u bytes) still live\n",
 			       live, class, gomm_class_to_size[class]);
 		total += live;
-		c->nr_spans = 0;
-		c->nr_partial = 0;
-		c->nr_full = 0;
 	}
 	return total;
 }

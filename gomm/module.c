@@ -85,6 +85,28 @@ static unsigned long gomm_retain_pages(void)
 static DEFINE_MUTEX(gomm_reclaim_mutex);
 
 /*
+ * Guest time the reclaimers spent holding gomm_reclaim_mutex (debugfs
+ * heap "reclaim_ns"): the cost of the work gomm defers from its frees -
+ * flushing caches, freeing empty spans, giving pages back - which SLUB
+ * pays inside kfree().  Written under the mutex.
+ */
+u64 gomm_reclaim_ns;
+static u64 gomm_reclaim_t0;
+
+static void gomm_reclaim_lock(void)
+{
+	mutex_lock(&gomm_reclaim_mutex);
+	gomm_reclaim_t0 = ktime_get_ns();
+}
+
+static void gomm_reclaim_unlock(void)
+{
+	WRITE_ONCE(gomm_reclaim_ns,
+		   gomm_reclaim_ns + ktime_get_ns() - gomm_reclaim_t0);
+	mutex_unlock(&gomm_reclaim_mutex);
+}
+
+/*
  * Flush the CPUs that cache spans (an IPI each, waited for) and give
  * every empty span and page cache back to the heap.
  */
@@ -111,9 +133,9 @@ void gomm_drain(void)
 {
 	/* deferred frees first (rcu.c): no wait if there are none */
 	gomm_rcu_barrier();
-	mutex_lock(&gomm_reclaim_mutex);
+	gomm_reclaim_lock();
 	__gomm_drain();
-	mutex_unlock(&gomm_reclaim_mutex);
+	gomm_reclaim_unlock();
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_drain);
 
@@ -132,10 +154,10 @@ unsigned long gomm_scavenge(void)
 	unsigned long n;
 
 	gomm_rcu_barrier();
-	mutex_lock(&gomm_reclaim_mutex);
+	gomm_reclaim_lock();
 	__gomm_drain();
 	n = gomm_heap_scavenge(gomm_retain_pages(), ULONG_MAX);
-	mutex_unlock(&gomm_reclaim_mutex);
+	gomm_reclaim_unlock();
 	return n;
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_scavenge);
@@ -146,10 +168,10 @@ static DECLARE_DELAYED_WORK(gomm_scavenger, gomm_scavenge_fn);
 
 static void gomm_scavenge_fn(struct work_struct *work)
 {
-	mutex_lock(&gomm_reclaim_mutex);
+	gomm_reclaim_lock();
 	gomm_mcentral_reclaim(READ_ONCE(gomm_keep_empty));
 	gomm_heap_scavenge(gomm_retain_pages(), GOMM_SCAVENGE_BATCH);
-	mutex_unlock(&gomm_reclaim_mutex);
+	gomm_reclaim_unlock();
 	schedule_delayed_work(&gomm_scavenger,
 			      msecs_to_jiffies(max(READ_ONCE(gomm_scavenge_ms), 10U)));
 }
@@ -171,8 +193,7 @@ EXPORT_SYMBOL_IF_KUNIT(gomm_shrinker);
 static unsigned long gomm_shrink_count(struct shrinker *sh,
 				       struct shrink_control *sc)
 {
-	unsigned long free = READ_ONCE(gomm_heap.pages_owned) -
-			     atomic_long_read(&gomm_heap.pages_in_use);
+	unsigned long free = gomm_heap_free_estimate();
 	unsigned long retain = gomm_retain_pages(), n;
 
 	free += gomm_mcentral_reclaimable();
@@ -187,13 +208,13 @@ static unsigned long gomm_shrink_scan(struct shrinker *sh,
 	unsigned long n;
 
 	/* nothing under the mutex allocates memory: no reclaim recursion */
-	mutex_lock(&gomm_reclaim_mutex);
+	gomm_reclaim_lock();
 	n = gomm_heap_scavenge(gomm_retain_pages(), want);
 	if (n < want) {
 		__gomm_drain();
 		n += gomm_heap_scavenge(gomm_retain_pages(), want - n);
 	}
-	mutex_unlock(&gomm_reclaim_mutex);
+	gomm_reclaim_unlock();
 	return n ? n * (GOMM_PAGE_SIZE / PAGE_SIZE) : SHRINK_STOP;
 }
 
@@ -213,7 +234,6 @@ static int __init gomm_init(void)
 	gomm_init_flags();
 	gomm_malloc_init();
 	gomm_nolock_init();
-	gomm_mcentral_init();
 	gomm_rcu_init();
 	ret = gomm_span_cache_init();
 	if (ret)
@@ -240,7 +260,7 @@ static int __init gomm_init(void)
 	if (gomm_init_alloc || gomm_init_free)
 		static_branch_inc(&gomm_instr_key);
 	pr_info("gomm: ready: %u size classes, %lu KiB pages, heap range %lu chunks\n",
-		GOMM_NUM_CLASSES - 1, GOMM_PAGE_SIZE / SZ_1K, gomm_heap.pa.nchunks);
+		GOMM_NUM_CLASSES - 1, GOMM_PAGE_SIZE / SZ_1K, gomm_map.nspanmap);
 	return 0;
 out_cpuhp:
 	cpuhp_remove_state_nocalls(gomm_cpuhp_state);

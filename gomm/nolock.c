@@ -182,20 +182,6 @@ static unsigned int gomm_nolock_sweep(struct gomm_nolock *nc, struct gomm_span *
 	return n;
 }
 
-/* gomm_mcentral_put(): uncached span @s onto its list, @c's lock held */
-static void gomm_nolock_put(struct gomm_mcentral *c, struct gomm_span *s)
-{
-	lockdep_assert_held(&c->lock);
-	if (s->alloc_count == s->nelems && gomm_span_publish_full(s)) {
-		list_add(&s->list, &c->full);
-		c->nr_full++;
-		return;
-	}
-	WRITE_ONCE(s->state, GOMM_SPAN_PARTIAL);
-	list_add_tail(&s->list, &c->partial);
-	c->nr_partial++;
-}
-
 /*
  * gomm_mcentral_cache() with a trylock, looking at GOMM_LOCK_BATCH
  * partial spans at most: a span with a window of free objects, or NULL.
@@ -203,7 +189,7 @@ static void gomm_nolock_put(struct gomm_mcentral *c, struct gomm_span *s)
 static struct gomm_span *gomm_nolock_cache(struct gomm_nolock *nc,
 					   unsigned int sc)
 {
-	struct gomm_mcentral *c = &gomm_central[sc];
+	struct gomm_mcentral *c = &gomm_local_heap()->central[sc];
 	struct gomm_span *s = NULL;
 	unsigned long todo;
 
@@ -220,7 +206,7 @@ static struct gomm_span *gomm_nolock_cache(struct gomm_nolock *nc,
 			WRITE_ONCE(s->state, GOMM_SPAN_CACHED);
 			break;
 		}
-		gomm_nolock_put(c, s);
+		gomm_mcentral_put(c, s);
 		s = NULL;
 	}
 	raw_spin_unlock(&c->lock);
@@ -234,12 +220,12 @@ static struct gomm_span *gomm_nolock_cache(struct gomm_nolock *nc,
 static void gomm_nolock_uncache(struct gomm_nolock *nc, unsigned int sc)
 {
 	struct gomm_span *s = nc->alloc[sc];
-	struct gomm_mcentral *c = &gomm_central[s->spanclass];
+	struct gomm_mcentral *c = gomm_span_central(s);
 
 	if (raw_spin_trylock(&c->lock)) {
 		nc->alloc[sc] = &gomm_empty_span;
 		nc->loaded -= gomm_span_unload_window(s);
-		gomm_nolock_put(c, s);
+		gomm_mcentral_put(c, s);
 		raw_spin_unlock(&c->lock);
 	}
 }
@@ -353,15 +339,10 @@ static void gomm_nolock_queue(struct gomm_nolock *nc)
  */
 static void gomm_nolock_handoff(struct gomm_span *s)
 {
-	struct gomm_mcentral *c = &gomm_central[s->spanclass];
+	struct gomm_mcentral *c = gomm_span_central(s);
 
 	if (raw_spin_trylock(&c->lock)) {
-		if (s->state == GOMM_SPAN_FULL) {
-			list_move_tail(&s->list, &c->partial);
-			c->nr_full--;
-			c->nr_partial++;
-			WRITE_ONCE(s->state, GOMM_SPAN_PARTIAL);
-		}
+		gomm_mcentral_freed_locked(c, s);
 		raw_spin_unlock(&c->lock);
 		return;
 	}
@@ -496,14 +477,10 @@ static void gomm_nolock_rescan_class(struct gomm_mcentral *c)
 	raw_spin_lock_irqsave(&c->lock, flags);
 	for (todo = c->nr_full; todo; todo--) {
 		s = list_first_entry(&c->full, struct gomm_span, list);
-		if (gomm_span_has_frees(s)) {
-			list_move_tail(&s->list, &c->partial);
-			c->nr_full--;
-			c->nr_partial++;
-			WRITE_ONCE(s->state, GOMM_SPAN_PARTIAL);
-		} else {
+		if (gomm_span_has_frees(s))
+			gomm_mcentral_freed_locked(c, s);
+		else
 			list_move_tail(&s->list, &c->full);
-		}
 		if (++batch < GOMM_LOCK_BATCH)
 			continue;
 		raw_spin_unlock_irqrestore(&c->lock, flags);
@@ -516,12 +493,14 @@ static void gomm_nolock_rescan_class(struct gomm_mcentral *c)
 
 static void gomm_nolock_rescan_all(void)
 {
-	unsigned int sc;
+	struct gomm_heap *h;
+	unsigned int sc, hi;
 
 	for (sc = 1; sc < GOMM_NUM_SPANCLASSES; sc++)
 		if (test_bit(sc, gomm_nolock_rescan) &&
 		    test_and_clear_bit(sc, gomm_nolock_rescan))
-			gomm_nolock_rescan_class(&gomm_central[sc]);
+			for (hi = 0; (h = gomm_heap_at(hi)); hi++)
+				gomm_nolock_rescan_class(&h->central[sc]);
 }
 
 /* The rest of a large free gomm_nolock_defer_large() claimed. */

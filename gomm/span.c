@@ -41,6 +41,8 @@ void gomm_span_cache_exit(void)
  * @npages: gomm pages
  * @spanclass: span class, 0 for a large object
  * @gfp: GFP flags of the allocation that needs it
+ * @node: the node whose memory the struct should be in (the node its
+ *	pages are wanted from), or NUMA_NO_NODE
  *
  * Everything that does not depend on where the span's pages are: kind,
  * state, geometry, and a tiny span's block array, so that the span is
@@ -53,14 +55,14 @@ void gomm_span_cache_exit(void)
  * Return: the span, or NULL.
  */
 struct gomm_span *gomm_span_create(unsigned long npages,
-				   unsigned int spanclass, gfp_t gfp)
+				   unsigned int spanclass, gfp_t gfp, int node)
 {
 	unsigned int class = gomm_sizeclass_of(spanclass);
 	size_t bits = BITS_TO_LONGS(class ? gomm_class_to_nelems[class] : 1) *
 		      sizeof(long);
 	struct gomm_span *s;
 
-	s = kmem_cache_alloc(gomm_span_cache, gfp & GOMM_GFP_MASK);
+	s = kmem_cache_alloc_node(gomm_span_cache, gfp & GOMM_GFP_MASK, node);
 	if (!s)
 		return NULL;
 	/*
@@ -94,7 +96,8 @@ struct gomm_span *gomm_span_create(unsigned long npages,
 		return s;
 	}
 	s->kind = GOMM_KIND_TINY;
-	s->tiny = kcalloc(s->nelems, sizeof(*s->tiny), gfp & GOMM_GFP_MASK);
+	s->tiny = kcalloc_node(s->nelems, sizeof(*s->tiny), gfp & GOMM_GFP_MASK,
+			       node);
 	if (!s->tiny) {
 		kmem_cache_free(gomm_span_cache, s);
 		return NULL;
@@ -123,12 +126,14 @@ void gomm_span_revive(struct gomm_span *s)
  * gomm_span_place - give a span its pages
  * @s: a span from gomm_span_create(), not mapped yet
  * @page: its first gomm page number
+ * @node: the node of its pages
  *
- * Context: the heap lock (the heap maps the span next).
+ * Context: the owner of the pages (the heap maps the span next).
  */
-void gomm_span_place(struct gomm_span *s, unsigned long page)
+void gomm_span_place(struct gomm_span *s, unsigned long page, int node)
 {
 	s->page = page;
+	s->node = node;
 	s->start = (unsigned long)phys_to_virt((phys_addr_t)page << GOMM_PAGE_SHIFT);
 	s->window = s->start;
 	s->alloc_word = s->alloc_bits;

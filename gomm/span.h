@@ -150,6 +150,9 @@ enum gomm_span_kind {
  * @alloc_bits: owner: 1 = handed out (set by the fast path as it hands an
  *	object out, cleared by the sweep); read locklessly by gomm_free()
  * @free_bits: set by gomm_free() (atomic), cleared by the owner's sweep
+ * @node: the NUMA node of its pages, whose mcentral and heap it goes back
+ *	to; set before it is mapped; immutable (after the bitmaps, which
+ *	gomm_free() reads at small offsets)
  *
  * The fields gomm_alloc() and gomm_free() use come first, in one line.
  */
@@ -175,6 +178,7 @@ struct gomm_span {
 	struct rcu_head rcu;
 	unsigned long alloc_bits[GOMM_SPAN_WORDS];
 	unsigned long free_bits[GOMM_SPAN_WORDS];
+	int node;
 };
 
 /*
@@ -281,9 +285,9 @@ static __always_inline void gomm_hook_nolock_busy(void)
 int gomm_span_cache_init(void);
 void gomm_span_cache_exit(void);
 struct gomm_span *gomm_span_create(unsigned long npages,
-				   unsigned int spanclass, gfp_t gfp);
+				   unsigned int spanclass, gfp_t gfp, int node);
 void gomm_span_revive(struct gomm_span *s);
-void gomm_span_place(struct gomm_span *s, unsigned long page);
+void gomm_span_place(struct gomm_span *s, unsigned long page, int node);
 void gomm_span_destroy(struct gomm_span *s);
 void gomm_span_retire(struct gomm_span *s);
 void gomm_span_kmemleak_forget(struct gomm_span *s);

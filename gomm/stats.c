@@ -5,7 +5,8 @@
  *   classes   per size class: object size, objects and pages per span,
  *             spans, objects in use and free, bytes in use and held, waste
  *   heap      chunks, pages owned / in use / free / released, largest free
- *             run, growths
+ *             run, growths: every NUMA node's heap together
+ *   nodes     the same per node, and the spans of its mcentrals
  *   cpus      per CPU: fast-path hits, slow paths, refills, sweeps, flushes,
  *             frees; and the sum over every CPU, offline ones included
  *   errors    bad frees, double frees, failed growths, oversized requests,
@@ -51,7 +52,8 @@ static struct list_head gomm_stats_cursor;
  * @sc: span class (1..68), 0 for large objects, GOMM_STATS_TINY for tiny
  *	sub-objects
  *
- * Counts from the spans themselves: a span's alloc_count less the objects
+ * Counts from the spans themselves, of every node: a span's alloc_count
+ * less the objects
  * of its window that are not handed out yet and the frees not yet swept.
  * Cached spans are read while their CPU may be using them, so the count
  * is a snapshot; it is exact when gomm is idle.  The walk drops the
@@ -66,27 +68,34 @@ long gomm_stats_in_use(unsigned int sc)
 	struct gomm_mcentral *c;
 	unsigned int batch = 0;
 	struct gomm_span *s;
+	struct gomm_heap *h;
 	unsigned long flags;
 	long n = 0;
+	unsigned int hi;
 
-	if (!sc)
-		return atomic_long_read(&gomm_heap.nr_large);
-	c = &gomm_central[tiny ? GOMM_TINY_SPANCLASS : sc];
-	mutex_lock(&gomm_stats_mutex);
-	raw_spin_lock_irqsave(&c->lock, flags);
-	list_add(&gomm_stats_cursor, &c->all);
-	while (gomm_stats_cursor.next != &c->all) {
-		s = list_entry(gomm_stats_cursor.next, struct gomm_span, all);
-		n += tiny ? gomm_tiny_live(s) : gomm_span_live(s);
-		list_move(&gomm_stats_cursor, &s->all);
-		if (++batch == GOMM_LOCK_BATCH) {
-			raw_spin_unlock_irqrestore(&c->lock, flags);
-			batch = 0;
-			raw_spin_lock_irqsave(&c->lock, flags);
-		}
+	if (!sc) {
+		for (hi = 0; (h = gomm_heap_at(hi)); hi++)
+			n += atomic_long_read(&h->nr_large);
+		return n;
 	}
-	list_del(&gomm_stats_cursor);
-	raw_spin_unlock_irqrestore(&c->lock, flags);
+	mutex_lock(&gomm_stats_mutex);
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++) {
+		c = &h->central[tiny ? GOMM_TINY_SPANCLASS : sc];
+		raw_spin_lock_irqsave(&c->lock, flags);
+		list_add(&gomm_stats_cursor, &c->all);
+		while (gomm_stats_cursor.next != &c->all) {
+			s = list_entry(gomm_stats_cursor.next, struct gomm_span, all);
+			n += tiny ? gomm_tiny_live(s) : gomm_span_live(s);
+			list_move(&gomm_stats_cursor, &s->all);
+			if (++batch == GOMM_LOCK_BATCH) {
+				raw_spin_unlock_irqrestore(&c->lock, flags);
+				batch = 0;
+				raw_spin_lock_irqsave(&c->lock, flags);
+			}
+		}
+		list_del(&gomm_stats_cursor);
+		raw_spin_unlock_irqrestore(&c->lock, flags);
+	}
 	mutex_unlock(&gomm_stats_mutex);
 	return n;
 }
@@ -114,10 +123,16 @@ static void gomm_class_row(struct seq_file *m, const char *label, unsigned int s
 	unsigned int class = gomm_sizeclass_of(sc);
 	unsigned int size = gomm_class_to_size[class];
 	unsigned int nelems = gomm_class_to_nelems[class];
-	unsigned long spans = READ_ONCE(gomm_central[sc].nr_spans);
-	unsigned long held = spans * gomm_class_to_npages[class] * GOMM_PAGE_SIZE;
-	long used = gomm_stats_in_use(sc);
-	unsigned long in_use = used > 0 ? used : 0;
+	unsigned long held, in_use, spans = 0;
+	struct gomm_heap *h;
+	long used;
+	unsigned int hi;
+
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++)
+		spans += READ_ONCE(h->central[sc].nr_spans);
+	held = spans * gomm_class_to_npages[class] * GOMM_PAGE_SIZE;
+	used = gomm_stats_in_use(sc);
+	in_use = used > 0 ? used : 0;
 
 	*total_held += held;
 	*total_used += in_use * size;
@@ -131,6 +146,7 @@ static void gomm_class_row(struct seq_file *m, const char *label, unsigned int s
 static int gomm_classes_show(struct seq_file *m, void *v)
 {
 	unsigned long spans, in_use, total_held = 0, total_used = 0;
+	struct gomm_heap_stats st;
 	unsigned int class;
 	char label[8];
 	long used;
@@ -140,7 +156,8 @@ static int gomm_classes_show(struct seq_file *m, void *v)
 		snprintf(label, sizeof(label), "%u", class);
 		gomm_class_row(m, label, class, &total_used, &total_held);
 	}
-	spans = atomic_long_read(&gomm_heap.large_pages);
+	gomm_heap_stats(NUMA_NO_NODE, &st);
+	spans = st.large_pages;
 	used = gomm_stats_in_use(0);
 	in_use = used > 0 ? used : 0;
 	seq_printf(m, "  large     -         1          -      %lu %7lu       0 %13lu %11lu      0\n",
@@ -153,33 +170,46 @@ static int gomm_classes_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(gomm_classes);
 
+/* Every node's heap together; largest_free_run: the longest of any node. */
 static int gomm_heap_show(struct seq_file *m, void *v)
 {
-	unsigned long flags, owned, in_use, large, largest, chunks, grows, released;
+	struct gomm_heap_stats st;
 
-	raw_spin_lock_irqsave(&gomm_heap.lock, flags);
-	owned = gomm_heap.pages_owned;
-	in_use = atomic_long_read(&gomm_heap.pages_in_use);
-	large = atomic_long_read(&gomm_heap.large_pages);
-	largest = gomm_pa_largest_free(&gomm_heap.pa);
-	chunks = gomm_heap.chunks;
-	grows = gomm_heap.grows;
-	released = gomm_heap.released;
-	raw_spin_unlock_irqrestore(&gomm_heap.lock, flags);
-
+	gomm_heap_stats(NUMA_NO_NODE, &st);
 	seq_printf(m, "page_size          %lu\n", GOMM_PAGE_SIZE);
-	seq_printf(m, "chunks             %lu\n", chunks);
-	seq_printf(m, "pages_owned        %lu\n", owned);
-	seq_printf(m, "pages_in_use       %lu\n", in_use);
-	seq_printf(m, "pages_large        %lu\n", large);
-	seq_printf(m, "pages_free         %lu\n", owned - in_use);
-	seq_printf(m, "pages_released     %lu\n", released);
-	seq_printf(m, "largest_free_run   %lu\n", largest);
-	seq_printf(m, "grows              %lu\n", grows);
-	seq_printf(m, "bytes_held         %lu\n", owned * GOMM_PAGE_SIZE);
+	seq_printf(m, "chunks             %lu\n", st.chunks);
+	seq_printf(m, "pages_owned        %lu\n", st.pages_owned);
+	seq_printf(m, "pages_in_use       %lu\n", st.pages_in_use);
+	seq_printf(m, "pages_large        %lu\n", st.large_pages);
+	seq_printf(m, "pages_free         %lu\n", st.pages_owned - st.pages_in_use);
+	seq_printf(m, "pages_released     %lu\n", st.released);
+	seq_printf(m, "largest_free_run   %lu\n", st.largest_free);
+	seq_printf(m, "grows              %lu\n", st.grows);
+	seq_printf(m, "bytes_held         %lu\n", st.pages_owned * GOMM_PAGE_SIZE);
+	seq_printf(m, "reclaim_ns         %llu\n", READ_ONCE(gomm_reclaim_ns));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(gomm_heap);
+
+/* A row per node with a heap: its heap's counters and its mcentrals' spans. */
+static int gomm_nodes_show(struct seq_file *m, void *v)
+{
+	struct gomm_heap_stats st;
+	struct gomm_heap *h;
+	unsigned int hi;
+
+	seq_puts(m, "# node  chunks pages_owned pages_in_use pages_large  pages_free pages_released largest_free_run      grows  spans large_objs\n");
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++) {
+		gomm_heap_stats(h->node, &st);
+		seq_printf(m, "%6d %7lu %11lu %12lu %11lu %11lu %14lu %16lu %10lu %6lu %10lu\n",
+			   h->node, st.chunks, st.pages_owned, st.pages_in_use,
+			   st.large_pages, st.pages_owned - st.pages_in_use,
+			   st.released, st.largest_free, st.grows, st.spans,
+			   st.nr_large);
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(gomm_nodes);
 
 /* The counters of mcache @mc, read by its own CPU or with it offline. */
 static void gomm_stats_read(struct gomm_mcache *mc, struct gomm_cpu_stats *st)
@@ -359,6 +389,7 @@ void gomm_stats_init(void)
 	gomm_debugfs = debugfs_create_dir("gomm", NULL);
 	debugfs_create_file("classes", 0444, gomm_debugfs, NULL, &gomm_classes_fops);
 	debugfs_create_file("heap", 0444, gomm_debugfs, NULL, &gomm_heap_fops);
+	debugfs_create_file("nodes", 0444, gomm_debugfs, NULL, &gomm_nodes_fops);
 	debugfs_create_file("cpus", 0444, gomm_debugfs, NULL, &gomm_cpus_fops);
 	debugfs_create_file("errors", 0444, gomm_debugfs, NULL, &gomm_errors_fops);
 	debugfs_create_file("drain", 0200, gomm_debugfs, NULL, &gomm_drain_fops);

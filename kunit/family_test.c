@@ -4,7 +4,7 @@
  * the GFP flags that mean what they say.
  *
  *   GFP      __GFP_NOFAIL retried through failing heap growths (and not
- *            without it), the orders and flags each growth attempt uses
+ *            without it, nor without direct reclaim, which WARNs), the orders and flags each growth attempt uses
  *            (SLUB's allocate_slab() rule), __GFP_ACCOUNT served, counted
  *            and not charged
  *   realloc  NULL and 0, in place and moved, contents kept, __GFP_ZERO as
@@ -15,6 +15,15 @@
  *   bulk     whole windows: distinct live objects, the per-CPU counters
  *            exact, all-or-nothing on failure, zeroing, and a bulk free of
  *            mixed, shuffled and bad pointers that frees exactly the good
+ *   node     gomm_alloc_node(): for each node with memory, small, tiny,
+ *            4 KiB, 32 KiB and large objects of that node's pages, with
+ *            and without __GFP_THISNODE; NUMA_NO_NODE and the CPU's own
+ *            node are gomm_alloc()'s fast path; another node's objects
+ *            come from its own mcentral and heap, are freed back to them
+ *            from this CPU, and a drain and a scavenge leave that node's
+ *            heap holding nothing (skipped with one node); a node that
+ *            cannot grow fails __GFP_THISNODE and falls back to the local
+ *            node without it
  *
  * Whether an object is free is read from gomm's own state
  * (gomm_test_live()), never from the freed memory.  Each case stays on
@@ -27,6 +36,7 @@
 #include <linux/kasan.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
+#include <linux/nodemask.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/sizes.h>
@@ -87,8 +97,34 @@ static void test_gfp_nofail(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, gomm_alloc(GOMM_MAX_LARGE_SIZE + 1,
 					   GFP_KERNEL | __GFP_NOFAIL | __GFP_NOWARN));
 }
+
+/*
+ * __GFP_NOFAIL without direct reclaim: the page allocator's WARN (once per
+ * load: this is the only case that asks for it), and no retry - the first
+ * failed growth gives NULL.  The bracket makes scripts/vm fail the boot if
+ * the WARN does not come, or if anything else splats meanwhile.
+ */
+static void test_gfp_nofail_noreclaim(struct kunit *test)
+{
+	struct hard_fault *f = hard_fault_get(test);
+	long fail0;
+
+	hard_force_growth(test);
+	hard_fault_arm(f, 1);
+	fail0 = fam_err(&gomm_errors.failed_grow);
+	pr_info("gomm-vm: expect-splat on warn\n");
+	KUNIT_EXPECT_NULL(test, gomm_alloc(64, GFP_NOWAIT | __GFP_NOFAIL));
+	pr_info("gomm-vm: expect-splat off\n");
+	KUNIT_EXPECT_EQ(test, fam_err(&gomm_errors.failed_grow), fail0 + 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&f->attr->times), 0);
+}
 #else
 static void test_gfp_nofail(struct kunit *test)
+{
+	kunit_skip(test, "CONFIG_FAULT_INJECTION is off");
+}
+
+static void test_gfp_nofail_noreclaim(struct kunit *test)
 {
 	kunit_skip(test, "CONFIG_FAULT_INJECTION is off");
 }
@@ -744,8 +780,279 @@ static void test_init_on_alloc_free(struct kunit *test)
 	}
 }
 
+/* ---- NUMA nodes: gomm_alloc_node() ---- */
+
+static const size_t fam_node_sizes[] = {
+	8, 64, 1000, SZ_4K, GOMM_MAX_SMALL_SIZE, FAM_LARGE, SZ_1M,
+};
+
+/*
+ * Is @p an object of node @node: its page's node, and the node gomm's
+ * span of it records (where it goes back to)?  The negative control in
+ * test_node_remote() shows it can say no.
+ */
+static bool fam_on_node(const void *p, int node)
+{
+	struct gomm_span *s = gomm_span_of(p, NULL);
+
+	return page_to_nid(virt_to_page(p)) == node && s && s->node == node;
+}
+
+/*
+ * Every node with memory, every size, with __GFP_THISNODE (the node's
+ * mcentral or heap, always) and without (the CPU's node takes the fast
+ * path; another node is a preference, and the test VM's nodes have memory
+ * free): the object is of the node, usable, and freed.  Runs with one
+ * node too (then of the CPU's node, through both paths).
+ */
+static void test_node_each(struct kunit *test)
+{
+	static const gfp_t flags[] = { GFP_KERNEL | __GFP_THISNODE, GFP_KERNEL };
+	unsigned int i, f, hi;
+	struct gomm_heap *h;
+	int nid, n = 0;
+	void *p;
+
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++) {
+		nid = h->node;
+		n++;
+		for (f = 0; f < ARRAY_SIZE(flags); f++) {
+			for (i = 0; i < ARRAY_SIZE(fam_node_sizes); i++) {
+				p = gomm_alloc_node(fam_node_sizes[i], flags[f], nid);
+				KUNIT_ASSERT_NOT_NULL_MSG(test, p, "node %d, %zu bytes, flags %#x",
+							  nid, fam_node_sizes[i],
+							  (__force u32)flags[f]);
+				KUNIT_EXPECT_TRUE_MSG(test, fam_on_node(p, nid),
+						      "node %d, %zu bytes, flags %#x: page on node %d",
+						      nid, fam_node_sizes[i], (__force u32)flags[f],
+						      page_to_nid(virt_to_page(p)));
+				KUNIT_EXPECT_GE(test, gomm_size(p), fam_node_sizes[i]);
+				memset(p, 0x5a, fam_node_sizes[i]);
+				gomm_free(p);
+				KUNIT_EXPECT_FALSE(test, gomm_test_live(p));
+			}
+		}
+		/* __GFP_ZERO on the node path too */
+		p = gomm_alloc_node(1000, GFP_KERNEL | __GFP_THISNODE | __GFP_ZERO, nid);
+		KUNIT_ASSERT_NOT_NULL(test, p);
+		KUNIT_EXPECT_NULL(test, memchr_inv(p, 0, gomm_size(p)));
+		gomm_free(p);
+	}
+	KUNIT_EXPECT_EQ_MSG(test, n, num_node_state(N_MEMORY),
+			    "a node with memory has no gomm heap");
+	KUNIT_EXPECT_TRUE(test, gomm_node_heap(numa_mem_id()));
+}
+
+/*
+ * NUMA_NO_NODE and the CPU's own node are gomm_alloc(): the object is the
+ * next one of the window of this CPU's span (the fast path), of
+ * numa_mem_id()'s node; a large object is of that node too.
+ */
+static void test_node_local(struct kunit *test)
+{
+	static const int nodes[] = { NUMA_NO_NODE, 0 };
+	unsigned int sc = gomm_size_to_class(64), i;
+	int node, local = numa_mem_id();
+	struct gomm_mcache *mc;
+	struct gomm_span *s;
+	void *p, *q, *want;
+	u64 cache;
+
+	gomm_drain();	/* no span of an earlier test in this CPU's mcache */
+	mc = gomm_stats_mcache(raw_smp_processor_id());
+	for (i = 0; i < ARRAY_SIZE(nodes); i++) {
+		node = nodes[i] == NUMA_NO_NODE ? NUMA_NO_NODE : local;
+		p = gomm_alloc(64, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, p);
+		s = READ_ONCE(mc->alloc[sc]);
+		cache = READ_ONCE(s->alloc_cache);
+		want = cache ? (void *)(s->window + __ffs64(cache) * s->elemsize) : NULL;
+		q = gomm_alloc_node(64, GFP_KERNEL, node);
+		KUNIT_ASSERT_NOT_NULL(test, q);
+		if (want)
+			KUNIT_EXPECT_PTR_EQ_MSG(test, q, want,
+						"node %d: not the next object of the CPU's window",
+						node);
+		KUNIT_EXPECT_TRUE_MSG(test, fam_on_node(q, local),
+				      "node %d: object of node %d, the CPU's is %d", node,
+				      page_to_nid(virt_to_page(q)), local);
+		gomm_free(p);
+		gomm_free(q);
+		p = gomm_alloc_node(FAM_LARGE, GFP_KERNEL, node);
+		KUNIT_ASSERT_NOT_NULL(test, p);
+		KUNIT_EXPECT_TRUE(test, fam_on_node(p, local));
+		gomm_free(p);
+	}
+}
+
+/* Spans of @sc of node @nid's mcentral, and its full ones. */
+static void fam_node_spans(int nid, unsigned int sc, unsigned long *spans,
+			   unsigned long *full)
+{
+	struct gomm_mcentral *c = &gomm_heaps[nid]->central[sc];
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&c->lock, flags);
+	*spans = c->nr_spans;
+	*full = c->nr_full;
+	raw_spin_unlock_irqrestore(&c->lock, flags);
+}
+
+#define FAM_NODE_SPANS	3
+
+/*
+ * Another node's objects: of its pages, in its spans, which no mcache
+ * holds (never CACHED) and which its own mcentral lists; this CPU's node
+ * is not touched.  Freed from this CPU, each full span goes back to the
+ * other node's partial list, the large object to that node's heap; a drain
+ * and a scavenge (retain_kb=0) leave the node's heap with what it had
+ * before, and owning no page that is not in use.  The negative control:
+ * fam_on_node() says no for the other node's objects against this node.
+ */
+static void test_node_remote(struct kunit *test)
+{
+	unsigned int sc = gomm_size_to_class(1024);
+	unsigned int n = FAM_NODE_SPANS * gomm_class_to_nelems[sc], i, wrong = 0;
+	unsigned long spans0, full0, lspans0, lfull0, spans, full, lspans;
+	struct gomm_heap_stats st0, st;
+	int local = numa_mem_id(), remote = NUMA_NO_NODE;
+	struct gomm_span *s;
+	struct gomm_heap *h;
+	void **p, *big;
+	unsigned int hi;
+	u8 state;
+
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++)
+		if (h->node != local && remote == NUMA_NO_NODE)
+			remote = h->node;
+	if (remote == NUMA_NO_NODE)
+		kunit_skip(test, "one node with memory (boot with numa=fake=2 for two)");
+	p = kunit_kcalloc(test, n, sizeof(*p), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	gomm_drain();
+	fam_node_spans(remote, sc, &spans0, &full0);
+	fam_node_spans(local, sc, &lspans0, &lfull0);
+	gomm_heap_stats(remote, &st0);
+
+	for (i = 0; i < n; i++) {
+		p[i] = gomm_alloc_node(1024, GFP_KERNEL | __GFP_THISNODE, remote);
+		KUNIT_ASSERT_NOT_NULL(test, p[i]);
+		KUNIT_EXPECT_TRUE_MSG(test, fam_on_node(p[i], remote),
+				      "object %u: page of node %d", i,
+				      page_to_nid(virt_to_page(p[i])));
+		KUNIT_EXPECT_NE(test, READ_ONCE(gomm_span_of(p[i], NULL)->state),
+				GOMM_SPAN_CACHED);
+		/* the negative control: the check tells the nodes apart */
+		wrong += fam_on_node(p[i], local);
+	}
+	KUNIT_EXPECT_EQ_MSG(test, wrong, 0U,
+			    "fam_on_node() took objects of node %d for node %d's",
+			    remote, local);
+	big = gomm_alloc_node(FAM_LARGE, GFP_KERNEL | __GFP_THISNODE, remote);
+	KUNIT_ASSERT_NOT_NULL(test, big);
+	KUNIT_EXPECT_TRUE(test, fam_on_node(big, remote));
+	KUNIT_EXPECT_FALSE(test, fam_on_node(big, local));
+
+	fam_node_spans(remote, sc, &spans, &full);
+	KUNIT_EXPECT_EQ(test, spans, spans0 + FAM_NODE_SPANS);
+	KUNIT_EXPECT_EQ(test, full, full0 + FAM_NODE_SPANS);
+	fam_node_spans(local, sc, &lspans, &full);
+	KUNIT_EXPECT_EQ_MSG(test, lspans, lspans0, "node %d's own spans changed", local);
+	gomm_heap_stats(remote, &st);
+	KUNIT_EXPECT_EQ(test, st.nr_large, st0.nr_large + 1);
+	KUNIT_EXPECT_EQ(test, st.pages_in_use, st0.pages_in_use + FAM_NODE_SPANS *
+			gomm_class_to_npages[sc] + DIV_ROUND_UP(FAM_LARGE, GOMM_PAGE_SIZE));
+
+	/*
+	 * The first free of each full span moves it to its node's partial
+	 * list (the background scavenger may free an emptied span: the
+	 * struct stays readable in the RCU section, DEAD)
+	 */
+	for (i = 0; i < n; i++) {
+		rcu_read_lock();
+		s = gomm_span_of(p[i], NULL);
+		gomm_free(p[i]);
+		state = READ_ONCE(s->state);
+		rcu_read_unlock();
+		KUNIT_EXPECT_TRUE_MSG(test, state == GOMM_SPAN_PARTIAL ||
+				      (state == GOMM_SPAN_DEAD &&
+				       (i + 1) % gomm_class_to_nelems[sc] == 0),
+				      "object %u: span state %u", i, state);
+	}
+	fam_node_spans(remote, sc, &spans, &full);
+	KUNIT_EXPECT_EQ(test, full, full0);
+	gomm_free(big);
+	gomm_heap_stats(remote, &st);
+	KUNIT_EXPECT_EQ(test, st.nr_large, st0.nr_large);
+
+	/* the drain gives the empty spans back to their node's heap */
+	gomm_drain();
+	fam_node_spans(remote, sc, &spans, &full);
+	KUNIT_EXPECT_EQ(test, spans, spans0);
+	gomm_heap_stats(remote, &st);
+	KUNIT_EXPECT_EQ(test, st.pages_in_use, st0.pages_in_use);
+	gomm_kunit_set_retain(test, 0);
+	gomm_scavenge();
+	gomm_heap_stats(remote, &st);
+	KUNIT_EXPECT_EQ_MSG(test, st.pages_owned, st.pages_in_use,
+			    "node %d's heap holds free pages after a scavenge with retain_kb=0",
+			    remote);
+}
+
+#ifdef CONFIG_FAULT_INJECTION
+/*
+ * A node whose heap cannot grow: with __GFP_THISNODE the allocation fails
+ * (one failed growth, nothing else tried); without it, on another node,
+ * the object comes from the local path instead (kmalloc_node()'s
+ * fallback), of the CPU's node.  The second half needs two nodes.
+ */
+static void test_node_fallback(struct kunit *test)
+{
+	struct hard_fault *f = hard_fault_get(test);
+	int local = numa_mem_id(), remote = NUMA_NO_NODE;
+	struct gomm_heap *h;
+	unsigned int hi;
+	long fail0;
+	void *p;
+
+	hard_force_growth(test);
+	hard_fault_arm(f, 1);
+	fail0 = fam_err(&gomm_errors.failed_grow);
+	p = gomm_alloc_node(FAM_LARGE, GFP_KERNEL | __GFP_THISNODE | __GFP_NOWARN, local);
+	KUNIT_EXPECT_NULL_MSG(test, p, "__GFP_THISNODE: an object although node %d cannot grow",
+			      local);
+	gomm_free(p);
+	KUNIT_EXPECT_EQ(test, fam_err(&gomm_errors.failed_grow), fail0 + 1);
+	p = gomm_alloc_node(FAM_LARGE, GFP_KERNEL | __GFP_THISNODE, local);
+	KUNIT_EXPECT_NOT_NULL(test, p);
+	gomm_free(p);
+
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++)
+		if (h->node != local && remote == NUMA_NO_NODE)
+			remote = h->node;
+	if (remote == NUMA_NO_NODE)
+		kunit_skip(test, "one node with memory: no other node to fall back from");
+	hard_force_growth(test);
+	hard_fault_arm(f, 1);
+	fail0 = fam_err(&gomm_errors.failed_grow);
+	p = gomm_alloc_node(FAM_LARGE, GFP_KERNEL, remote);
+	KUNIT_ASSERT_NOT_NULL_MSG(test, p, "no fallback from node %d", remote);
+	KUNIT_EXPECT_TRUE_MSG(test, fam_on_node(p, local),
+			      "the fallback's object is of node %d, not the CPU's %d",
+			      page_to_nid(virt_to_page(p)), local);
+	KUNIT_EXPECT_EQ(test, fam_err(&gomm_errors.failed_grow), fail0 + 1);
+	gomm_free(p);
+}
+#else
+static void test_node_fallback(struct kunit *test)
+{
+	kunit_skip(test, "CONFIG_FAULT_INJECTION is off");
+}
+#endif
+
 static struct kunit_case gomm_family_cases[] = {
 	KUNIT_CASE(test_gfp_nofail),
+	KUNIT_CASE(test_gfp_nofail_noreclaim),
 	KUNIT_CASE(test_gfp_grow_orders),
 	KUNIT_CASE(test_gfp_account),
 	KUNIT_CASE(test_realloc_null_zero),
@@ -761,6 +1068,10 @@ static struct kunit_case gomm_family_cases[] = {
 	KUNIT_CASE(test_bulk_failure),
 	KUNIT_CASE(test_bulk_free_mixed),
 	KUNIT_CASE(test_init_on_alloc_free),
+	KUNIT_CASE(test_node_each),
+	KUNIT_CASE(test_node_local),
+	KUNIT_CASE(test_node_remote),
+	KUNIT_CASE(test_node_fallback),
 	{}
 };
 

@@ -15,6 +15,10 @@
  * - test_span_first_fit: the same with the spans of a size class: every
  *   object of the 3rd and the 6th span freed, a drain gives the empty
  *   spans back, and the next two spans are made there.
+ * - test_node_first_fit: test_large_first_fit in each node's heap, through
+ *   gomm_alloc_node() with __GFP_THISNODE (the node's page allocator, no
+ *   page cache), for a size a page cache would serve and one it would
+ *   not: first fit holds per node.
  * - test_large_stash: a large object freed and allocated again at the same
  *   address gets its old span struct back from the CPU's stash (heap.c),
  *   LARGE again; a double free of the object while its struct waits there
@@ -77,7 +81,7 @@ static void ff_empty_heap(struct kunit *test)
 {
 	gomm_kunit_set_retain(test, 0);
 	gomm_scavenge();
-	KUNIT_ASSERT_EQ_MSG(test, gomm_heap.pages_owned, gomm_kunit_pages_in_use(),
+	KUNIT_ASSERT_EQ_MSG(test, gomm_kunit_heap(pages_owned), gomm_kunit_pages_in_use(),
 			    "free heap pages left after a scavenge with retain_kb=0");
 	gomm_kunit_set_retain(test, FF_RETAIN_ALL);
 }
@@ -85,12 +89,12 @@ static void ff_empty_heap(struct kunit *test)
 /* Flush every page cache (and mcache), and scavenge if asked (keeps all). */
 static void ff_settle(struct kunit *test, const struct ff_case *c)
 {
-	unsigned long released = READ_ONCE(gomm_heap.released);
+	unsigned long released = gomm_kunit_heap(released);
 
 	gomm_drain();
 	if (c->scavenge) {
 		gomm_scavenge();
-		KUNIT_EXPECT_EQ_MSG(test, READ_ONCE(gomm_heap.released), released,
+		KUNIT_EXPECT_EQ_MSG(test, gomm_kunit_heap(released), released,
 				    "%s: the scavenge released pages", c->name);
 	}
 }
@@ -215,6 +219,62 @@ static void test_span_first_fit(struct kunit *test)
 	ff_free_span(more, class, 1);
 }
 
+/*
+ * First fit in each node's heap: the objects of @size on node @nid, in a
+ * heap that owns the pages for them, ascend; the holes freed (3rd and
+ * 6th) are taken again, in order, after a drain.
+ */
+static void ff_node(struct kunit *test, int nid, size_t size)
+{
+	const gfp_t gfp = GFP_KERNEL | __GFP_THISNODE;
+	void *p[FF_N], *q[2];
+	unsigned int i;
+
+	ff_empty_heap(test);
+	for (i = 0; i < FF_N; i++) {
+		p[i] = gomm_alloc_node(size, gfp, nid);
+		KUNIT_ASSERT_NOT_NULL(test, p[i]);
+	}
+	for (i = 0; i < FF_N; i++)
+		gomm_free(p[i]);
+	gomm_drain();
+	for (i = 0; i < FF_N; i++) {
+		p[i] = gomm_alloc_node(size, gfp, nid);
+		KUNIT_ASSERT_NOT_NULL_MSG(test, p[i], "node %d, %zu bytes: object %u",
+					  nid, size, i);
+		KUNIT_EXPECT_EQ(test, page_to_nid(virt_to_page(p[i])), nid);
+		if (i)
+			KUNIT_EXPECT_GT_MSG(test, (unsigned long)p[i], (unsigned long)p[i - 1],
+					    "node %d, %zu bytes: object %u is below the one before",
+					    nid, size, i);
+	}
+	gomm_free(p[FF_HOLE2]);
+	gomm_free(p[FF_HOLE1]);
+	gomm_drain();
+	for (i = 0; i < 2; i++) {
+		q[i] = gomm_alloc_node(size, gfp, nid);
+		KUNIT_EXPECT_PTR_EQ_MSG(test, q[i], p[i ? FF_HOLE2 : FF_HOLE1],
+					"node %d, %zu bytes: allocation %u after the holes",
+					nid, size, i);
+	}
+	for (i = 0; i < FF_N; i++)
+		if (i != FF_HOLE1 && i != FF_HOLE2)
+			gomm_free(p[i]);
+	gomm_free(q[0]);
+	gomm_free(q[1]);
+}
+
+static void test_node_first_fit(struct kunit *test)
+{
+	static const size_t sizes[] = { 5 * GOMM_PAGE_SIZE, SZ_1M };
+	struct gomm_heap *h;
+	unsigned int i, hi;
+
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++)
+		for (i = 0; i < ARRAY_SIZE(sizes); i++)
+			ff_node(test, h->node, sizes[i]);
+}
+
 static void test_large_stash(struct kunit *test)
 {
 	long dbl = atomic_long_read(&gomm_errors.double_free);
@@ -263,6 +323,7 @@ static void test_large_stash(struct kunit *test)
 static struct kunit_case gomm_firstfit_cases[] = {
 	KUNIT_CASE_PARAM(test_large_first_fit, ff_large_gen_params),
 	KUNIT_CASE_PARAM(test_span_first_fit, ff_span_gen_params),
+	KUNIT_CASE(test_node_first_fit),
 	KUNIT_CASE(test_large_stash),
 	{}
 };

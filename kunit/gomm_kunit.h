@@ -39,9 +39,18 @@ struct race_free {
  */
 #define GOMM_KUNIT_LONG_SPAN_CLASS	(GOMM_NUM_CLASSES - 3)
 
-/* gomm_heap.pages_in_use: the pages in spans */
-#define gomm_kunit_pages_in_use()	\
-	((unsigned long)atomic_long_read(&gomm_heap.pages_in_use))
+/*
+ * A counter of struct gomm_heap_stats for every node's heap together
+ * (gomm_heap_stats(NUMA_NO_NODE)), e.g. gomm_kunit_heap(pages_owned)
+ */
+#define gomm_kunit_heap(field) ({				\
+	struct gomm_heap_stats __st;				\
+								\
+	gomm_heap_stats(NUMA_NO_NODE, &__st);			\
+	__st.field;						\
+})
+/* the pages in spans, every node's */
+#define gomm_kunit_pages_in_use()	gomm_kunit_heap(pages_in_use)
 /*
  * hardening_test.c: every heap growth made to fail (gomm_fail_grow, through
  * its debugfs files), restored when the case ends

@@ -400,7 +400,7 @@ static void test_tracepoints(struct kunit *test)
 static void test_growth(struct kunit *test)
 {
 	const unsigned int n = (64 << 20) / 4096;
-	unsigned long grows = gomm_heap.grows;
+	unsigned long grows = gomm_kunit_heap(grows);
 	void **v = kvcalloc(n, sizeof(*v), GFP_KERNEL);
 	unsigned int i;
 
@@ -411,7 +411,7 @@ static void test_growth(struct kunit *test)
 		*(unsigned int *)v[i] = i;
 		*(unsigned int *)(v[i] + 4092) = ~i;
 	}
-	KUNIT_EXPECT_GE(test, gomm_heap.grows, grows + 15);
+	KUNIT_EXPECT_GE(test, gomm_kunit_heap(grows), grows + 15);
 	for (i = 0; i < n; i++) {
 		KUNIT_ASSERT_EQ(test, *(unsigned int *)v[i], i);
 		KUNIT_ASSERT_EQ(test, *(unsigned int *)(v[i] + 4092), ~i);
@@ -492,7 +492,8 @@ static void test_refill_sweep(struct kunit *test)
 
 static void test_full_partial_empty(struct kunit *test)
 {
-	struct gomm_mcentral *c = &gomm_central[SPAN_CLASS];
+	/* the suite is pinned: the CPU's node's mcentral */
+	struct gomm_mcentral *c = &gomm_local_heap()->central[SPAN_CLASS];
 	unsigned long spans;
 	struct gomm_span *s;
 	void *p[4];
@@ -527,7 +528,7 @@ static void test_full_partial_empty(struct kunit *test)
 /* Free chunks go back to the buddy allocator down to the retain target. */
 static void test_chunk_release(struct kunit *test)
 {
-	unsigned long released = gomm_heap.released, retain = gomm_retain_kb;
+	unsigned long released = gomm_kunit_heap(released), retain = gomm_retain_kb;
 	void *p[3];
 	int i;
 
@@ -541,9 +542,9 @@ static void test_chunk_release(struct kunit *test)
 	gomm_scavenge();
 	gomm_retain_kb = retain;
 	/* the three chunks were whole and free: all of them went back */
-	KUNIT_EXPECT_GE(test, gomm_heap.released, released + 3 * GOMM_CHUNK_PAGES);
+	KUNIT_EXPECT_GE(test, gomm_kunit_heap(released), released + 3 * GOMM_CHUNK_PAGES);
 	/* and so did every other free page: nothing else is live */
-	KUNIT_EXPECT_EQ(test, gomm_heap.pages_owned, gomm_kunit_pages_in_use());
+	KUNIT_EXPECT_EQ(test, gomm_kunit_heap(pages_owned), gomm_kunit_pages_in_use());
 	/* and the heap grows again afterwards */
 	p[0] = gomm_alloc(GOMM_MAX_LARGE_SIZE, GFP_KERNEL);
 	KUNIT_EXPECT_NOT_NULL(test, p[0]);

@@ -107,7 +107,7 @@ static void hard_kvfree(void *p)
 
 static unsigned long hard_pages_owned(void)
 {
-	return READ_ONCE(gomm_heap.pages_owned);
+	return gomm_kunit_heap(pages_owned);
 }
 
 static unsigned long hard_pages_in_use(void)
@@ -117,7 +117,7 @@ static unsigned long hard_pages_in_use(void)
 
 static unsigned long hard_grows(void)
 {
-	return READ_ONCE(gomm_heap.grows);
+	return gomm_kunit_heap(grows);
 }
 
 /* Free pages of the heap (owned from the buddy allocator, in no span). */
@@ -432,7 +432,7 @@ static void test_double_large(struct kunit *test)
 
 	/* no background release between a free and its repeat */
 	gomm_kunit_set_retain(test, HARD_RETAIN_ALL);
-	large_pages = (unsigned long)atomic_long_read(&gomm_heap.large_pages);
+	large_pages = gomm_kunit_heap(large_pages);
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		p[i] = gomm_alloc(sizes[i], GFP_KERNEL);
 		KUNIT_ASSERT_NOT_NULL(test, p[i]);
@@ -444,7 +444,7 @@ static void test_double_large(struct kunit *test)
 	}
 	hard_expect_errs(test, "large", &e0, 0, ARRAY_SIZE(sizes), 0, 0);
 	gomm_drain();
-	KUNIT_EXPECT_EQ(test, (unsigned long)atomic_long_read(&gomm_heap.large_pages), large_pages);
+	KUNIT_EXPECT_EQ(test, gomm_kunit_heap(large_pages), large_pages);
 
 	/* every page back to the buddy allocator: gomm no longer owns it */
 	hard_force_growth(test);
@@ -1060,7 +1060,7 @@ static void hard_heap_snap(struct hard_heap_snap *h)
 
 	h->owned = hard_pages_owned();
 	h->in_use = hard_pages_in_use();
-	h->large = (unsigned long)atomic_long_read(&gomm_heap.nr_large);
+	h->large = gomm_kunit_heap(nr_large);
 	h->grows = hard_grows();
 	for (sc = 0; sc < ARRAY_SIZE(h->objs); sc++)
 		h->objs[sc] = hard_objs(sc);
@@ -1231,7 +1231,7 @@ static void test_scavenge_retain(struct kunit *test)
 	KUNIT_ASSERT_GE(test, hard_heap_free_pages(), rp + 2 * GOMM_CHUNK_PAGES);
 
 	owned = hard_pages_owned();
-	released = READ_ONCE(gomm_heap.released);
+	released = gomm_kunit_heap(released);
 	WRITE_ONCE(gomm_retain_kb, kb);
 	gomm_scavenge();
 	free = hard_heap_free_pages();
@@ -1243,7 +1243,7 @@ static void test_scavenge_retain(struct kunit *test)
 	/* what the heap lost went back to the buddy allocator */
 	KUNIT_EXPECT_GT(test, owned, hard_pages_owned());
 	KUNIT_EXPECT_EQ(test, owned - hard_pages_owned(),
-			READ_ONCE(gomm_heap.released) - released);
+			gomm_kunit_heap(released) - released);
 	/* a second scavenge finds nothing more to release */
 	KUNIT_EXPECT_EQ(test, gomm_scavenge(), 0UL);
 	hard_class_ok(test, SZ_1M);

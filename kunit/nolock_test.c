@@ -277,16 +277,16 @@ static void test_task_alloc_nmi_free(struct kunit *test)
 	gomm_nolock_barrier();
 	nl_stats(&a);
 	gomm_stats_cpu(cpu, &ca);
-	large0 = atomic_long_read(&gomm_heap.nr_large);
+	large0 = gomm_kunit_heap(nr_large);
 	local_irq_save(flags);
 	sent = nl_in_nmi(nl_free_step, &f);
-	large_irqoff = atomic_long_read(&gomm_heap.nr_large);
+	large_irqoff = gomm_kunit_heap(nr_large);
 	local_irq_restore(flags);
 	KUNIT_ASSERT_TRUE(test, sent);
 	KUNIT_EXPECT_EQ_MSG(test, large_irqoff, large0,
 			    "the large object's pages went back inside the NMI");
 	gomm_nolock_barrier();
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&gomm_heap.nr_large), large0 - 1);
+	KUNIT_EXPECT_EQ(test, gomm_kunit_heap(nr_large), large0 - 1);
 	for (i = 0; i < ARRAY_SIZE(nl_task_sizes); i++)
 		KUNIT_EXPECT_FALSE_MSG(test, gomm_test_live(f.p[i]), "size %zu live",
 				       nl_task_sizes[i]);
@@ -397,7 +397,7 @@ static u8 nl_state(const void *p)
 static void test_full_handoff(struct kunit *test)
 {
 	unsigned int sc = gomm_size_to_class(GOMM_MAX_SMALL_SIZE);
-	struct gomm_mcentral *c = &gomm_central[sc];
+	struct gomm_mcentral *c = &gomm_local_heap()->central[sc];
 	struct gomm_nolock_stats a, b;
 	unsigned long flags;
 	u8 st_locked;
@@ -457,9 +457,9 @@ static void test_empty_refill(struct kunit *test)
 	gomm_drain();
 	KUNIT_EXPECT_FALSE(test, gomm_nolock_holds(raw_smp_processor_id()));
 	nl_stats(&a);
-	raw_spin_lock_irqsave(&gomm_central[sc].lock, flags);
+	raw_spin_lock_irqsave(&gomm_local_heap()->central[sc].lock, flags);
 	p = gomm_alloc_nolock(64, 0);
-	raw_spin_unlock_irqrestore(&gomm_central[sc].lock, flags);
+	raw_spin_unlock_irqrestore(&gomm_local_heap()->central[sc].lock, flags);
 	KUNIT_EXPECT_NULL(test, p);
 	gomm_nolock_barrier();
 	KUNIT_EXPECT_TRUE(test, gomm_nolock_holds(raw_smp_processor_id()));
@@ -501,7 +501,7 @@ static void test_bad_input(struct kunit *test)
 {
 	long bad0 = atomic_long_read(&gomm_errors.bad_free);
 	long dbl0 = atomic_long_read(&gomm_errors.double_free);
-	long large0 = atomic_long_read(&gomm_heap.nr_large);
+	long large0 = gomm_kunit_heap(nr_large);
 	struct nl_bad b;
 
 	b.small = gomm_alloc(64, GFP_KERNEL);
@@ -516,7 +516,7 @@ static void test_bad_input(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&gomm_errors.bad_free), bad0 + 2);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&gomm_errors.double_free), dbl0 + 2);
 	KUNIT_EXPECT_TRUE(test, gomm_test_live(b.small));
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&gomm_heap.nr_large), large0);
+	KUNIT_EXPECT_EQ(test, gomm_kunit_heap(nr_large), large0);
 	gomm_free(b.small);
 }
 

@@ -202,7 +202,8 @@ static void test_bogus_free_bit(struct kunit *test)
 	const size_t size = 1024;
 	unsigned int sc = gomm_size_to_class(size);
 	unsigned int nelems = gomm_class_to_nelems[sc], i, k = nelems - 1;
-	struct gomm_mcentral *c = &gomm_central[sc];
+	struct gomm_mcentral *c;
+	struct gomm_heap *h;
 	struct bogus_alloc *b;
 	struct task_struct *t;
 	long double_frees;
@@ -210,15 +211,20 @@ static void test_bogus_free_bit(struct kunit *test)
 	struct gomm_span *s;
 	bool alone;
 	void **p;
+	unsigned int hi;
+	int cpu;
 
 	p = kunit_kcalloc(test, nelems, sizeof(*p), GFP_KERNEL);
 	b = kunit_kzalloc(test, sizeof(*b), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, p);
 	KUNIT_ASSERT_NOT_NULL(test, b);
 	gomm_drain();
-	KUNIT_ASSERT_EQ_MSG(test, c->nr_partial, 0UL, "class %u is in use", sc);
+	for (hi = 0; (h = gomm_heap_at(hi)); hi++)
+		KUNIT_ASSERT_EQ_MSG(test, h->central[sc].nr_partial, 0UL,
+				    "class %u is in use on node %d", sc, h->node);
 	/* one CPU takes a fresh span's every object */
 	migrate_disable();
+	cpu = raw_smp_processor_id();
 	for (i = 0; i < nelems; i++)
 		p[i] = gomm_alloc(size, GFP_KERNEL);
 	migrate_enable();
@@ -227,6 +233,8 @@ static void test_bogus_free_bit(struct kunit *test)
 		KUNIT_ASSERT_PTR_EQ(test, gomm_span_of(p[i], NULL), gomm_span_of(p[0], NULL));
 	}
 	s = gomm_span_of(p[0], NULL);
+	/* the span's lists: its own node's */
+	c = gomm_span_central(s);
 	/* object k is freed and swept: alloc bit clear, span partial */
 	gomm_free(p[k]);
 	gomm_drain();
@@ -244,8 +252,11 @@ static void test_bogus_free_bit(struct kunit *test)
 	double_frees = atomic_long_read(&gomm_errors.double_free);
 	b->size = size;
 	init_completion(&b->done);
-	t = kthread_run(bogus_alloc_fn, b, "gomm_bogus");
+	/* on the CPU that made the span: its mcache takes its node's spans */
+	t = kthread_create(bogus_alloc_fn, b, "gomm_bogus");
 	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	kthread_bind(t, cpu);
+	wake_up_process(t);
 	/* without the fix the refill spins here with the class lock held */
 	KUNIT_ASSERT_TRUE_MSG(test, wait_for_completion_timeout(&b->done, HZ),
 			      "gomm_alloc() did not return within a second");
@@ -283,7 +294,7 @@ static void test_scavenge_partial_chunks(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, p);
 	gomm_kunit_set_retain(test, 0);
 	gomm_scavenge();
-	KUNIT_ASSERT_EQ_MSG(test, gomm_heap.pages_owned, gomm_kunit_pages_in_use(),
+	KUNIT_ASSERT_EQ_MSG(test, gomm_kunit_heap(pages_owned), gomm_kunit_pages_in_use(),
 			    "free pages left after a scavenge with retain_kb=0");
 	kept_pages = gomm_kunit_pages_in_use();
 	for (i = 0; i < SCAV_N; i++) {
@@ -307,7 +318,7 @@ static void test_scavenge_partial_chunks(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, nseen, SCAV_CHUNKS);
 	gomm_scavenge();
 	/* kept_pages: what was in use before, and the kept objects */
-	KUNIT_EXPECT_EQ_MSG(test, gomm_heap.pages_owned, kept_pages,
+	KUNIT_EXPECT_EQ_MSG(test, gomm_kunit_heap(pages_owned), kept_pages,
 			    "pages held with one live object in each of %u chunks",
 			    SCAV_CHUNKS);
 	KUNIT_EXPECT_EQ(test, gomm_kunit_pages_in_use(), kept_pages);
@@ -324,7 +335,7 @@ static void test_scavenge_partial_chunks(struct kunit *test)
 	for (i = 0; i < SCAV_N; i++)
 		gomm_free(p[i]);
 	gomm_scavenge();
-	KUNIT_EXPECT_EQ(test, gomm_heap.pages_owned, gomm_kunit_pages_in_use());
+	KUNIT_EXPECT_EQ(test, gomm_kunit_heap(pages_owned), gomm_kunit_pages_in_use());
 }
 
 static unsigned long reclaim_flushes(void)
@@ -364,8 +375,8 @@ static void test_shrinker(struct kunit *test)
 	}
 	for (i = 0; i < SHRINK_N; i++)
 		gomm_free(p[i]);
-	owned = gomm_heap.pages_owned;
-	released = READ_ONCE(gomm_heap.released);
+	owned = gomm_kunit_heap(pages_owned);
+	released = gomm_kunit_heap(released);
 	count = gomm_shrinker->count_objects(gomm_shrinker, &sc);
 	KUNIT_EXPECT_GT(test, count, 0UL);
 	KUNIT_EXPECT_LE(test, count, owned * (GOMM_PAGE_SIZE / PAGE_SIZE));
@@ -378,12 +389,12 @@ static void test_shrinker(struct kunit *test)
 	 * back by the time scan returned, and that scan claims no more than
 	 * went back.
 	 */
-	released = (READ_ONCE(gomm_heap.released) - released) *
+	released = (gomm_kunit_heap(released) - released) *
 		   (GOMM_PAGE_SIZE / PAGE_SIZE);
 	KUNIT_EXPECT_GE_MSG(test, released, count,
 			    "less went back by the end of the scan than count said");
 	KUNIT_EXPECT_LE(test, got, released);
-	KUNIT_EXPECT_EQ_MSG(test, gomm_heap.pages_owned, 0UL,
+	KUNIT_EXPECT_EQ_MSG(test, gomm_kunit_heap(pages_owned), 0UL,
 			    "pages held after one scan with nothing live");
 	KUNIT_EXPECT_EQ(test, gomm_shrinker->count_objects(gomm_shrinker, &sc),
 			(unsigned long)SHRINK_EMPTY);

@@ -21,7 +21,10 @@
  * gomm_free() every SAMPLE_EVERY rounds, and when the thread is late the
  * hook throws its backlog away itself with gomm_free_nolock().  After
  * duration_ms the threads stop and print what they did; unloading frees
- * what is left.  The read-only parameter
+ * what is left.  Each CPU's receive ring is allocated on that CPU's NUMA
+ * node with gomm_alloc_node(), as a driver allocates a queue's structures
+ * with kzalloc_node(..., cpu_to_node(cpu)): the CPU that drains the ring
+ * reads it from its own node's memory.  The read-only parameter
  * "allocs" lists, for each CPU that was online at load, the objects its
  * thread got from gomm ("CPU COUNT" lines; a CPU whose thread could not
  * be started shows 0): the kselftest checks each CPU's counters in gomm
@@ -37,10 +40,12 @@
 #include <linux/jiffies.h>
 #include <linux/kthread.h>
 #include <linux/llist.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/random.h>
 #include <linux/rculist.h>
 #include <linux/slab.h>
+#include <linux/topology.h>
 #include <linux/gomm.h>
 #include "compat.h"
 
@@ -142,7 +147,7 @@ MODULE_PARM_DESC(samples_skipped, "Ticks whose gomm_alloc_nolock() returned NULL
 static DEFINE_HASHTABLE(records, 8);
 static DEFINE_SPINLOCK(records_lock);	/* records, nr_records */
 static unsigned int nr_records;
-static struct rx_ring *rings;
+static struct rx_ring **rings;	/* per possible CPU, on the CPU's node */
 static struct demo_cpu *cpus;
 
 static const u32 pkt_sizes[] = { 64, 128, 256, 576, 1500, 1500, 1500, 9000 };
@@ -386,7 +391,7 @@ static int demo_thread(void *arg)
 				burst[i]->len = len;
 				burst[i]->stamp = rnd + i;
 				pkt_fill(burst[i]);
-				if (ring_push(&rings[next], burst[i]))
+				if (ring_push(rings[next], burst[i]))
 					me->sent++;
 				else
 					burst[n++] = burst[i];	/* ring full */
@@ -395,7 +400,7 @@ static int demo_thread(void *arg)
 		} else {
 			WRITE_ONCE(me->nomem, me->nomem + 1);
 		}
-		ring_drain(me, &rings[cpu]);
+		ring_drain(me, rings[cpu]);
 		records_step(me, rnd >> 3);
 		cond_resched();
 	}
@@ -454,9 +459,13 @@ static void demo_cleanup(void)
 	struct pkt *p;
 	int bkt;
 
-	for_each_possible_cpu(cpu)
-		while ((p = ring_pop(&rings[cpu])))
+	for_each_possible_cpu(cpu) {
+		if (!rings[cpu])
+			continue;
+		while ((p = ring_pop(rings[cpu])))
 			gomm_free(p);
+		gomm_free(rings[cpu]);
+	}
 	hash_for_each_safe(records, bkt, tmp, rec, node) {
 		hash_del(&rec->node);
 		record_free(rec);
@@ -470,9 +479,10 @@ static void demo_cleanup(void)
 
 static int __init demo_init(void)
 {
+	unsigned int cpu, local = 0, nrings = 0;
 	struct task_struct *t;
 	struct demo_cpu *c;
-	unsigned int cpu;
+	int node;
 
 	rings = kcalloc(nr_cpu_ids, sizeof(*rings), GFP_KERNEL);
 	c = kcalloc(nr_cpu_ids, sizeof(*c), GFP_KERNEL);
@@ -482,8 +492,21 @@ static int __init demo_init(void)
 		return -ENOMEM;
 	}
 	demo_set_cpus(c);
-	for_each_possible_cpu(cpu)
-		spin_lock_init(&rings[cpu].lock);
+	/* each ring on its CPU's node (a preference: another node if it is full) */
+	for_each_possible_cpu(cpu) {
+		node = cpu_to_node(cpu);
+		rings[cpu] = gomm_alloc_node(sizeof(*rings[cpu]), GFP_KERNEL | __GFP_ZERO,
+					     node);
+		if (!rings[cpu]) {
+			demo_cleanup();
+			return -ENOMEM;
+		}
+		spin_lock_init(&rings[cpu]->lock);
+		nrings++;
+		local += node == NUMA_NO_NODE ||
+			 page_to_nid(virt_to_page(rings[cpu])) == node;
+	}
+	pr_info("gomm_demo: %u receive rings, %u on their CPU's node\n", nrings, local);
 	cpus_read_lock();
 	for_each_online_cpu(cpu) {
 		WRITE_ONCE(cpus[cpu].online, true);

@@ -45,7 +45,9 @@
  * and current_obj_cgroup() are not exported), so the object is allocated
  * uncharged, counted in debugfs errors/unaccounted, and the first such
  * allocation prints one warning.  Other flags (zones, __GFP_THISNODE,
- * __GFP_COMP) are ignored.  With the kernel's init_on_alloc (boot
+ * __GFP_COMP) are ignored (gomm_alloc_node() honours __GFP_THISNODE).
+ * The object is of the CPU's NUMA node's memory unless that node had none
+ * free when its span was made (see gomm_alloc_node()).  With the kernel's init_on_alloc (boot
  * parameter or config default, as Debian's kernels have it) every object
  * is zeroed, as with %__GFP_ZERO; SLUB does the same.
  *
@@ -60,6 +62,44 @@
  * round_up(@size, 8192) above 32768.
  */
 void *gomm_alloc(size_t size, gfp_t flags);
+
+/**
+ * gomm_alloc_node - allocate memory from gomm on a NUMA node, like kmalloc_node()
+ * @size: bytes wanted
+ * @flags: GFP flags, as for gomm_alloc(); %__GFP_THISNODE makes @node a
+ *	requirement rather than a preference
+ * @node: the node whose memory the object should be of, or %NUMA_NO_NODE
+ *
+ * gomm has a heap per node with memory, with its own page allocator and
+ * mcentrals, and each CPU's cache serves its own node (numa_mem_id()).
+ * With @node %NUMA_NO_NODE or the CPU's node (and no %__GFP_THISNODE) this
+ * is gomm_alloc(), fast path and all: the object is local unless the
+ * local node was out of memory when the span was made.  For another node
+ * the object comes from that node's spans (under the node's mcentral
+ * lock, one lock round trip per object: a slow path) or, above 32 KiB,
+ * its heap, grown with alloc_pages_node() and %__GFP_THISNODE; requests of
+ * 1..15 bytes get an object of their size class (8 or 16 bytes), not a
+ * share of a tiny block.  The object is freed with gomm_free() on any CPU
+ * and goes back to its own node.
+ *
+ * Without %__GFP_THISNODE, @node is a preference, as for kmalloc_node():
+ * if the node has no heap (no memory when gomm was loaded: memoryless
+ * nodes; node hotplug is not supported) or no memory free right now (its
+ * heap grows only with memory the page allocator has free, without
+ * reclaim), the object comes from the local path instead.  With
+ * %__GFP_THISNODE the object is of @node (the CPU's node for
+ * %NUMA_NO_NODE), always through the slow path above, with reclaim on that
+ * node as @flags allow, or %NULL: also for a node without a heap.
+ * %__GFP_NOFAIL then retries as gomm_alloc() does.  A @node that is not a
+ * possible node id (below %NUMA_NO_NODE or at or above nr_node_ids) is a
+ * bug: a warning, once, and %NULL.
+ *
+ * Context: as gomm_alloc().
+ * Return: as gomm_alloc().  page_to_nid(virt_to_page()) of the object is
+ * @node whenever @node is not %NUMA_NO_NODE and the object did not come
+ * from the fallback (never with %__GFP_THISNODE).
+ */
+void *gomm_alloc_node(size_t size, gfp_t flags, int node);
 
 /**
  * gomm_zalloc - allocate zeroed memory from gomm
