@@ -33,7 +33,7 @@
  * heap (drain, scavenge) and read memory counters between them:
  *
  *   calib loop pair cache batch random remote large largeheap scale
- *   callsites growth SIZE bulk realloc rcu node
+ *   callsites growth SIZE bulk realloc rcu node nolock
  *
  * ("callsites": the pairs of 16, 64, 256 and 64 KiB bytes and the
  * 1000-object batch of 64 bytes again, as cases cs_pair and cs_batch1000,
@@ -63,6 +63,12 @@
  * per-object path under the node's mcentral lock, and its heap for
  * 64 KiB), and on another node with memory (node_remote, 64 bytes; a
  * "skipped" line on a kernel with one node, as the perf kernels are).
+ * "nolock" times gomm_alloc_nolock()/gomm_free_nolock() pairs against
+ * kmalloc_nolock()/kfree_nolock() (case nolock) where the kernel has them
+ * (6.18 and later: GOMM_HAVE_KMALLOC_NOLOCK, gomm/compat.h); on older
+ * kernels against kmalloc(GFP_ATOMIC)/kfree(), as case nolock_vs_atomic,
+ * so the two are never mixed up.  The line names the SLUB calls
+ * (slub_api=).
  *
  * One line per case on the console, for scripts/bench:
  *   gomm_bench: case=pair size=64 gomm=41.2 slub=153.0 unit=ns/op
@@ -95,6 +101,8 @@
 #include <linux/smp.h>
 #include <linux/string.h>
 #include <linux/topology.h>
+
+#include "compat.h"
 
 /* iterations of the timed loop per case */
 #define BENCH_ITERS		100000UL
@@ -1427,6 +1435,93 @@ fail:
 	return -ENOMEM;
 }
 
+/* ---- gomm_alloc_nolock() against kmalloc_nolock() --------------------- */
+
+#if GOMM_HAVE_KMALLOC_NOLOCK
+#define BENCH_NOLOCK_CASE	"nolock"
+#define BENCH_NOLOCK_SLUB	"kmalloc_nolock"
+
+static __always_inline void *bench_slub_nolock_alloc(size_t size)
+{
+	return kmalloc_nolock(size, 0, NUMA_NO_NODE);
+}
+
+static __always_inline void bench_slub_nolock_free(void *p)
+{
+	kfree_nolock(p);
+}
+#else
+/* no kmalloc_nolock() before 6.18: the nearest SLUB call, labelled so */
+#define BENCH_NOLOCK_CASE	"nolock_vs_atomic"
+#define BENCH_NOLOCK_SLUB	"kmalloc_atomic"
+
+static __always_inline void *bench_slub_nolock_alloc(size_t size)
+{
+	return kmalloc(size, GFP_ATOMIC);
+}
+
+static __always_inline void bench_slub_nolock_free(void *p)
+{
+	kfree(p);
+}
+#endif
+
+/*
+ * @n alloc+free pairs.  A nolock allocation may return NULL when its
+ * cache cannot be served without a lock; the refill runs at once (gomm's
+ * irq_work, as interrupts are on here), so one retry is allowed.
+ */
+static noinline bool bench_nolock_loop(bool gomm, size_t size, unsigned long n)
+{
+	unsigned long i;
+	void *p;
+
+	for (i = 0; i < n; i++) {
+		p = gomm ? gomm_alloc_nolock(size, 0) : bench_slub_nolock_alloc(size);
+		if (unlikely(!p)) {
+			p = gomm ? gomm_alloc_nolock(size, 0) :
+				   bench_slub_nolock_alloc(size);
+			if (!p)
+				return false;
+		}
+		if (gomm)
+			gomm_free_nolock(p);
+		else
+			bench_slub_nolock_free(p);
+	}
+	return true;
+}
+
+static struct bench_rounds bench_time_nolock(bool gomm, size_t size,
+					     unsigned long n)
+{
+	struct bench_rounds r = { .best = U64_MAX };
+	u64 t0;
+	int i;
+
+	for (i = 0; i < BENCH_REPEAT; i++) {
+		t0 = ktime_get_ns();
+		if (!bench_nolock_loop(gomm, size, n))
+			return (struct bench_rounds){};
+		bench_round(&r, ktime_get_ns() - t0);
+	}
+	return r;
+}
+
+static int bench_nolock_case(size_t size)
+{
+	struct bench_rounds g = bench_time_nolock(true, size, BENCH_ITERS);
+	struct bench_rounds s = bench_time_nolock(false, size, BENCH_ITERS);
+
+	if (!g.worst || !s.worst) {
+		pr_err("case=%s size=%zu: allocation failed\n", BENCH_NOLOCK_CASE, size);
+		return -ENOMEM;
+	}
+	bench_print(BENCH_NOLOCK_CASE, size, g, s, BENCH_ITERS,
+		    " slub_api=" BENCH_NOLOCK_SLUB);
+	return 0;
+}
+
 /* ---- the memory-efficiency live set ---------------------------------- */
 
 /*
@@ -1506,6 +1601,7 @@ static int bench_group(const char *name, unsigned long arg)
 	static const size_t large_sizes[] = { SZ_64K, SZ_1M, SZ_4M };
 	static const size_t callsite_sizes[] = { 16, 64, 256, SZ_64K };
 	static const size_t batch_sizes[] = { 64, 256 };
+	static const size_t nolock_sizes[] = { 16, 64, 256 };
 	static const unsigned long batch_ns[] = { 1000, 100000 };
 	unsigned int i, j, cpu, remote;
 	int ret = 0;
@@ -1587,6 +1683,9 @@ static int bench_group(const char *name, unsigned long arg)
 		ret = bench_realloc_case();
 	} else if (!strcmp(name, "node")) {
 		ret = bench_node_case();
+	} else if (!strcmp(name, "nolock")) {
+		for (i = 0; i < ARRAY_SIZE(nolock_sizes) && !ret; i++)
+			ret = bench_nolock_case(nolock_sizes[i]);
 	} else {
 		ret = -EINVAL;
 	}

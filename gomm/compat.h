@@ -139,6 +139,18 @@ static inline void hrtimer_setup(struct hrtimer *timer,
 #define MODULE_IMPORT_NS(ns) MODULE_INFO(import_ns, ns)
 #endif /* < 6.13 */
 
+/*
+ * kmalloc_nolock() and kfree_nolock(): 6.18.  Only bench/ uses them, as
+ * the SLUB side of its nolock row; before 6.18 that row compares against
+ * kmalloc(GFP_ATOMIC) and kfree() instead and is named apart
+ * (nolock_vs_atomic).
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 18, 0)
+#define GOMM_HAVE_KMALLOC_NOLOCK	1
+#else
+#define GOMM_HAVE_KMALLOC_NOLOCK	0
+#endif
+
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 16, 0)
 #include <linux/timer.h>
 

@@ -379,6 +379,8 @@ void *gomm_mcentral_alloc_node(unsigned int spanclass, gfp_t gfp,
 			       struct gomm_heap *h);
 struct gomm_span *gomm_mcentral_grow(unsigned int spanclass, gfp_t gfp);
 void gomm_mcentral_uncache(struct gomm_span *s);
+void gomm_mcentral_put(struct gomm_mcentral *c, struct gomm_span *s);
+void gomm_mcentral_freed_locked(struct gomm_mcentral *c, struct gomm_span *s);
 unsigned long gomm_mcentral_reclaim(unsigned int keep);
 unsigned long gomm_mcentral_reclaimable(void);
 unsigned long gomm_mcentral_exit(void);
@@ -391,6 +393,10 @@ bool gomm_cpu_caches(int cpu, void *unused);
 
 /* malloc.c: for the family's other members */
 size_t gomm_usable(const void *ptr, enum gomm_op op, bool *tiny);
+enum gomm_bad gomm_check_ptr(const void *ptr, struct gomm_span **sp,
+			     unsigned int *idx, unsigned int *toff);
+void gomm_free_large_claimed(const void *ptr, struct gomm_span *s);
+void gomm_account_unsupported(void);
 #if IS_ENABLED(CONFIG_KUNIT)
 bool gomm_test_live(const void *ptr);
 #endif
@@ -402,6 +408,43 @@ void gomm_rcu_barrier(void);
 #if IS_ENABLED(CONFIG_KUNIT)
 extern atomic_long_t gomm_rcu_batches;
 #endif
+
+/**
+ * struct gomm_nolock_stats - one CPU's nolock counters (debugfs "nolock")
+ * @allocs: objects gomm_alloc_nolock() handed out on the CPU
+ * @refills: spans its nolock cache took (trylock of an mcentral, or
+ *	the irq_work's refill)
+ * @busy: gomm_alloc_nolock() calls that found the CPU's nolock cache
+ *	busy (an NMI inside a nolock call on the same CPU): NULL
+ * @empty: calls the cache could not serve without a lock: NULL
+ * @deferred: frees of gomm_free_nolock() whose locked part was left to
+ *	the CPU's irq_work (a large object, a FULL span's hand-off that
+ *	found its mcentral locked, a free in NMI that kmemleak or the
+ *	call-site accounting must see first)
+ * @dropped: frees in NMI lost because the CPU's deferral array was full
+ *	(kmemleak or call-site accounting on only); the object stays live
+ *
+ * Each one only goes up.
+ */
+struct gomm_nolock_stats {
+	unsigned long allocs;
+	unsigned long refills;
+	unsigned long busy;
+	unsigned long empty;
+	unsigned long deferred;
+	unsigned long dropped;
+};
+
+/* nolock.c: gomm_alloc_nolock() and gomm_free_nolock() */
+struct dentry;
+void gomm_nolock_init(void);
+void gomm_nolock_flush(int cpu);
+void gomm_nolock_flush_cpu(int cpu);
+bool gomm_nolock_holds(int cpu);
+void gomm_nolock_barrier(void);
+void gomm_nolock_cpu_add(int cpu, struct gomm_cpu_stats *st);
+void gomm_nolock_stats_cpu(int cpu, struct gomm_nolock_stats *st);
+void gomm_nolock_debugfs_init(struct dentry *dir);
 
 /* module.c: the module, and the reclaimers (drain, scavenger, shrinker) */
 void gomm_drain(void);

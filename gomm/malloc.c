@@ -469,7 +469,7 @@ static void *gomm_alloc_large(size_t size, gfp_t gfp, int node)
  * uncharged, counted in errors/unaccounted, and the first one is warned
  * about (gomm_alloc()'s kernel-doc).
  */
-static noinline void gomm_account_unsupported(void)
+noinline void gomm_account_unsupported(void)
 {
 	atomic_long_inc(&gomm_errors.unaccounted);
 	pr_warn_once("gomm: __GFP_ACCOUNT is not supported (no memcg charging is exported to modules): gomm objects are not charged\n");
@@ -623,13 +623,21 @@ void *gomm_zalloc(size_t size, gfp_t flags)
 }
 EXPORT_SYMBOL_GPL(gomm_zalloc);
 
-/*
- * What is wrong with @ptr, if anything (GOMM_BAD_NONE: it is a live
- * object of span *@sp).  For a small or large object *@idx is its index;
- * for a tiny one *@idx is its block and *@toff its offset in the block.
+/**
+ * gomm_check_ptr - what is wrong with @ptr, if anything
+ * @ptr: any pointer
+ * @sp: set to the span the map gives for @ptr
+ * @idx: for a small or large object its index; for a tiny one its block
+ * @toff: for a tiny object its offset in the block
+ *
+ * Reads only: no lock, no report (gomm_check() reports).
+ *
+ * Context: any, NMI included; an RCU read-side section (the span
+ * lifetime rule) from here to the caller's last read of *@sp.
+ * Return: GOMM_BAD_NONE if @ptr is a live object of span *@sp.
  */
-static enum gomm_bad gomm_check_ptr(const void *ptr, struct gomm_span **sp,
-				    unsigned int *idx, unsigned int *toff)
+enum gomm_bad gomm_check_ptr(const void *ptr, struct gomm_span **sp,
+			     unsigned int *idx, unsigned int *toff)
 {
 	struct gomm_span *s = gomm_span_lookup(ptr);
 	unsigned long off = (unsigned long)ptr - s->start;
@@ -741,6 +749,27 @@ out:
 	preempt_enable();
 }
 
+/**
+ * gomm_free_large_claimed - free a large object whose free bit is set
+ * @ptr: the object
+ * @s: its span, whose free bit 0 the caller set (test_and_set_bit():
+ *	the caller is its one freer)
+ *
+ * The rest of a large object's free: wipe, KASAN and kmemleak, the pages
+ * back to the heap.  gomm_free() calls it at once; gomm_free_nolock()
+ * from its irq_work (nolock.c), since the heap takes locks.
+ *
+ * Context: any but NMI; the caller is in an RCU read-side section from
+ * its lookup of @s.
+ */
+void gomm_free_large_claimed(const void *ptr, struct gomm_span *s)
+{
+	gomm_free_wipe(ptr, s->elemsize);
+	gomm_free_hook(ptr, s->elemsize);
+	gomm_heap_free_span(s);
+	this_cpu_inc(gomm_mcache.nlarge_free);
+}
+
 /* Everything but a handed-out small object: large, bad input, NULL. */
 static void gomm_free_checked(const void *ptr)
 {
@@ -761,10 +790,7 @@ static void gomm_free_checked(const void *ptr)
 			gomm_report(GOMM_BAD_DOUBLE_LARGE, ptr, GOMM_OP_FREE);
 			return;
 		}
-		gomm_free_wipe(ptr, s->elemsize);
-		gomm_free_hook(ptr, s->elemsize);
-		gomm_heap_free_span(s);
-		this_cpu_inc(gomm_mcache.nlarge_free);
+		gomm_free_large_claimed(ptr, s);
 	}
 }
 
@@ -1279,8 +1305,10 @@ static void gomm_mcache_flush(struct gomm_mcache *mc)
 }
 
 /**
- * gomm_flush_local - flush this CPU's mcache and page cache (the drain's IPI)
+ * gomm_flush_local - flush this CPU's caches (the drain's IPI)
  * @unused: on_each_cpu_cond()'s argument
+ *
+ * The mcache, the nolock cache (nolock.c) and the page cache.
  *
  * Context: any but NMI.
  */
@@ -1290,17 +1318,22 @@ void gomm_flush_local(void *unused)
 
 	local_irq_save(flags);
 	gomm_mcache_flush(this_cpu_ptr(&gomm_mcache));
+	gomm_nolock_flush(smp_processor_id());
 	gomm_heap_flush_pcache(smp_processor_id());
 	local_irq_restore(flags);
 }
 
 /**
- * gomm_flush_cpu - flush the mcache and page cache of a CPU that is not running
+ * gomm_flush_cpu - flush the caches of a CPU that is not running
  * @cpu: a dead CPU (hotplug) or any CPU when nothing else uses gomm
+ *
+ * As gomm_flush_local(), and the CPU's deferred nolock frees are
+ * finished here (its irq_work cannot run any more).
  */
 void gomm_flush_cpu(int cpu)
 {
 	gomm_mcache_flush(per_cpu_ptr(&gomm_mcache, cpu));
+	gomm_nolock_flush_cpu(cpu);
 	gomm_heap_flush_pcache(cpu);
 }
 
@@ -1316,7 +1349,8 @@ bool gomm_cpu_caches(int cpu, void *unused)
 	struct gomm_mcache *mc = per_cpu_ptr(&gomm_mcache, cpu);
 	unsigned int sc;
 
-	if (READ_ONCE(mc->tiny) || gomm_heap_pcache_holds(cpu))
+	if (READ_ONCE(mc->tiny) || gomm_heap_pcache_holds(cpu) ||
+	    gomm_nolock_holds(cpu))
 		return true;
 	for (sc = 1; sc < GOMM_NUM_SPANCLASSES; sc++)
 		if (READ_ONCE(mc->alloc[sc]) != &gomm_empty_span)

@@ -18,9 +18,10 @@
 
 /*
  * Put an uncached span on the right list: the full list only if it is
- * still full once FULL is published (the FULL hand-off in span.h).
+ * still full once FULL is published (the FULL hand-off in span.h).  @c is
+ * the span's mcentral, locked (nolock.c takes it with a trylock).
  */
-static void gomm_mcentral_put(struct gomm_mcentral *c, struct gomm_span *s)
+void gomm_mcentral_put(struct gomm_mcentral *c, struct gomm_span *s)
 {
 	lockdep_assert_held(&c->lock);
 	if (s->alloc_count == s->nelems && gomm_span_publish_full(s)) {
@@ -222,13 +223,20 @@ void gomm_mcentral_freed(struct gomm_span *s)
 	unsigned long flags;
 
 	raw_spin_lock_irqsave(&c->lock, flags);
+	gomm_mcentral_freed_locked(c, s);
+	raw_spin_unlock_irqrestore(&c->lock, flags);
+}
+
+/* gomm_mcentral_freed() with @s's mcentral @c locked (nolock.c's trylock) */
+void gomm_mcentral_freed_locked(struct gomm_mcentral *c, struct gomm_span *s)
+{
+	lockdep_assert_held(&c->lock);
 	if (s->state == GOMM_SPAN_FULL) {
 		list_move_tail(&s->list, &c->partial);
 		c->nr_full--;
 		c->nr_partial++;
 		WRITE_ONCE(s->state, GOMM_SPAN_PARTIAL);
 	}
-	raw_spin_unlock_irqrestore(&c->lock, flags);
 }
 
 /* Return the spans on private list @empty to the heap. */

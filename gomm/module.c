@@ -113,6 +113,8 @@ static void gomm_reclaim_unlock(void)
 static void __gomm_drain(void)
 {
 	lockdep_assert_held(&gomm_reclaim_mutex);
+	/* the nolock frees left to irq_works (nolock.c) first */
+	gomm_nolock_barrier();
 	on_each_cpu_cond(gomm_cpu_caches, gomm_flush_local, NULL, 1);
 	gomm_mcentral_reclaim(0);
 }
@@ -121,7 +123,8 @@ static void __gomm_drain(void)
  * gomm_drain - flush every CPU's mcache and return empty spans to the heap
  *
  * Waits for the frees deferred by gomm_free_rcu() and gomm_free_rcu_head()
- * first, when there are any, so that their objects are freed too.
+ * first, when there are any, and for those gomm_free_nolock() left to an
+ * irq_work, so that their objects are freed too.
  *
  * Context: process, may sleep (waits for every CPU, other reclaimers and
  * an RCU grace period).
@@ -230,6 +233,7 @@ static int __init gomm_init(void)
 
 	gomm_init_flags();
 	gomm_malloc_init();
+	gomm_nolock_init();
 	gomm_rcu_init();
 	ret = gomm_span_cache_init();
 	if (ret)
@@ -281,6 +285,8 @@ static void __exit gomm_exit(void)
 	cpuhp_remove_state_nocalls(gomm_cpuhp_state);
 	/* the frees deferred past a grace period, before anything goes */
 	gomm_rcu_barrier();
+	/* and those gomm_free_nolock() left to an irq_work */
+	gomm_nolock_barrier();
 	/* no client is left (they depend on gomm's symbols): flush in place */
 	for_each_possible_cpu(cpu)
 		gomm_flush_cpu(cpu);

@@ -222,11 +222,15 @@ void gomm_mcentral_freed(struct gomm_span *s);
  *	the order and the GFP flags it is about to use; true makes that
  *	attempt fail as if alloc_pages() had (memory too fragmented for the
  *	order), so a test sees every attempt and can force the fallback
+ * @nolock_busy: called by gomm_alloc_nolock() inside its busy section
+ *	(this CPU's nolock cache marked busy, local interrupts off), so a
+ *	test can send itself an NMI that finds the cache busy (nolock.c)
  */
 struct gomm_test_hooks {
 	void (*free_published)(const void *ptr);
 	bool span_free_now;
 	bool (*grow_fail)(unsigned int order, gfp_t gfp);
+	void (*nolock_busy)(void);
 };
 
 #if IS_ENABLED(CONFIG_KUNIT)
@@ -251,6 +255,12 @@ static __always_inline bool gomm_hook_grow_fail(unsigned int order, gfp_t gfp)
 	return static_branch_unlikely(&gomm_test_key) &&
 	       gomm_test_hooks.grow_fail && gomm_test_hooks.grow_fail(order, gfp);
 }
+
+static __always_inline void gomm_hook_nolock_busy(void)
+{
+	if (static_branch_unlikely(&gomm_test_key) && gomm_test_hooks.nolock_busy)
+		gomm_test_hooks.nolock_busy();
+}
 #else
 static __always_inline void gomm_hook_free_published(const void *ptr)
 {
@@ -264,6 +274,10 @@ static __always_inline bool gomm_hook_span_free_now(void)
 static __always_inline bool gomm_hook_grow_fail(unsigned int order, gfp_t gfp)
 {
 	return false;
+}
+
+static __always_inline void gomm_hook_nolock_busy(void)
+{
 }
 #endif
 

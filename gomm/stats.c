@@ -12,6 +12,8 @@
  *   errors    bad frees, double frees, failed growths, oversized requests,
  *             __GFP_ACCOUNT requests served uncharged
  *   callsites live objects, live bytes and calls per call site (callsite.c)
+ *   nolock    per CPU: gomm_alloc_nolock()'s objects, refills and NULLs, and
+ *             gomm_free_nolock()'s deferred frees (nolock.c)
  *   drain     (write) flush every CPU's cache, free empty spans
  *   scavenge  (write) drain, then give free chunks back to the kernel
  *   fail_grow fault injection for heap growth (CONFIG_FAULT_INJECTION)
@@ -241,15 +243,18 @@ static void gomm_stats_read(struct gomm_mcache *mc, struct gomm_cpu_stats *st)
 static void gomm_stats_read_local(void *st)
 {
 	gomm_stats_read(this_cpu_ptr(&gomm_mcache), st);
+	gomm_nolock_cpu_add(smp_processor_id(), st);
 }
 
 /* gomm_stats_cpu() with cpus_read_lock() held by the caller */
 static void __gomm_stats_cpu(int cpu, struct gomm_cpu_stats *st)
 {
-	if (cpu_online(cpu))
+	if (cpu_online(cpu)) {
 		smp_call_function_single(cpu, gomm_stats_read_local, st, 1);
-	else
+	} else {
 		gomm_stats_read(per_cpu_ptr(&gomm_mcache, cpu), st);
+		gomm_nolock_cpu_add(cpu, st);
+	}
 }
 
 /* Add every counter of @st to @total's. */
@@ -393,6 +398,7 @@ void gomm_stats_init(void)
 	fault_create_debugfs_attr("fail_grow", gomm_debugfs, &gomm_fail_grow);
 #endif
 	gomm_callsites_init(gomm_debugfs);
+	gomm_nolock_debugfs_init(gomm_debugfs);
 }
 
 /**

@@ -11,7 +11,15 @@
  * names too) that any thread may insert, look up without a lock, or
  * delete: a record is built small and grown to its size with
  * gomm_realloc(), and a deleted one is freed after a grace period with
- * gomm_free_rcu_field() (its name with gomm_free_rcu()).  After
+ * gomm_free_rcu_field() (its name with gomm_free_rcu()).  A pinned
+ * hrtimer per thread plays the driver's sampling hook - the kind of code
+ * that also runs from a PMU overflow NMI or a tracing hook, where no lock
+ * may be taken: every millisecond, in hard interrupt context, it takes a
+ * snapshot of its thread's counters in an object of gomm_alloc_nolock()
+ * (a NULL there is skipped, not an error: the call never waits) and
+ * pushes it on a lock-free list; the thread checks and frees them with
+ * gomm_free() every SAMPLE_EVERY rounds, and when the thread is late the
+ * hook throws its backlog away itself with gomm_free_nolock().  After
  * duration_ms the threads stop and print what they did; unloading frees
  * what is left.  Each CPU's receive ring is allocated on that CPU's NUMA
  * node with gomm_alloc_node(), as a driver allocates a queue's structures
@@ -28,8 +36,10 @@
  */
 #include <linux/cpu.h>
 #include <linux/hashtable.h>
+#include <linux/hrtimer.h>
 #include <linux/jiffies.h>
 #include <linux/kthread.h>
+#include <linux/llist.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/random.h>
@@ -37,6 +47,7 @@
 #include <linux/slab.h>
 #include <linux/topology.h>
 #include <linux/gomm.h>
+#include "compat.h"
 
 static unsigned int duration_ms = 3000;
 module_param(duration_ms, uint, 0444);
@@ -70,11 +81,28 @@ struct record {
 	u8 payload[];
 };
 
+/* the sampling hook's snapshot (gomm_alloc_nolock()) */
+#define SAMPLE_MAGIC	0x67736d70	/* "gsmp" */
+#define SAMPLE_BACKLOG	16		/* the hook discards beyond this */
+#define SAMPLE_EVERY	32		/* the thread's rounds between reads */
+
+struct sample {
+	struct llist_node node;
+	u32 magic;
+	u32 cpu;
+	unsigned long sent;
+	unsigned long received;
+};
+
 struct demo_cpu {
 	struct task_struct *task;
 	bool online;		/* online at load: it gets a thread */
 	unsigned long allocs;	/* objects its thread got from gomm */
 	unsigned long sent, received, bad, records_in, records_out, nomem;
+	struct hrtimer tick;	/* the sampling hook */
+	struct llist_head samples;
+	atomic_t backlog;	/* samples on the list */
+	unsigned long samples_read, samples_skipped, samples_discarded;
 };
 
 static int demo_allocs_get(char *buf, const struct kernel_param *kp);
@@ -110,6 +138,11 @@ module_param_cb(bad, &demo_sum_ops, (void *)offsetof(struct demo_cpu, bad), 0444
 MODULE_PARM_DESC(bad, "Corrupted packets and records seen, all threads (read-only)");
 module_param_cb(nomem, &demo_sum_ops, (void *)offsetof(struct demo_cpu, nomem), 0444);
 MODULE_PARM_DESC(nomem, "Allocations that failed, all threads (read-only)");
+module_param_cb(samples, &demo_sum_ops, (void *)offsetof(struct demo_cpu, samples_read), 0444);
+MODULE_PARM_DESC(samples, "Snapshots of the sampling hook read by the threads (read-only)");
+module_param_cb(samples_skipped, &demo_sum_ops,
+		(void *)offsetof(struct demo_cpu, samples_skipped), 0444);
+MODULE_PARM_DESC(samples_skipped, "Ticks whose gomm_alloc_nolock() returned NULL (read-only)");
 
 static DEFINE_HASHTABLE(records, 8);
 static DEFINE_SPINLOCK(records_lock);	/* records, nr_records */
@@ -176,6 +209,58 @@ static struct pkt *ring_pop(struct rx_ring *r)
 		p = r->slot[r->tail++ % RING];
 	spin_unlock_bh(&r->lock);
 	return p;
+}
+
+/*
+ * The sampling hook, in hard interrupt context on its thread's CPU: what a
+ * PMU overflow handler (an NMI) or a tracing hook does, so nothing here
+ * waits or takes a lock - gomm_alloc_nolock(), llist_add() and, for a
+ * backlog the thread did not read, gomm_free_nolock().
+ */
+static enum hrtimer_restart demo_tick(struct hrtimer *t)
+{
+	struct demo_cpu *me = container_of(t, struct demo_cpu, tick);
+	struct llist_node *old;
+	struct sample *s, *tmp;
+
+	if (atomic_read(&me->backlog) >= SAMPLE_BACKLOG) {
+		old = llist_del_all(&me->samples);
+		llist_for_each_entry_safe(s, tmp, old, node) {
+			atomic_dec(&me->backlog);
+			gomm_free_nolock(s);
+			WRITE_ONCE(me->samples_discarded, me->samples_discarded + 1);
+		}
+	}
+	s = gomm_alloc_nolock(sizeof(*s), __GFP_ZERO);
+	if (s) {
+		s->magic = SAMPLE_MAGIC;
+		s->cpu = smp_processor_id();
+		s->sent = READ_ONCE(me->sent);
+		s->received = READ_ONCE(me->received);
+		llist_add(&s->node, &me->samples);
+		atomic_inc(&me->backlog);
+	} else {
+		/* the CPU's nolock cache could not serve it now: skip a tick */
+		WRITE_ONCE(me->samples_skipped, me->samples_skipped + 1);
+	}
+	hrtimer_forward_now(t, ms_to_ktime(1));
+	return HRTIMER_RESTART;
+}
+
+/* The thread reads the hook's snapshots: each is its own and in order. */
+static void demo_read_samples(struct demo_cpu *me, unsigned int cpu)
+{
+	struct llist_node *list = llist_del_all(&me->samples);
+	struct sample *s, *tmp;
+
+	llist_for_each_entry_safe(s, tmp, list, node) {
+		atomic_dec(&me->backlog);
+		if (s->magic != SAMPLE_MAGIC || s->cpu != cpu ||
+		    s->sent > me->sent || s->received > me->received)
+			WRITE_ONCE(me->bad, me->bad + 1);
+		WRITE_ONCE(me->samples_read, me->samples_read + 1);
+		gomm_free(s);
+	}
 }
 
 static void demo_count(struct demo_cpu *me)
@@ -283,13 +368,18 @@ static int demo_thread(void *arg)
 	struct demo_cpu *me = &cpus[cpu];
 	unsigned long end = jiffies + msecs_to_jiffies(duration_ms);
 	struct pkt *burst[BURST];
-	unsigned int i, n;
+	unsigned int i, n, round;
 	u32 rnd, len;
 
 	next = cpumask_next(cpu, cpu_online_mask);
 	if (next >= nr_cpu_ids)
 		next = cpumask_first(cpu_online_mask);
-	while (!kthread_should_stop() && time_before(jiffies, end)) {
+	init_llist_head(&me->samples);
+	hrtimer_setup(&me->tick, demo_tick, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
+	hrtimer_start(&me->tick, ms_to_ktime(1), HRTIMER_MODE_REL_PINNED_HARD);
+	for (round = 0; !kthread_should_stop() && time_before(jiffies, end); round++) {
+		if (round % SAMPLE_EVERY == 0)
+			demo_read_samples(me, cpu);
 		rnd = get_random_u32();
 		/* a ring refill: a burst of buffers of one size at once */
 		len = pkt_sizes[rnd % ARRAY_SIZE(pkt_sizes)];
@@ -314,9 +404,12 @@ static int demo_thread(void *arg)
 		records_step(me, rnd >> 3);
 		cond_resched();
 	}
-	pr_info("gomm_demo: cpu%u: sent %lu packets, received %lu, records +%lu -%lu, bad %lu, nomem %lu, allocs %lu\n",
+	hrtimer_cancel(&me->tick);
+	demo_read_samples(me, cpu);
+	pr_info("gomm_demo: cpu%u: sent %lu packets, received %lu, records +%lu -%lu, bad %lu, nomem %lu, allocs %lu, samples %lu (skipped %lu, discarded %lu)\n",
 		cpu, me->sent, me->received, me->records_in, me->records_out,
-		me->bad, me->nomem, me->allocs);
+		me->bad, me->nomem, me->allocs, me->samples_read,
+		me->samples_skipped, me->samples_discarded);
 	atomic_dec(&running);
 	while (!kthread_should_stop())
 		schedule_timeout_interruptible(HZ / 10);

@@ -249,6 +249,65 @@ int gomm_alloc_bulk(size_t size, gfp_t flags, size_t n, void **ptrs);
  */
 void gomm_free_bulk(size_t n, void **ptrs);
 
+/**
+ * gomm_alloc_nolock - allocate from any context, NMI included, without waiting
+ * @size: bytes wanted, 1..32768
+ * @flags: 0 or a combination of %__GFP_ZERO, %__GFP_NOWARN, %__GFP_ACCOUNT
+ *	and %__GFP_NOMEMALLOC (kmalloc_nolock()'s flags); %__GFP_ACCOUNT is
+ *	served uncharged and counted, as for gomm_alloc()
+ *
+ * Like kmalloc_nolock(): never spins on a lock, never sleeps, never grows
+ * the heap.  The object comes from this CPU's nolock cache, a span per size
+ * class kept apart from gomm_alloc()'s per-CPU cache (which an NMI may have
+ * interrupted).  When that span has no free object left, the call sweeps
+ * it and tries the class's central list with a trylock; when that fails
+ * too, or when the call is an NMI that came in the middle of another
+ * nolock call on the same CPU, it returns %NULL at once and leaves the
+ * refill to an irq_work that runs when interrupts are enabled again (it
+ * may then take locks and grow the heap with %GFP_ATOMIC).  So a %NULL
+ * here does not mean that memory is short, and a later call may succeed.
+ * Debugfs gomm/nolock counts the calls that got %NULL (busy, empty).
+ *
+ * Sizes of 1..15 bytes get an object of 8 or 16 bytes (no tiny
+ * allocator), and gomm_size() of every object is its class size.  The
+ * object is not registered with kmemleak (its hooks take locks; SLUB
+ * skips them for kmalloc_nolock() too), so a pointer stored only in it
+ * does not keep another object from being reported as a leak; it is not
+ * traced nor counted per call site.  With the kernel's init_on_alloc it
+ * is zeroed.
+ *
+ * Other flags (%GFP_KERNEL, %GFP_ATOMIC, ...) are a bug: %NULL, and a
+ * warning the first time.
+ *
+ * Context: any, NMI and raw spinlocks held included.
+ * Return: the object, or %NULL for 0, above 32768, unsupported @flags, or
+ * when this CPU's nolock cache cannot serve the call without a lock.
+ * Free it with gomm_free_nolock(), or with gomm_free() in a context
+ * gomm_free() allows.
+ */
+void *gomm_alloc_nolock(size_t size, gfp_t flags);
+
+/**
+ * gomm_free_nolock - free a gomm object from any context, NMI included
+ * @ptr: an object of gomm_alloc_nolock(), gomm_alloc() or any allocation
+ *	of the family, or %NULL (a no-op)
+ *
+ * Like kfree_nolock(), and unlike it, for any gomm object.  The checks,
+ * the wipe of init_on_free, KASAN's poison and publishing the free are
+ * done at once, without a lock; whatever takes a lock is done by an
+ * irq_work on this CPU as soon as interrupts are enabled again: giving a
+ * large object's pages back, moving a span that was full back to its
+ * central list when its lock is held, and, in NMI on a kernel with
+ * kmemleak or with gomm's call-site accounting on, the whole free (those
+ * must see it first).  A pointer gomm never returned, an interior pointer
+ * or a double free is reported and counted as by gomm_free() - at once,
+ * or for a free deferred whole, when the irq_work does it.
+ *
+ * Context: any, NMI and raw spinlocks held included; never waits.  Outside
+ * NMI, kmemleak and the call-site accounting take their own locks.
+ */
+void gomm_free_nolock(const void *ptr);
+
 /* scope-based freeing, __free(gomm), where the kernel has linux/cleanup.h */
 #ifdef DEFINE_FREE
 DEFINE_FREE(gomm, void *, if (_T) gomm_free(_T))
