@@ -187,7 +187,11 @@ static void gomm_heap_map(unsigned long page, unsigned long npages,
  */
 static gfp_t gomm_grow_gfp_high(gfp_t gfp)
 {
-	gfp |= __GFP_NOWARN | __GFP_NORETRY;
+	/*
+	 * and only of the node asked for: a remote order-10 block taken
+	 * before a local smaller one would send the heap to its fallback node
+	 */
+	gfp |= __GFP_NOWARN | __GFP_NORETRY | __GFP_THISNODE;
 	if (gfp & __GFP_DIRECT_RECLAIM)
 		gfp = (gfp | __GFP_NOMEMALLOC) & ~__GFP_RECLAIM;
 	return gfp;
@@ -792,7 +796,7 @@ int gomm_heap_init(void)
 	gomm_chunk_cache = KMEM_CACHE(gomm_chunk, 0);
 	if (!gomm_chunk_cache)
 		goto nomem;
-	for_each_node_state(nid, N_MEMORY) {
+	for_each_node_state(nid, N_NORMAL_MEMORY) {
 		h = kzalloc_node(sizeof(*h), GFP_KERNEL, nid);
 		if (!h)
 			goto nomem;

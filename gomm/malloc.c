@@ -1001,10 +1001,14 @@ static noinline void *gomm_alloc_node_slow(size_t size, gfp_t flags, int node,
 		memalloc_retry_wait(flags);
 	}
 	if (!p) {
-		/* a node with no memory (or none free): the local path */
-		if (flags & __GFP_THISNODE)
+		/*
+		 * A node with no memory (or none free): the local path, not
+		 * with __GFP_THISNODE - but for __GFP_NOFAIL on a node gomm
+		 * has no heap of, which no retry can serve.
+		 */
+		if ((flags & __GFP_THISNODE) && (h || !(flags & __GFP_NOFAIL)))
 			return NULL;
-		return gomm_alloc_ip(size, flags, ip);
+		return gomm_alloc_ip(size, flags & ~__GFP_THISNODE, ip);
 	}
 	/* counted here: the local path counts its own */
 	if (unlikely(flags & __GFP_ACCOUNT))

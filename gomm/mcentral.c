@@ -34,21 +34,9 @@ void gomm_mcentral_put(struct gomm_mcentral *c, struct gomm_span *s)
 	c->nr_partial++;
 }
 
-/**
- * gomm_mcentral_cache - take a span with free objects for an mcache
- * @spanclass: span class
- *
- * Go's mcentral.cacheSpan, without growing: the caller grows the heap
- * with gomm_mcentral_grow() (which may sleep) when this returns NULL.
- * From the local node's mcentral.
- *
- * Context: any but NMI; the caller's mcache, with local interrupts off.
- * Return: a GOMM_SPAN_CACHED span with a window of free objects loaded,
- * or NULL.
- */
-struct gomm_span *gomm_mcentral_cache(unsigned int spanclass)
+/* gomm_mcentral_cache() from mcentral @c */
+static struct gomm_span *gomm_mcentral_cache_of(struct gomm_mcentral *c)
 {
-	struct gomm_mcentral *c = &gomm_local_heap()->central[spanclass];
 	struct gomm_span *s = NULL;
 	unsigned long flags, todo;
 
@@ -73,6 +61,37 @@ struct gomm_span *gomm_mcentral_cache(unsigned int spanclass)
 		s = NULL;
 	}
 	raw_spin_unlock_irqrestore(&c->lock, flags);
+	return s;
+}
+
+/**
+ * gomm_mcentral_cache - take a span with free objects for an mcache
+ * @spanclass: span class
+ *
+ * Go's mcentral.cacheSpan, without growing: the caller grows the heap
+ * with gomm_mcentral_grow() (which may sleep) when this returns NULL.
+ * From the local node's mcentral, then from the one of the node its heap
+ * last fell back to (gomm_heap.fallback).
+ *
+ * Context: any but NMI; the caller's mcache, with local interrupts off.
+ * Return: a GOMM_SPAN_CACHED span with a window of free objects loaded,
+ * or NULL.
+ */
+struct gomm_span *gomm_mcentral_cache(unsigned int spanclass)
+{
+	struct gomm_heap *h = gomm_local_heap(), *fb;
+	struct gomm_span *s = gomm_mcentral_cache_of(&h->central[spanclass]);
+
+	/*
+	 * The spans this CPU's growths put on the node its heap fell back to
+	 * come back to its mcache before another growth: they would pile up
+	 * there, partly used, while the node is short of memory.
+	 */
+	if (!s) {
+		fb = gomm_node_heap(READ_ONCE(h->fallback));
+		if (fb && fb != h)
+			s = gomm_mcentral_cache_of(&fb->central[spanclass]);
+	}
 	return s;
 }
 
@@ -185,6 +204,8 @@ void *gomm_mcentral_alloc_node(unsigned int spanclass, gfp_t gfp,
 	s = gomm_mcentral_new(spanclass, gfp, h->node);
 	if (!s)
 		return NULL;
+	/* the span's own mcentral, where its frees will look (h's, by THISNODE) */
+	c = gomm_span_central(s);
 	raw_spin_lock_irqsave(&c->lock, flags);
 	p = gomm_mcentral_take(s);
 	gomm_mcentral_put(c, s);

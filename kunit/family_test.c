@@ -208,8 +208,9 @@ static void test_gfp_grow_orders(struct kunit *test)
 				KUNIT_EXPECT_FALSE_MSG(test, g & __GFP_KSWAPD_RECLAIM,
 						       "order %u: %pGg", fam_grow.order[j], &g);
 			} else {
-				/* no reclaim asked for: only the two added */
-				want = flags[i] | __GFP_NOWARN | __GFP_NORETRY;
+				/* no reclaim asked for: only the three added */
+				want = flags[i] | __GFP_NOWARN | __GFP_NORETRY |
+				       __GFP_THISNODE;
 				KUNIT_EXPECT_EQ_MSG(test, (__force u32)g, (__force u32)want,
 						    "order %u: %pGg",
 						    fam_grow.order[j], &g);
@@ -841,7 +842,7 @@ static void test_node_each(struct kunit *test)
 		KUNIT_EXPECT_NULL(test, memchr_inv(p, 0, 1000));
 		gomm_free(p);
 	}
-	KUNIT_EXPECT_EQ_MSG(test, n, num_node_state(N_MEMORY),
+	KUNIT_EXPECT_EQ_MSG(test, n, num_node_state(N_NORMAL_MEMORY),
 			    "a node with memory has no gomm heap");
 	KUNIT_EXPECT_TRUE(test, gomm_node_heap(numa_mem_id()));
 }

@@ -33,8 +33,9 @@
  * sleep are caught in atomic context (with CONFIG_DEBUG_ATOMIC_SLEEP and
  * lockdep) even when the heap does not grow.  The heap grows as SLUB grows
  * a cache: every block order above the smallest that fits is tried
- * opportunistically (%__GFP_NOWARN | %__GFP_NORETRY, and for flags with
- * %__GFP_DIRECT_RECLAIM also %__GFP_NOMEMALLOC and no reclaim), the
+ * opportunistically (%__GFP_NOWARN | %__GFP_NORETRY | %__GFP_THISNODE, and
+ * for flags with %__GFP_DIRECT_RECLAIM also %__GFP_NOMEMALLOC and no
+ * reclaim), the
  * smallest with @flags, so it reclaims, retries and warns as @flags say.
  * %__GFP_NOFAIL is honoured as the page allocator honours it: with
  * %__GFP_DIRECT_RECLAIM a failed attempt is retried (memalloc_retry_wait())
@@ -90,7 +91,9 @@ void *gomm_alloc(size_t size, gfp_t flags);
  * %__GFP_THISNODE the object is of @node (the CPU's node for
  * %NUMA_NO_NODE), always through the slow path above, with reclaim on that
  * node as @flags allow, or %NULL: also for a node without a heap.
- * %__GFP_NOFAIL then retries as gomm_alloc() does.  A @node that is not a
+ * %__GFP_NOFAIL then retries as gomm_alloc() does; on a node without a
+ * heap, which no retry can serve, it takes the local path instead of
+ * failing (the object is not of @node then).  A @node that is not a
  * possible node id (below %NUMA_NO_NODE or at or above nr_node_ids) is a
  * bug: a warning, once, and %NULL.
  *
