@@ -25,7 +25,8 @@ void gomm_mcentral_put(struct gomm_mcentral *c, struct gomm_span *s)
 {
 	lockdep_assert_held(&c->lock);
 	if (s->alloc_count == s->nelems && gomm_span_publish_full(s)) {
-		list_add(&s->list, &c->full);
+		/* at the tail: a rescan (nolock.c) walks from the head */
+		list_add_tail(&s->list, &c->full);
 		c->nr_full++;
 		return;
 	}

@@ -120,7 +120,10 @@ struct gomm_nolock_defer {
  * @ndropped: gomm_nolock_stats.dropped
  * @want: size classes the irq_work should refill
  * @large: large objects whose pages the irq_work gives back
- * @defer: objects the irq_work frees with gomm_free()
+ * @small: small objects (8 bytes at least) the irq_work frees with
+ *	gomm_free()
+ * @defer: tiny objects the irq_work frees with gomm_free() (too small
+ *	for a list node)
  * @work: the irq_work
  *
  * @busy, @alloc, @loaded, @nswept and @refills: under @busy with
@@ -138,6 +141,7 @@ struct gomm_nolock {
 	unsigned long ndropped;
 	unsigned long want[BITS_TO_LONGS(GOMM_NUM_CLASSES)];
 	struct llist_head large;
+	struct llist_head small;
 	struct gomm_nolock_defer defer;
 	struct irq_work work;
 };
@@ -145,6 +149,20 @@ struct gomm_nolock {
 static DEFINE_PER_CPU(struct gomm_nolock, gomm_nolock);
 /* span classes whose full list may hold a span with frees (a failed trylock) */
 static DECLARE_BITMAP(gomm_nolock_rescan, GOMM_NUM_SPANCLASSES);
+static void gomm_nolock_rescan_fn(struct work_struct *work);
+/* the rescan, in process context: a full list can be long */
+static DECLARE_WORK(gomm_nolock_rescan_work, gomm_nolock_rescan_fn);
+
+/*
+ * Queue this CPU's irq_work, unless the CPU is on its way down: its last
+ * run may be over (smpcfd_dying_cpu()), and what is left is finished by
+ * the hotplug teardown (gomm_nolock_flush_cpu()) instead.
+ */
+static void gomm_nolock_kick(struct gomm_nolock *nc)
+{
+	if (likely(cpu_online(smp_processor_id())))
+		irq_work_queue(&nc->work);
+}
 
 static void gomm_nolock_enter(struct gomm_nolock *nc)
 {
@@ -268,7 +286,7 @@ take:
 	return gomm_span_take(s);
 miss:
 	set_bit(sc, nc->want);
-	irq_work_queue(&nc->work);
+	gomm_nolock_kick(nc);
 	return NULL;
 }
 
@@ -329,7 +347,7 @@ EXPORT_SYMBOL_GPL(gomm_alloc_nolock);
 static void gomm_nolock_queue(struct gomm_nolock *nc)
 {
 	this_cpu_inc(gomm_nolock.ndeferred);
-	irq_work_queue(&nc->work);
+	gomm_nolock_kick(nc);
 }
 
 /*
@@ -412,10 +430,20 @@ static void gomm_nolock_defer_large(struct gomm_span *s, const void *ptr)
 }
 
 /* The whole free of live object @ptr, for the irq_work's gomm_free(). */
-static void gomm_nolock_defer_obj(const void *ptr)
+static void gomm_nolock_defer_obj(struct gomm_span *s, const void *ptr)
 {
 	struct gomm_nolock *nc = this_cpu_ptr(&gomm_nolock);
-	int i = atomic_inc_return(&nc->defer.n) - 1;
+	int i;
+
+	if (s->kind == GOMM_KIND_SMALL) {
+		/* its first 8 bytes hold the node (a request may be shorter) */
+		gomm_kasan_unpoison((unsigned long)ptr, sizeof(struct llist_node),
+				    sizeof(struct llist_node));
+		llist_add((struct llist_node *)ptr, &nc->small);
+		gomm_nolock_queue(nc);
+		return;
+	}
+	i = atomic_inc_return(&nc->defer.n) - 1;
 
 	if (unlikely(i >= GOMM_NOLOCK_DEFER)) {
 		atomic_dec(&nc->defer.n);
@@ -451,10 +479,13 @@ void gomm_free_nolock(const void *ptr)
 	} else if (s->kind == GOMM_KIND_LARGE) {
 		gomm_nolock_defer_large(s, ptr);
 	} else if (gomm_nolock_bookkeeping() && in_nmi()) {
-		gomm_nolock_defer_obj(ptr);
+		gomm_nolock_defer_obj(s, ptr);
 	} else {
-		/* outside NMI: its own leaf lock, before the free is published */
-		if (gomm_callsites_on())
+		/*
+		 * outside NMI: its own leaf lock, before the free is published
+		 * (in_nmi() again: the key may have gone on since it was read)
+		 */
+		if (!in_nmi() && gomm_callsites_on())
 			gomm_callsite_free(ptr);
 		if (s->kind == GOMM_KIND_TINY)
 			gomm_nolock_free_tiny(s, ptr, idx, toff);
@@ -491,6 +522,7 @@ static void gomm_nolock_rescan_class(struct gomm_mcentral *c)
 	raw_spin_unlock_irqrestore(&c->lock, flags);
 }
 
+/* Every class marked for a rescan, every node: process context. */
 static void gomm_nolock_rescan_all(void)
 {
 	struct gomm_heap *h;
@@ -539,7 +571,13 @@ static void gomm_nolock_finish(struct gomm_nolock *nc)
 
 	llist_for_each_safe(pos, next, llist_del_all(&nc->large))
 		gomm_nolock_free_large(pos);
+	llist_for_each_safe(pos, next, llist_del_all(&nc->small))
+		gomm_free(pos);
 	gomm_nolock_drain_defer(&nc->defer);
+}
+
+static void gomm_nolock_rescan_fn(struct work_struct *work)
+{
 	gomm_nolock_rescan_all();
 }
 
@@ -577,6 +615,8 @@ static void gomm_nolock_work_fn(struct irq_work *work)
 	unsigned int sc;
 
 	gomm_nolock_finish(nc);
+	if (!bitmap_empty(gomm_nolock_rescan, GOMM_NUM_SPANCLASSES))
+		schedule_work(&gomm_nolock_rescan_work);
 	for (sc = 1; sc < GOMM_NUM_CLASSES; sc++)
 		if (test_bit(sc, nc->want) && test_and_clear_bit(sc, nc->want))
 			gomm_nolock_prime(nc, sc);
@@ -623,6 +663,7 @@ void gomm_nolock_flush_cpu(int cpu)
 	struct gomm_nolock *nc = per_cpu_ptr(&gomm_nolock, cpu);
 
 	gomm_nolock_finish(nc);
+	gomm_nolock_rescan_all();
 	bitmap_zero(nc->want, GOMM_NUM_CLASSES);
 	gomm_nolock_flush(cpu);
 }
@@ -647,8 +688,8 @@ EXPORT_SYMBOL_IF_KUNIT(gomm_nolock_holds);
  * gomm_nolock_barrier - wait until every nolock free deferred so far is done
  *
  * Waits for every online CPU's irq_work (irq_work_sync()), which finishes
- * the deferred frees queued before it ran, then does the FULL hand-offs
- * left.  An offline CPU's deferred frees are finished by the hotplug
+ * the deferred frees queued before it ran, and for the rescan work it
+ * may have scheduled, then does the FULL hand-offs left.  An offline CPU's deferred frees are finished by the hotplug
  * teardown (gomm_nolock_flush_cpu()); its irq_work is not waited for: one
  * that an NMI queued on the CPU after its last run on the way down would
  * wait for the CPU to come back.
@@ -661,6 +702,7 @@ void gomm_nolock_barrier(void)
 
 	for_each_online_cpu(cpu)
 		irq_work_sync(&per_cpu_ptr(&gomm_nolock, cpu)->work);
+	flush_work(&gomm_nolock_rescan_work);
 	gomm_nolock_rescan_all();
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_nolock_barrier);
@@ -805,6 +847,7 @@ void gomm_nolock_init(void)
 		for (sc = 0; sc < GOMM_NUM_CLASSES; sc++)
 			nc->alloc[sc] = &gomm_empty_span;
 		init_llist_head(&nc->large);
+		init_llist_head(&nc->small);
 		init_irq_work(&nc->work, gomm_nolock_work_fn);
 	}
 }

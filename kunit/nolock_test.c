@@ -397,8 +397,8 @@ static u8 nl_state(const void *p)
 static void test_full_handoff(struct kunit *test)
 {
 	unsigned int sc = gomm_size_to_class(GOMM_MAX_SMALL_SIZE);
-	struct gomm_mcentral *c = &gomm_local_heap()->central[sc];
 	struct gomm_nolock_stats a, b;
+	struct gomm_mcentral *c;
 	unsigned long flags;
 	u8 st_locked;
 	void *p, *q;
@@ -413,6 +413,8 @@ static void test_full_handoff(struct kunit *test)
 		KUNIT_ASSERT_NOT_NULL(test, p);
 		gomm_drain();
 		KUNIT_ASSERT_EQ(test, nl_state(p), (u8)GOMM_SPAN_FULL);
+		/* the span's own mcentral (its node's) */
+		c = gomm_span_central(gomm_span_of(p, NULL));
 		nl_stats(&a);
 		if (locked) {
 			raw_spin_lock_irqsave(&c->lock, flags);
