@@ -31,7 +31,7 @@
 MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 
 #define GOMM_LEAK_KEY	0x5a5a5a5a5a5a5a5aUL
-#define GOMM_LEAK_SETS	16
+#define GOMM_LEAK_SETS	20
 #define GOMM_LEAK_TRIES	512
 /* a small class whose span holds a handful of objects */
 #define GOMM_LEAK_SPAN_SIZE	1024
