@@ -23,9 +23,10 @@
  * of gomm's rounds with its deferred page return (bench_gomm_reclaim()),
  * timed in the round, as SLUB's kfree() gives the pages back inline.
  * Sizes are not compile-time constants, so kmalloc() goes through
- * __kmalloc() and its size lookup like gomm_alloc() does.  The numbers are raw: they include the loop and
- * the calls; case=loop measures that overhead with empty functions, and
- * the random case reports its own loop cost as loop=.
+ * __kmalloc() and its size lookup like gomm_alloc() does.  The numbers
+ * are raw: they include the loop and the calls; case=loop measures that
+ * overhead with empty functions, and the random case reports its own loop
+ * cost as loop=.
  *
  * Loading the module runs nothing unless run= names case groups; the
  * guest script (scripts/guest/bench) writes group names to
@@ -103,6 +104,7 @@
 #include <linux/topology.h>
 
 #include "compat.h"
+#include "gomm.h"
 
 /* iterations of the timed loop per case */
 #define BENCH_ITERS		100000UL
@@ -385,23 +387,16 @@ static void bench_round(struct bench_rounds *r, u64 ns)
 /*
  * gomm's deferred page return, run now and timed by the caller: what its
  * debugfs "scavenge" does (wait for RCU frees, flush every CPU's caches,
- * free empty spans, give free pages beyond retain_kb back), through that
- * file, as gomm exports nothing for it outside KUnit builds.  SLUB pays
- * the same work inside kfree() (an empty slab or a large object goes back
- * to the page allocator at once), so the rows that free pages count it.
+ * free empty spans, give free pages beyond retain_kb back), through
+ * gomm_scavenge(), which gomm exports to its own modules (namespace
+ * GOMM_INTERNAL).  SLUB pays the same work inside kfree() (an empty slab
+ * or a large object goes back to the page allocator at once), so the rows
+ * that free pages count it.
  */
 static int bench_gomm_reclaim(void)
 {
-	struct file *f;
-	loff_t pos = 0;
-	ssize_t n;
-
-	f = filp_open("/sys/kernel/debug/gomm/scavenge", O_WRONLY, 0);
-	if (IS_ERR(f))
-		return PTR_ERR(f);
-	n = kernel_write(f, "1", 1, &pos);
-	filp_close(f, NULL);
-	return n == 1 ? 0 : -EIO;
+	gomm_scavenge();
+	return 0;
 }
 
 /*
@@ -1850,5 +1845,6 @@ static void __exit gomm_bench_exit(void)
 
 module_init(gomm_bench_init);
 module_exit(gomm_bench_exit);
+MODULE_IMPORT_NS("GOMM_INTERNAL");
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("gomm_bench: instructions per operation, gomm vs SLUB");

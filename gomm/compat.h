@@ -140,6 +140,19 @@ static inline void hrtimer_setup(struct hrtimer *timer,
 #endif /* < 6.13 */
 
 /*
+ * GOMM_EXPORT_INTERNAL(): gomm's own companion modules (the KUnit suites,
+ * bench/) call a few internal functions through namespace GOMM_INTERNAL,
+ * on every kernel (EXPORT_SYMBOL_IF_KUNIT() exports nothing without
+ * KUnit, and the bench runs on kernels without it).  Not an API.  The
+ * namespace is a string literal since 6.13, a bare name before.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+#define GOMM_EXPORT_INTERNAL(symbol) EXPORT_SYMBOL_NS_GPL(symbol, "GOMM_INTERNAL")
+#else
+#define GOMM_EXPORT_INTERNAL(symbol) EXPORT_SYMBOL_NS_GPL(symbol, GOMM_INTERNAL)
+#endif
+
+/*
  * kmalloc_nolock() and kfree_nolock(): 6.18.  Only bench/ uses them, as
  * the SLUB side of its nolock row; before 6.18 that row compares against
  * kmalloc(GFP_ATOMIC) and kfree() instead and is named apart

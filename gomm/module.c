@@ -160,7 +160,7 @@ unsigned long gomm_scavenge(void)
 	gomm_reclaim_unlock();
 	return n;
 }
-EXPORT_SYMBOL_IF_KUNIT(gomm_scavenge);
+GOMM_EXPORT_INTERNAL(gomm_scavenge);	/* KUnit, bench/ */
 
 /* The background scavenger: paced, a bounded amount of work per period. */
 static void gomm_scavenge_fn(struct work_struct *work);

@@ -20,6 +20,7 @@
 #include "gomm_kunit.h"
 
 MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
+MODULE_IMPORT_NS("GOMM_INTERNAL");
 
 /**
  * gomm_kunit_pin_cpu() - a suite's .init: keep each case on one CPU
