@@ -380,6 +380,8 @@ void *gomm_mcentral_alloc_node(unsigned int spanclass, gfp_t gfp,
 struct gomm_span *gomm_mcentral_grow(unsigned int spanclass, gfp_t gfp);
 void gomm_mcentral_uncache(struct gomm_span *s);
 void gomm_mcentral_put(struct gomm_mcentral *c, struct gomm_span *s);
+struct gomm_span *gomm_mcentral_pop(struct gomm_mcentral *c,
+				    unsigned long todo, unsigned int *swept);
 void gomm_mcentral_freed_locked(struct gomm_mcentral *c, struct gomm_span *s);
 unsigned long gomm_mcentral_reclaim(unsigned int keep);
 unsigned long gomm_mcentral_reclaimable(void);

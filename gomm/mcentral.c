@@ -35,32 +35,52 @@ void gomm_mcentral_put(struct gomm_mcentral *c, struct gomm_span *s)
 	c->nr_partial++;
 }
 
-/* gomm_mcentral_cache() from mcentral @c */
-static struct gomm_span *gomm_mcentral_cache_of(struct gomm_mcentral *c)
+/**
+ * gomm_mcentral_pop - a partial span with free objects for a cache
+ * @c: an mcentral, locked
+ * @todo: partial spans to look at, at most
+ * @swept: frees swept are added here (the caller counts them)
+ *
+ * Each span once at most: gomm_mcentral_put() adds at the tail, so a span
+ * that cannot serve (its only free bit was a bogus one) is not popped
+ * again in this call.
+ *
+ * Return: a GOMM_SPAN_CACHED span with a window loaded, or NULL.
+ */
+struct gomm_span *gomm_mcentral_pop(struct gomm_mcentral *c,
+				    unsigned long todo, unsigned int *swept)
 {
-	struct gomm_span *s = NULL;
-	unsigned long flags, todo;
+	struct gomm_span *s;
 
-	raw_spin_lock_irqsave(&c->lock, flags);
-	/*
-	 * Each span once at most: gomm_mcentral_put() adds at the tail, so a
-	 * span that cannot serve (its only free bit was a bogus one) is not
-	 * popped again in this call.
-	 */
-	for (todo = c->nr_partial; todo; todo--) {
+	lockdep_assert_held(&c->lock);
+	for (; todo; todo--) {
 		s = list_first_entry(&c->partial, struct gomm_span, list);
 		list_del(&s->list);
 		c->nr_partial--;
-		gomm_span_sweep(s);
+		*swept += __gomm_span_sweep(s);
 		/* from object 0: a bogus free bit may have hidden a free object */
 		s->freeindex = 0;
 		if (gomm_span_load_window(s)) {
 			WRITE_ONCE(s->state, GOMM_SPAN_CACHED);
-			break;
+			return s;
 		}
 		gomm_mcentral_put(c, s);
-		s = NULL;
 	}
+	return NULL;
+}
+
+/* gomm_mcentral_cache() from mcentral @c */
+static struct gomm_span *gomm_mcentral_cache_of(struct gomm_mcentral *c)
+{
+	unsigned int swept = 0;
+	struct gomm_span *s;
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&c->lock, flags);
+	s = gomm_mcentral_pop(c, c->nr_partial, &swept);
+	/* whoever sweeps counts the frees, on its own CPU (gomm_stats_cpu()) */
+	if (swept)
+		this_cpu_add(gomm_mcache.nswept, swept);
 	raw_spin_unlock_irqrestore(&c->lock, flags);
 	return s;
 }

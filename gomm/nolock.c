@@ -179,28 +179,6 @@ static void gomm_nolock_leave(struct gomm_nolock *nc)
 /* ---- the cache's side of the mcentrals: trylock only ---------------- */
 
 /*
- * Sweep every recorded free of span @s (its owner: the nolock cache, or
- * the mcentral lock), counting into @nc: gomm_span_sweep() without its
- * this_cpu_add() on the mcache, which an NMI must not race with.
- */
-static unsigned int gomm_nolock_sweep(struct gomm_nolock *nc, struct gomm_span *s)
-{
-	unsigned int w, n = 0;
-	bool any = false;
-
-	for (w = 0; w < BITS_TO_LONGS(s->nelems); w++) {
-		if (!READ_ONCE(s->free_bits[w]))
-			continue;
-		any = true;
-		n += gomm_span_sweep_word(s, w);
-	}
-	if (any)
-		s->freeindex = 0;
-	nc->nswept += n;
-	return n;
-}
-
-/*
  * gomm_mcentral_cache() with a trylock, looking at GOMM_LOCK_BATCH
  * partial spans at most: a span with a window of free objects, or NULL.
  */
@@ -208,25 +186,15 @@ static struct gomm_span *gomm_nolock_cache(struct gomm_nolock *nc,
 					   unsigned int sc)
 {
 	struct gomm_mcentral *c = &gomm_local_heap()->central[sc];
-	struct gomm_span *s = NULL;
-	unsigned long todo;
+	unsigned int swept = 0;
+	struct gomm_span *s;
 
 	if (!raw_spin_trylock(&c->lock))
 		return NULL;
-	for (todo = min_t(unsigned long, c->nr_partial, GOMM_LOCK_BATCH);
-	     todo; todo--) {
-		s = list_first_entry(&c->partial, struct gomm_span, list);
-		list_del(&s->list);
-		c->nr_partial--;
-		gomm_nolock_sweep(nc, s);
-		s->freeindex = 0;
-		if (gomm_span_load_window(s)) {
-			WRITE_ONCE(s->state, GOMM_SPAN_CACHED);
-			break;
-		}
-		gomm_mcentral_put(c, s);
-		s = NULL;
-	}
+	s = gomm_mcentral_pop(c, min_t(unsigned long, c->nr_partial,
+				       GOMM_LOCK_BATCH), &swept);
+	/* not the mcache's counter, which an NMI must not race with */
+	nc->nswept += swept;
 	raw_spin_unlock(&c->lock);
 	return s;
 }
@@ -270,7 +238,9 @@ static void *gomm_nolock_refill(struct gomm_nolock *nc, unsigned int sc)
 			if (gomm_span_load_window(s))
 				goto take;
 		}
-		if (gomm_nolock_sweep(nc, s) && gomm_span_load_window(s))
+		n = __gomm_span_sweep(s);
+		nc->nswept += n;
+		if (n && gomm_span_load_window(s))
 			goto take;
 		gomm_nolock_uncache(nc, sc);
 		if (nc->alloc[sc] != &gomm_empty_span)

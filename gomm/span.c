@@ -216,6 +216,17 @@ void gomm_span_kmemleak_forget(struct gomm_span *s)
  */
 unsigned int gomm_span_sweep(struct gomm_span *s)
 {
+	unsigned int n = __gomm_span_sweep(s);
+
+	/* whoever sweeps counts the frees, on its own CPU (gomm_stats_cpu()) */
+	if (n)
+		this_cpu_add(gomm_mcache.nswept, n);
+	return n;
+}
+
+/* gomm_span_sweep() without counting the frees: its caller counts them */
+unsigned int __gomm_span_sweep(struct gomm_span *s)
+{
 	unsigned int w, n = 0;
 	bool any = false;
 
@@ -228,9 +239,6 @@ unsigned int gomm_span_sweep(struct gomm_span *s)
 	/* a bogus bit too: the load it raced with may have skipped an object */
 	if (any)
 		s->freeindex = 0;
-	/* whoever sweeps counts the frees, on its own CPU (gomm_stats_cpu()) */
-	if (n)
-		this_cpu_add(gomm_mcache.nswept, n);
 	return n;
 }
 

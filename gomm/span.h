@@ -293,6 +293,7 @@ void gomm_span_retire(struct gomm_span *s);
 void gomm_span_kmemleak_forget(struct gomm_span *s);
 /* span.c: the owner's side of the window and the sweep */
 unsigned int gomm_span_sweep(struct gomm_span *s);
+unsigned int __gomm_span_sweep(struct gomm_span *s);
 bool gomm_span_load_window(struct gomm_span *s);
 unsigned int gomm_span_unload_window(struct gomm_span *s);
 long gomm_span_live(const struct gomm_span *s);
