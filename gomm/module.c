@@ -160,7 +160,9 @@ unsigned long gomm_scavenge(void)
 	gomm_reclaim_unlock();
 	return n;
 }
-GOMM_EXPORT_INTERNAL(gomm_scavenge);	/* KUnit, bench/ */
+
+/* for the KUnit suites and bench/ */
+GOMM_EXPORT_INTERNAL(gomm_scavenge);
 
 /* The background scavenger: paced, a bounded amount of work per period. */
 static void gomm_scavenge_fn(struct work_struct *work);

@@ -659,10 +659,10 @@ EXPORT_SYMBOL_IF_KUNIT(gomm_nolock_holds);
  *
  * Waits for every online CPU's irq_work (irq_work_sync()), which finishes
  * the deferred frees queued before it ran, and for the rescan work it
- * may have scheduled, then does the FULL hand-offs left.  An offline CPU's deferred frees are finished by the hotplug
- * teardown (gomm_nolock_flush_cpu()); its irq_work is not waited for: one
- * that an NMI queued on the CPU after its last run on the way down would
- * wait for the CPU to come back.
+ * may have scheduled, then does the FULL hand-offs left.  An offline
+ * CPU's deferred frees are finished by the hotplug teardown
+ * (gomm_nolock_flush_cpu()); its irq_work is not waited for (none is
+ * queued on a CPU on its way down: gomm_nolock_kick()).
  *
  * Context: process, interrupts enabled.
  */

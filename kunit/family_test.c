@@ -4,8 +4,9 @@
  * the GFP flags that mean what they say.
  *
  *   GFP      __GFP_NOFAIL retried through failing heap growths (and not
- *            without it, nor without direct reclaim, which WARNs), the orders and flags each growth attempt uses
- *            (SLUB's allocate_slab() rule), __GFP_ACCOUNT served, counted
+ *            without it, nor without direct reclaim, which WARNs), the
+ *            orders and flags each growth attempt uses (SLUB's
+ *            allocate_slab() rule), __GFP_ACCOUNT served, counted
  *            and not charged
  *   realloc  NULL and 0, in place and moved, contents kept, __GFP_ZERO as
  *            krealloc(), tiny and large objects, bad pointers reported
