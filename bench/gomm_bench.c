@@ -110,7 +110,14 @@
 #define BENCH_ITERS		100000UL
 /* timed rounds of each loop in one load; the worst and the best reported */
 #define BENCH_REPEAT		3
+/*
+ * pairs of a large object per round: BENCH_LARGE_ITERS of 64 KiB, fewer
+ * of larger ones (bench_large_iters()), so that a row zeroes at most
+ * 625 MiB a round where init_on_alloc is on (the distro flavors), which
+ * TCG emulates a store at a time
+ */
 #define BENCH_LARGE_ITERS	10000UL
+#define BENCH_LARGE_MIN_ITERS	100UL
 /* objects alive at once in the remote-free case */
 #define BENCH_REMOTE_N		100000UL
 /* instructions per iteration of bench_calib(), and its iterations */
@@ -135,8 +142,17 @@
 /* the bulk case: objects per call, calls per timed section */
 #define BENCH_BULK_N		64
 #define BENCH_BULK_CALLS	16
-/* above this, an object is a large one: fewer pairs (BENCH_LARGE_ITERS) */
+/* above this, an object is a large one: fewer pairs (bench_large_iters()) */
 #define GOMM_BENCH_SMALL_MAX	SZ_32K
+
+/* pairs per round of a @size-byte object: BENCH_ITERS for a small one */
+static unsigned long bench_large_iters(size_t size)
+{
+	if (size <= GOMM_BENCH_SMALL_MAX)
+		return BENCH_ITERS;
+	return clamp(BENCH_LARGE_ITERS * SZ_64K / size, BENCH_LARGE_MIN_ITERS,
+		     BENCH_LARGE_ITERS);
+}
 
 enum bench_kind {
 	BENCH_GOMM,
@@ -502,7 +518,7 @@ static int bench_node_case(void)
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(sizes) && !ret; i++) {
-		n = sizes[i] > GOMM_BENCH_SMALL_MAX ? BENCH_LARGE_ITERS : BENCH_ITERS;
+		n = bench_large_iters(sizes[i]);
 		ret = bench_node_pairs("node_local", local, GFP_KERNEL, sizes[i], n);
 		if (!ret)
 			ret = bench_node_pairs("node_thisnode", local,
@@ -1091,7 +1107,7 @@ static int bench_largeheap_one(enum bench_kind k, const size_t *sizes,
 		}
 		for (i = 0; i < nsizes && !ret; i++) {
 			ns[i][h] = bench_time_pairs(k, sizes[i],
-						    BENCH_LARGE_ITERS);
+						    bench_large_iters(sizes[i]));
 			if (!ns[i][h].worst)
 				ret = -ENOMEM;
 		}
@@ -1122,7 +1138,7 @@ static int bench_largeheap_case(void)
 		for (i = 0; i < ARRAY_SIZE(sizes); i++)
 			bench_print(h ? "largeheap512M" : "largeheap4M",
 				    sizes[i], g[i][h], s[i][h],
-				    BENCH_LARGE_ITERS, extra);
+				    bench_large_iters(sizes[i]), extra);
 	}
 	return 0;
 }
@@ -1657,7 +1673,7 @@ static int bench_group(const char *name, unsigned long arg)
 		for (i = 0; i < ARRAY_SIZE(large_sizes) && !ret; i++)
 			ret = bench_pair_case("large", BENCH_SLUB,
 					      large_sizes[i],
-					      BENCH_LARGE_ITERS);
+					      bench_large_iters(large_sizes[i]));
 	} else if (!strcmp(name, "callsites")) {
 		/*
 		 * The guest script switches gomm's call-site accounting on
@@ -1666,8 +1682,8 @@ static int bench_group(const char *name, unsigned long arg)
 		 * table's columns)
 		 */
 		for (i = 0; i < ARRAY_SIZE(callsite_sizes) && !ret; i++)
-			ret = bench_pair_case("cs_pair", BENCH_SLUB,
-					      callsite_sizes[i], BENCH_ITERS);
+			ret = bench_pair_case("cs_pair", BENCH_SLUB, callsite_sizes[i],
+					      bench_large_iters(callsite_sizes[i]));
 		if (!ret)
 			ret = bench_batch_case("cs_batch", 64, 1000);
 	} else if (!strcmp(name, "largeheap")) {

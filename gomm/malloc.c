@@ -524,8 +524,10 @@ static void *gomm_alloc_path(size_t size, gfp_t gfp, size_t *usablep)
 }
 
 /*
- * Everything the fast paths do not serve: 0, large, and the GOMM_GFP_SLOW
- * flags (__GFP_ZERO, __GFP_NOFAIL, __GFP_ACCOUNT).
+ * Everything the fast paths do not serve: 0, large, the GOMM_GFP_SLOW
+ * flags (__GFP_NOFAIL, __GFP_ACCOUNT, and __GFP_ZERO but from gomm_zalloc()
+ * and init_on_alloc, whose fast paths zero) and a zeroing fast path's
+ * used-up window.
  */
 static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp)
 {
@@ -552,8 +554,17 @@ static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp)
 	return p;
 }
 
-static __always_inline void *__gomm_alloc(size_t size, gfp_t flags)
+/*
+ * gomm_alloc()'s paths.  @zero (a constant): the caller set __GFP_ZERO
+ * (gomm_zalloc(), init_on_alloc), which then takes the fast paths too and
+ * zeroes the object there, as SLUB's fast path does; without @zero it
+ * goes to gomm_alloc_slow().  A window that is used up takes the slow
+ * path with @zero, which zeroes what it returns.
+ */
+static __always_inline void *__gomm_alloc_flags(size_t size, gfp_t flags,
+						bool zero)
 {
+	gfp_t slow = zero ? GOMM_GFP_SLOW & ~__GFP_ZERO : GOMM_GFP_SLOW;
 	enum gomm_path path = gomm_size_path(size);
 	struct gomm_span *s;
 	unsigned long irqs;
@@ -562,37 +573,76 @@ static __always_inline void *__gomm_alloc(size_t size, gfp_t flags)
 	void *p;
 
 	/* fast path: Go's nextFreeFast on this CPU's span of the class */
-	if (likely(path == GOMM_PATH_CLASS && !(flags & GOMM_GFP_SLOW))) {
+	if (likely(path == GOMM_PATH_CLASS && !(flags & slow))) {
 		sc = gomm_fast_class[(size + 7) / 8];
 		local_irq_save(irqs);
 		s = this_cpu_read(gomm_mcache.alloc[sc]);
 		cache = s->alloc_cache;
-		if (unlikely(!cache))
-			return gomm_alloc_refill(size, flags, irqs);
+		if (unlikely(!cache)) {
+			if (!zero)
+				return gomm_alloc_refill(size, flags, irqs);
+			local_irq_restore(irqs);
+			return gomm_alloc_slow(size, flags);
+		}
 		p = gomm_span_take_one(s, cache);
 		local_irq_restore(irqs);
 		gomm_alloc_hook(p, size, s->elemsize, flags);
+		/* gomm's own write, below KASAN: the slack is a redzone */
+		if (zero)
+			__memset(p, 0, s->elemsize);
 		return p;
 	}
-	if (!(flags & GOMM_GFP_SLOW) && path == GOMM_PATH_TINY)
-		return gomm_alloc_tiny(size, flags);
+	if (!(flags & slow) && path == GOMM_PATH_TINY) {
+		p = gomm_alloc_tiny(size, flags);
+		if (zero && p)
+			__memset(p, 0, size);
+		return p;
+	}
 	return gomm_alloc_slow(size, flags);
 }
 
+static __always_inline void *__gomm_alloc(size_t size, gfp_t flags)
+{
+	return __gomm_alloc_flags(size, flags, false);
+}
+
+/* gomm_alloc() with __GFP_ZERO: on the fast paths too */
+static __always_inline void *__gomm_alloc_zero(size_t size, gfp_t flags)
+{
+	return __gomm_alloc_flags(size, flags | __GFP_ZERO, true);
+}
+
 /*
- * gomm_alloc() with the gomm:gomm_alloc tracepoint or the call-site
- * accounting (callsite.c) on; @ip is the caller's return address.
+ * Does gomm_alloc_traced() record the allocation (a probe on the
+ * gomm:gomm_alloc tracepoint, the call-site accounting)?  Not when
+ * init_on_alloc alone turned gomm_instr_key on.
+ */
+static __always_inline bool gomm_alloc_recorded(void)
+{
+	return gomm_callsites_on() || trace_gomm_alloc_enabled();
+}
+
+/*
+ * gomm_alloc() with the gomm:gomm_alloc tracepoint, the call-site
+ * accounting (callsite.c) or init_on_alloc on; @ip is the caller's return
+ * address.
  */
 static noinline void *gomm_alloc_traced(size_t size, gfp_t flags,
 					unsigned long ip)
 {
+	size_t usable;
 	void *p;
 
 	/* init_on_alloc: every allocation comes here (module.c) */
-	p = __gomm_alloc(size, gomm_init_alloc ? flags | __GFP_ZERO : flags);
+	if (gomm_init_alloc || (flags & __GFP_ZERO))
+		p = __gomm_alloc_zero(size, flags);
+	else
+		p = __gomm_alloc(size, flags);
+	/* init_on_alloc alone: nothing to record */
+	if (!gomm_alloc_recorded())
+		return p;
 	/* the usable size as gomm_size() gives it, tiny objects' too */
-	size_t usable = p ? gomm_size(p) : 0;
-
+	usable = p ? gomm_size(p) : 0;
 	if (gomm_callsites_on())
 		gomm_callsite_alloc(p, usable, ip);
 	trace_gomm_alloc(ip, p, size, usable, flags);
@@ -619,7 +669,7 @@ void *gomm_zalloc(size_t size, gfp_t flags)
 	might_alloc(flags);
 	if (gomm_instrumented())
 		return gomm_alloc_traced(size, flags, _RET_IP_);
-	return __gomm_alloc(size, flags);
+	return __gomm_alloc_zero(size, flags);
 }
 EXPORT_SYMBOL_GPL(gomm_zalloc);
 
@@ -1079,7 +1129,8 @@ EXPORT_SYMBOL_GPL(gomm_realloc);
 /*
  * gomm_alloc_bulk() of a size class: @n objects of @size bytes into
  * @ptrs, whole windows at a time.  Per window, with local interrupts off
- * (as the fast path): the window's objects are written out and its bits
+ * (as the fast path): the window's objects are written out a run of free
+ * objects at a time (a stride loop, no bit scan per object) and its bits
  * set in alloc_bits at once; a used-up window is refilled as the fast
  * path's miss does (gomm_span_rewindow(), else gomm_alloc_sc()).  The
  * objects are counted where the windows are loaded, as for gomm_alloc().
@@ -1090,11 +1141,13 @@ EXPORT_SYMBOL_GPL(gomm_realloc);
 static size_t gomm_alloc_bulk_sc(size_t size, gfp_t gfp, size_t n, void **ptrs)
 {
 	unsigned int sc = gomm_fast_class[(size + 7) / 8];
-	size_t i = 0, j, usable = gomm_class_to_size[sc];
+	size_t i = 0, j, len, usable = gomm_class_to_size[sc];
 	struct gomm_mcache *mc;
 	struct gomm_span *s;
-	unsigned long irqs, base;
-	u64 cache, rest;
+	unsigned long irqs;
+	void **pp, **end;
+	u64 cache, rest, run;
+	unsigned int b;
 	u32 es;
 	void *p;
 
@@ -1118,12 +1171,20 @@ static size_t gomm_alloc_bulk_sc(size_t size, gfp_t gfp, size_t n, void **ptrs)
 				continue;
 			}
 		}
-		base = s->window;
 		es = s->elemsize;
 		rest = cache;
 		do {
-			ptrs[i++] = (void *)(base + __ffs64(rest) * es);
-			rest &= rest - 1;
+			/* a run of free objects: bits b..b+len-1 */
+			b = __ffs64(rest);
+			run = ~(rest >> b);
+			len = min_t(size_t, run ? __ffs64(run) : 64, n - i);
+			rest = b + len < 64 ? rest & (~0ULL << (b + len)) : 0;
+			p = (void *)(s->window + b * es);
+			for (end = ptrs + i + len, pp = ptrs + i; pp != end; pp++) {
+				*pp = p;
+				p += es;
+			}
+			i += len;
 		} while (rest && i < n);
 		s->alloc_cache = rest;
 		*s->alloc_word |= cache ^ rest;
@@ -1145,7 +1206,10 @@ int gomm_alloc_bulk(size_t size, gfp_t flags, size_t n, void **ptrs)
 	might_alloc(flags);
 	if (likely(gomm_size_path(size) == GOMM_PATH_CLASS &&
 		   !(flags & (GOMM_GFP_SLOW & ~__GFP_ZERO)) &&
-		   !gomm_instrumented())) {
+		   (!gomm_instrumented() || !gomm_alloc_recorded()))) {
+		/* init_on_alloc: as gomm_alloc_traced() */
+		if (gomm_init_alloc)
+			flags |= __GFP_ZERO;
 		i = gomm_alloc_bulk_sc(size, flags, n, ptrs);
 	} else {
 		/* tiny, large, __GFP_NOFAIL, __GFP_ACCOUNT, traced: one by one */
@@ -1222,53 +1286,96 @@ static void gomm_free_bulk_flush(struct gomm_span *s, unsigned long *bits)
 }
 
 /*
+ * gomm_free_bulk_untraced()'s state: the span the last pointer was in,
+ * what its loop reads of it (span_bytes is 0 when that is not a small
+ * span: divmagic is 0 in every other kind) and the frees gathered there.
+ * The caller keeps it in locals: only @bits and @s are given to calls.
+ */
+struct gomm_bulk_free {
+	struct gomm_span *s;
+	unsigned long start, span_bytes;
+	u64 divmagic;
+	u32 exact;		/* divmagic, for gomm_obj_exact() */
+	unsigned long *bits;
+};
+
+/* A pointer in another span than the last: flush that one, look @p's up. */
+static noinline struct gomm_span *gomm_free_bulk_next(struct gomm_span *s,
+						      unsigned long *bits,
+						      const void *p)
+{
+	if (s->divmagic)
+		gomm_free_bulk_flush(s, bits);
+	return gomm_span_lookup(p);
+}
+
+/*
+ * One pointer of a bulk free: its bit in the gathered bitmap, or the
+ * one-by-one path if it is not an object start or was given before; a
+ * pointer in another span first moves @bf there.  *@pp is read again
+ * off the common path: the loop keeps neither it nor the offset past
+ * the multiply.
+ */
+static __always_inline void gomm_free_bulk_one(struct gomm_bulk_free *bf,
+					       void **pp)
+{
+	unsigned long off = (unsigned long)*pp - bf->start;
+	u64 m;
+
+	if (unlikely(off >= bf->span_bytes)) {
+		void *p = READ_ONCE(*pp);
+		struct gomm_span *s = gomm_free_bulk_next(bf->s, bf->bits, p);
+
+		bf->s = s;
+		bf->divmagic = s->divmagic;
+		bf->exact = s->divmagic;
+		bf->span_bytes = s->divmagic ?
+			(unsigned long)s->npages * GOMM_PAGE_SIZE : 0;
+		bf->start = s->start;
+		if (!bf->span_bytes) {
+			gomm_free_one(p);
+			return;
+		}
+		off = (unsigned long)p - bf->start;
+	}
+	m = off * bf->divmagic;
+	/*
+	 * An exact start below the span's end is an index below nelems: a
+	 * span's tail is shorter than its objects.
+	 */
+	if (unlikely(!gomm_obj_exact(m, bf->exact) ||
+		     __test_and_set_bit(m >> 32, bf->bits)))
+		gomm_free_one(READ_ONCE(*pp));
+}
+
+/*
  * gomm_free_bulk() without its tracepoints and call-site accounting.  The
  * objects of small spans are gathered per span, in a bitmap of
  * object indices, and published per bitmap word (gomm_free_bulk_flush())
  * when the next pointer is in another span; everything else - large and
  * tiny objects, %NULL, bad input, a pointer given twice - goes through
  * __gomm_free() one by one.  Per object that leaves the span range test,
- * Go's division magic and its exactness test, and one bit set.
+ * Go's division magic and its exactness test, and one bit set; the loop
+ * takes two pointers a turn (one end test for both).
  */
 static void gomm_free_bulk_untraced(size_t n, void **ptrs)
 {
 	unsigned long bits[GOMM_SPAN_WORDS] = {};
-	struct gomm_span *s = &gomm_empty_span;
-	unsigned long off, start = 0, span_bytes = 0;
-	void **pp, **end = ptrs + n;
-	u64 divmagic = 0, m;
-	u32 exact = 0;		/* divmagic, for gomm_obj_exact() */
+	struct gomm_bulk_free bf = { .s = &gomm_empty_span, .bits = bits };
+	void **pp = ptrs, **end = ptrs + n;
 
 	/* the span lifetime rule (span.h), from each lookup to its flush */
 	preempt_disable();
-	for (pp = ptrs; pp != end; pp++) {
-		off = (unsigned long)*pp - start;
-		if (unlikely(off >= span_bytes)) {
-			if (span_bytes)
-				gomm_free_bulk_flush(s, bits);
-			s = gomm_span_lookup(*pp);
-			/* small spans only: divmagic is 0 in every other */
-			divmagic = s->divmagic;
-			exact = s->divmagic;
-			span_bytes = divmagic ? (unsigned long)s->npages * GOMM_PAGE_SIZE : 0;
-			start = s->start;
-			off = (unsigned long)*pp - start;
-			if (!span_bytes) {
-				gomm_free_one(*pp);
-				continue;
-			}
+	if (n >= 2) {
+		for (; pp < end - 1; pp += 2) {
+			gomm_free_bulk_one(&bf, pp);
+			gomm_free_bulk_one(&bf, pp + 1);
 		}
-		/*
-		 * An exact start below the span's end is an index below
-		 * nelems: a span's tail is shorter than its objects.
-		 */
-		m = off * divmagic;
-		if (unlikely(!gomm_obj_exact(m, exact) ||
-			     __test_and_set_bit(m >> 32, bits)))
-			gomm_free_one(*pp);
 	}
-	if (span_bytes)
-		gomm_free_bulk_flush(s, bits);
+	if (pp != end)
+		gomm_free_bulk_one(&bf, pp);
+	if (bf.span_bytes)
+		gomm_free_bulk_flush(bf.s, bits);
 	preempt_enable();
 }
 
@@ -1276,7 +1383,9 @@ void gomm_free_bulk(size_t n, void **ptrs)
 {
 	size_t i;
 
-	if (gomm_instrumented()) {
+	/* init_on_alloc alone turns the key on too: batched all the same */
+	if (gomm_instrumented() && (gomm_init_free || gomm_callsites_on() ||
+				    trace_gomm_free_enabled())) {
 		for (i = 0; i < n; i++)
 			gomm_free_traced(ptrs[i], _RET_IP_);
 		return;

@@ -13,7 +13,8 @@
  *   RCU      an object stays allocated for a reader inside rcu_read_lock()
  *            and is freed after the grace period; the frees of one CPU in
  *            one grace period are one batch; bad pointers reported at once
- *   bulk     whole windows: distinct live objects, the per-CPU counters
+ *   bulk     whole windows, and windows with holes: distinct live
+ *            objects, no overlap with live ones, the per-CPU counters
  *            exact, all-or-nothing on failure, zeroing, and a bulk free of
  *            mixed, shuffled and bad pointers that frees exactly the good
  *   node     gomm_alloc_node(): for each node with memory, small, tiny,
@@ -619,6 +620,66 @@ static void test_bulk_windows(struct kunit *test)
 }
 
 /*
+ * Windows with holes: 64-byte objects taken one by one, every third one
+ * and a run of ten freed, then bulk requests of 1 to 257 objects, so the
+ * windows they take start mid-word and hold runs of every length.  Each
+ * bulk object is live and distinct from every other live object (the
+ * ones kept included), and the kept ones keep their contents.
+ */
+static void test_bulk_runs(struct kunit *test)
+{
+	static const unsigned int counts[] = { 1, 2, 3, 63, 64, 65, 257 };
+	unsigned int nkeep = 0, nall = 0, i, j, total = 0;
+	void **keep, **v, **all;
+
+	for (i = 0; i < ARRAY_SIZE(counts); i++)
+		total += counts[i];
+	keep = kunit_kcalloc(test, 512, sizeof(*keep), GFP_KERNEL);
+	v = kunit_kcalloc(test, total, sizeof(*v), GFP_KERNEL);
+	all = kunit_kcalloc(test, 512 + total, sizeof(*all), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, keep);
+	KUNIT_ASSERT_NOT_NULL(test, v);
+	KUNIT_ASSERT_NOT_NULL(test, all);
+	for (i = 0; i < 512; i++) {
+		void *p = gomm_alloc(64, GFP_KERNEL);
+
+		KUNIT_ASSERT_NOT_NULL(test, p);
+		if (i % 3 == 1 || (i >= 200 && i < 210)) {
+			gomm_free(p);
+		} else {
+			fam_fill(p, 64, nkeep);
+			keep[nkeep++] = p;
+		}
+	}
+	/* the frees swept: the holes are the next windows' free bits */
+	gomm_drain();
+	for (i = 0, j = 0; i < ARRAY_SIZE(counts); j += counts[i++])
+		KUNIT_ASSERT_EQ(test, gomm_alloc_bulk(64, GFP_KERNEL, counts[i], v + j),
+				(int)counts[i]);
+	for (i = 0; i < total; i++) {
+		KUNIT_EXPECT_TRUE(test, gomm_test_live(v[i]));
+		memset(v[i], 0xa5, 64);
+		all[nall++] = v[i];
+	}
+	for (i = 0; i < nkeep; i++) {
+		KUNIT_EXPECT_TRUE_MSG(test, fam_filled(keep[i], 64, i),
+				      "kept object %u overwritten", i);
+		all[nall++] = keep[i];
+	}
+	sort(all, nall, sizeof(*all), fam_cmp_ptr, NULL);
+	for (i = 1; i < nall; i++)
+		KUNIT_EXPECT_GE_MSG(test, (unsigned long)all[i],
+				    (unsigned long)all[i - 1] + 64,
+				    "objects overlap");
+	gomm_free_bulk(total, v);
+	gomm_free_bulk(nkeep, keep);
+	for (i = 0; i < total; i++)
+		KUNIT_EXPECT_FALSE(test, gomm_test_live(v[i]));
+	for (i = 0; i < nkeep; i++)
+		KUNIT_EXPECT_FALSE(test, gomm_test_live(keep[i]));
+}
+
+/*
  * Every path: tiny, small, large, with __GFP_ZERO on objects that were
  * dirty, and gomm.tiny=0's class 1; each object live and usable.
  */
@@ -1069,6 +1130,7 @@ static struct kunit_case gomm_family_cases[] = {
 	KUNIT_CASE(test_rcu_head_batched),
 	KUNIT_CASE(test_rcu_bad),
 	KUNIT_CASE(test_bulk_windows),
+	KUNIT_CASE(test_bulk_runs),
 	KUNIT_CASE(test_bulk_sizes_zero),
 	KUNIT_CASE(test_bulk_failure),
 	KUNIT_CASE(test_bulk_free_mixed),
