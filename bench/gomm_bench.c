@@ -36,6 +36,8 @@
  *   calib loop pair cache batch random remote large largeheap scale
  *   callsites growth SIZE bulk realloc rcu node nolock
  *
+ * ("batch SIZE": only the batch rows of SIZE bytes, for a profile.)
+ *
  * ("callsites": the pairs of 16, 64, 256 and 64 KiB bytes and the
  * 1000-object batch of 64 bytes again, as cases cs_pair and cs_batch1000,
  * meant to run with gomm's call-site accounting switched on;
@@ -1611,9 +1613,13 @@ static int bench_group(const char *name, unsigned long arg)
 	};
 	static const size_t large_sizes[] = { SZ_64K, SZ_1M, SZ_4M };
 	static const size_t callsite_sizes[] = { 16, 64, 256, SZ_64K };
+	/* many 4 KiB objects, and rounds of 2000 large ones, last */
+	static const struct { size_t size; unsigned long n; } batches[] = {
+		{ 64, 1000 }, { 256, 1000 }, { 64, 100000 }, { 256, 100000 },
+		{ SZ_4K, 100000 }, { SZ_64K, 2000 },
+	};
 	static const size_t batch_sizes[] = { 64, 256 };
 	static const size_t nolock_sizes[] = { 16, 64, 256 };
-	static const unsigned long batch_ns[] = { 1000, 100000 };
 	unsigned int i, j, cpu, remote;
 	int ret = 0;
 	u64 t0, ns;
@@ -1649,15 +1655,11 @@ static int bench_group(const char *name, unsigned long arg)
 		for (i = 0; i < ARRAY_SIZE(batch_sizes) && !ret; i++)
 			ret = bench_cache_case(batch_sizes[i]);
 	} else if (!strcmp(name, "batch")) {
-		for (i = 0; i < ARRAY_SIZE(batch_ns); i++)
-			for (j = 0; j < ARRAY_SIZE(batch_sizes) && !ret; j++)
-				ret = bench_batch_case("batch", batch_sizes[j],
-						       batch_ns[i]);
-		/* many 4 KiB objects, and rounds of 2000 large ones */
-		if (!ret)
-			ret = bench_batch_case("batch", SZ_4K, 100000);
-		if (!ret)
-			ret = bench_batch_case("batch", SZ_64K, 2000);
+		/* "batch SIZE": that size's rows only (for a profile) */
+		for (i = 0; i < ARRAY_SIZE(batches) && !ret; i++)
+			if (!arg || arg == batches[i].size)
+				ret = bench_batch_case("batch", batches[i].size,
+						       batches[i].n);
 	} else if (!strcmp(name, "random")) {
 		ret = bench_random_case();
 	} else if (!strcmp(name, "remote")) {

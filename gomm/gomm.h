@@ -231,6 +231,7 @@ struct gomm_map {
  *	until exit)
  * @grows: successful heap growths
  * @released: gomm pages returned to the buddy allocator
+ * @blocks_released: the blocks they went back in (page allocator calls)
  * @central: the node's mcentrals, one per span class (Go's mheap.central)
  */
 struct gomm_heap {
@@ -245,6 +246,7 @@ struct gomm_heap {
 	unsigned long chunks;
 	unsigned long grows;
 	unsigned long released;
+	unsigned long blocks_released;
 	struct gomm_mcentral central[GOMM_NUM_SPANCLASSES];
 };
 
@@ -256,6 +258,7 @@ struct gomm_heap {
  * @large_pages: pages in large-object spans
  * @nr_large: large objects live
  * @released: pages given back (a counter)
+ * @blocks_released: the buddy blocks they went back in (a counter)
  * @grows: growths (a counter)
  * @largest_free: longest run of free pages (of one node's heap: runs do
  *	not cross nodes)
@@ -268,6 +271,7 @@ struct gomm_heap_stats {
 	unsigned long large_pages;
 	unsigned long nr_large;
 	unsigned long released;
+	unsigned long blocks_released;
 	unsigned long grows;
 	unsigned long largest_free;
 	unsigned long spans;

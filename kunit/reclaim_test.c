@@ -16,6 +16,9 @@
  * - test_scavenge_partial_chunks: one live object in each of N chunks,
  *   everything else freed: the scavenger gives back every free page, not
  *   only whole free chunks.
+ * - test_scavenge_blocks: a free chunk goes back to the buddy allocator
+ *   as one order-10 block; a page of it with a reference elsewhere splits
+ *   it around that page, which keeps its other reference.
  * - test_shrinker: the shrinker's count is what its scan releases, scan
  *   releases it before it returns, and a scan with nothing to release
  *   flushes no CPU.
@@ -351,6 +354,51 @@ static unsigned long reclaim_flushes(void)
 #define SHRINK_N	2048
 
 /*
+ * A whole free chunk goes back to the buddy allocator as one order-10
+ * block, not 1024 pages; with one of its pages held by someone else
+ * (get_page() before the free), the halves around that page go back on
+ * their own (10 blocks) and that page when its other reference goes.
+ */
+static void test_scavenge_blocks(struct kunit *test)
+{
+	unsigned long blocks, released;
+	struct page *pinned;
+	void *p;
+
+	gomm_kunit_set_retain(test, 0);
+	gomm_scavenge();
+	/* a chunk's worth: a fresh chunk, whole */
+	p = gomm_alloc(GOMM_MAX_LARGE_SIZE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_TRUE(test, IS_ALIGNED(__pa(p), GOMM_MAX_LARGE_SIZE));
+	blocks = gomm_kunit_heap(blocks_released);
+	released = gomm_kunit_heap(released);
+	gomm_free(p);
+	gomm_scavenge();
+	KUNIT_EXPECT_EQ(test, gomm_kunit_heap(released) - released,
+			GOMM_MAX_LARGE_SIZE / GOMM_PAGE_SIZE);
+	KUNIT_EXPECT_EQ_MSG(test, gomm_kunit_heap(blocks_released) - blocks, 1UL,
+			    "a free chunk did not go back as one block");
+
+	p = gomm_alloc(GOMM_MAX_LARGE_SIZE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	pinned = virt_to_page(p + 5 * PAGE_SIZE);
+	get_page(pinned);
+	blocks = gomm_kunit_heap(blocks_released);
+	released = gomm_kunit_heap(released);
+	gomm_free(p);
+	gomm_scavenge();
+	KUNIT_EXPECT_EQ(test, gomm_kunit_heap(released) - released,
+			GOMM_MAX_LARGE_SIZE / GOMM_PAGE_SIZE);
+	KUNIT_EXPECT_EQ_MSG(test, gomm_kunit_heap(blocks_released) - blocks,
+			    (unsigned long)(GOMM_CHUNK_SHIFT - PAGE_SHIFT) + 1,
+			    "a chunk with a page held elsewhere");
+	/* gomm's reference is gone, the other one is left */
+	KUNIT_EXPECT_EQ(test, page_ref_count(pinned), 1);
+	put_page(pinned);
+}
+
+/*
  * Objects freed but not swept (some in this CPU's span, most in partial
  * spans nobody swept) are counted by the shrinker and given back by one
  * scan, before it returns; after it, count is SHRINK_EMPTY and a scan
@@ -411,6 +459,7 @@ static struct kunit_case gomm_reclaim_cases[] = {
 	KUNIT_CASE(test_free_drain_race_tiny),
 	KUNIT_CASE(test_bogus_free_bit),
 	KUNIT_CASE(test_scavenge_partial_chunks),
+	KUNIT_CASE(test_scavenge_blocks),
 	KUNIT_CASE(test_shrinker),
 	{}
 };
