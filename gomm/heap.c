@@ -480,6 +480,8 @@ void gomm_heap_flush_pcache(int cpu)
 	struct gomm_heap *h;
 
 	gomm_heap_flush_stash(cpu);
+	/* the structs the stash retired, and the others this CPU retired */
+	gomm_span_retire_flush(cpu);
 	/* an empty cache lets go of its block: no lock, nothing is free */
 	pc->held = false;
 	if (!pc->cache)

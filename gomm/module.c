@@ -117,6 +117,10 @@ static void __gomm_drain(void)
 	gomm_nolock_barrier();
 	on_each_cpu_cond(gomm_cpu_caches, gomm_flush_local, NULL, 1);
 	gomm_mcentral_reclaim(0);
+	/* the span structs the reclaim retired on this CPU */
+	local_irq_disable();
+	gomm_span_retire_flush(smp_processor_id());
+	local_irq_enable();
 }
 
 /**

@@ -290,6 +290,7 @@ void gomm_span_revive(struct gomm_span *s);
 void gomm_span_place(struct gomm_span *s, unsigned long page, int node);
 void gomm_span_destroy(struct gomm_span *s);
 void gomm_span_retire(struct gomm_span *s);
+void gomm_span_retire_flush(int cpu);
 void gomm_span_kmemleak_forget(struct gomm_span *s);
 /* span.c: the owner's side of the window and the sweep */
 unsigned int gomm_span_sweep(struct gomm_span *s);
