@@ -1028,7 +1028,8 @@ static noinline void *gomm_alloc_node_slow(size_t size, gfp_t flags, int node,
 	size_t usable = 0;
 	void *p = NULL;
 
-	if (unlikely(node < NUMA_NO_NODE || node >= nr_node_ids)) {
+	/* (int): nr_node_ids is unsigned, and NUMA_NO_NODE is -1 */
+	if (unlikely(node < NUMA_NO_NODE || node >= (int)nr_node_ids)) {
 		WARN_ONCE(1, "gomm: gomm_alloc_node() of node %d\n", node);
 		return NULL;
 	}
@@ -1073,6 +1074,58 @@ static noinline void *gomm_alloc_node_slow(size_t size, gfp_t flags, int node,
 	return p;
 }
 
+/*
+ * __GFP_THISNODE of the CPU's own node @nid: the next object of the CPU's
+ * window if its span is of @nid (after a growth fell back to another node
+ * it may not be); a used-up window is refilled as gomm_alloc() refills it
+ * (the local node's spans first), and an object of another node is given
+ * back.  NULL sends the caller to gomm_alloc_node_slow().  Size classes
+ * only, none of the GOMM_GFP_SLOW flags, not instrumented.
+ */
+static void *gomm_alloc_thisnode_local(size_t size, gfp_t flags, int nid)
+{
+	struct gomm_span *s;
+	unsigned long irqs;
+	void *p = NULL;
+	u64 cache;
+
+	if (gomm_size_path(size) != GOMM_PATH_CLASS ||
+	    (flags & GOMM_GFP_SLOW) || gomm_instrumented())
+		return NULL;
+	local_irq_save(irqs);
+	s = this_cpu_read(gomm_mcache.alloc[gomm_fast_class[(size + 7) / 8]]);
+	cache = s->alloc_cache;
+	if (!cache) {
+		p = gomm_alloc_refill(size, flags, irqs);
+		if (p && page_to_nid(virt_to_page(p)) != nid) {
+			gomm_free(p);
+			p = NULL;
+		}
+		return p;
+	}
+	if (s->node == nid)
+		p = gomm_span_take_one(s, cache);
+	local_irq_restore(irqs);
+	if (p)
+		gomm_alloc_hook(p, size, s->elemsize, flags);
+	return p;
+}
+
+/* __GFP_THISNODE, or another node than the CPU's */
+static noinline void *gomm_alloc_node_other(size_t size, gfp_t flags, int node,
+					    unsigned long ip)
+{
+	int local = numa_mem_id();
+	void *p;
+
+	if (node == NUMA_NO_NODE || node == local) {
+		p = gomm_alloc_thisnode_local(size, flags, local);
+		if (p)
+			return p;
+	}
+	return gomm_alloc_node_slow(size, flags, node, ip);
+}
+
 void *gomm_alloc_node(size_t size, gfp_t flags, int node)
 {
 	might_alloc(flags);
@@ -1080,7 +1133,7 @@ void *gomm_alloc_node(size_t size, gfp_t flags, int node)
 	if (likely(!(flags & __GFP_THISNODE) &&
 		   (node == NUMA_NO_NODE || node == numa_mem_id())))
 		return gomm_alloc_ip(size, flags, _RET_IP_);
-	return gomm_alloc_node_slow(size, flags, node, _RET_IP_);
+	return gomm_alloc_node_other(size, flags, node, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(gomm_alloc_node);
 

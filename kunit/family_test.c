@@ -912,7 +912,9 @@ static void test_node_each(struct kunit *test)
 /*
  * NUMA_NO_NODE and the CPU's own node are gomm_alloc(): the object is the
  * next one of the window of this CPU's span (the fast path), of
- * numa_mem_id()'s node; a large object is of that node too.
+ * numa_mem_id()'s node; with __GFP_THISNODE too when that span is of the
+ * CPU's node (not with init_on_alloc/free: those take the slow path); a
+ * large object is of that node too.
  */
 static void test_node_local(struct kunit *test)
 {
@@ -921,7 +923,7 @@ static void test_node_local(struct kunit *test)
 	int node, local = numa_mem_id();
 	struct gomm_mcache *mc;
 	struct gomm_span *s;
-	void *p, *q, *want;
+	void *p, *q, *r, *want;
 	u64 cache;
 
 	gomm_drain();	/* no span of an earlier test in this CPU's mcache */
@@ -939,12 +941,30 @@ static void test_node_local(struct kunit *test)
 			KUNIT_EXPECT_PTR_EQ_MSG(test, q, want,
 						"node %d: not the next object of the CPU's window",
 						node);
+		/* __GFP_THISNODE too, the window's span being of this node */
+		s = READ_ONCE(mc->alloc[sc]);
+		cache = READ_ONCE(s->alloc_cache);
+		want = cache && s->node == local ?
+		       (void *)(s->window + __ffs64(cache) * s->elemsize) : NULL;
+		r = gomm_alloc_node(64, GFP_KERNEL | __GFP_THISNODE, node);
+		KUNIT_ASSERT_NOT_NULL(test, r);
+		if (want && !gomm_init_alloc && !gomm_init_free)
+			KUNIT_EXPECT_PTR_EQ_MSG(test, r, want,
+						"node %d, __GFP_THISNODE: not the next object of the CPU's window",
+						node);
+		KUNIT_EXPECT_TRUE(test, fam_on_node(r, local));
+		gomm_free(r);
 		KUNIT_EXPECT_TRUE_MSG(test, fam_on_node(q, local),
 				      "node %d: object of node %d, the CPU's is %d", node,
 				      page_to_nid(virt_to_page(q)), local);
 		gomm_free(p);
 		gomm_free(q);
 		p = gomm_alloc_node(FAM_LARGE, GFP_KERNEL, node);
+		KUNIT_ASSERT_NOT_NULL(test, p);
+		KUNIT_EXPECT_TRUE(test, fam_on_node(p, local));
+		gomm_free(p);
+		/* the slow path with __GFP_THISNODE (it once refused -1) */
+		p = gomm_alloc_node(FAM_LARGE, GFP_KERNEL | __GFP_THISNODE, node);
 		KUNIT_ASSERT_NOT_NULL(test, p);
 		KUNIT_EXPECT_TRUE(test, fam_on_node(p, local));
 		gomm_free(p);
