@@ -359,38 +359,41 @@ static unsigned long reclaim_flushes(void)
  * (get_page() before the free), the halves around that page go back on
  * their own (10 blocks) and that page when its other reference goes.
  */
-static void test_scavenge_blocks(struct kunit *test)
+/*
+ * A fresh chunk's worth allocated, a page of it pinned (get_page()) if
+ * @pin, freed and scavenged: every page of it released.  Return: the
+ * blocks it went back in.
+ */
+static unsigned long scav_chunk_blocks(struct kunit *test, struct page **pin)
 {
 	unsigned long blocks, released;
-	struct page *pinned;
 	void *p;
 
-	gomm_kunit_set_retain(test, 0);
-	gomm_scavenge();
-	/* a chunk's worth: a fresh chunk, whole */
 	p = gomm_alloc(GOMM_MAX_LARGE_SIZE, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, p);
 	KUNIT_ASSERT_TRUE(test, IS_ALIGNED(__pa(p), GOMM_MAX_LARGE_SIZE));
+	if (pin) {
+		*pin = virt_to_page(p + 5 * PAGE_SIZE);
+		get_page(*pin);
+	}
 	blocks = gomm_kunit_heap(blocks_released);
 	released = gomm_kunit_heap(released);
 	gomm_free(p);
 	gomm_scavenge();
 	KUNIT_EXPECT_EQ(test, gomm_kunit_heap(released) - released,
 			GOMM_MAX_LARGE_SIZE / GOMM_PAGE_SIZE);
-	KUNIT_EXPECT_EQ_MSG(test, gomm_kunit_heap(blocks_released) - blocks, 1UL,
-			    "a free chunk did not go back as one block");
+	return gomm_kunit_heap(blocks_released) - blocks;
+}
 
-	p = gomm_alloc(GOMM_MAX_LARGE_SIZE, GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, p);
-	pinned = virt_to_page(p + 5 * PAGE_SIZE);
-	get_page(pinned);
-	blocks = gomm_kunit_heap(blocks_released);
-	released = gomm_kunit_heap(released);
-	gomm_free(p);
+static void test_scavenge_blocks(struct kunit *test)
+{
+	struct page *pinned;
+
+	gomm_kunit_set_retain(test, 0);
 	gomm_scavenge();
-	KUNIT_EXPECT_EQ(test, gomm_kunit_heap(released) - released,
-			GOMM_MAX_LARGE_SIZE / GOMM_PAGE_SIZE);
-	KUNIT_EXPECT_EQ_MSG(test, gomm_kunit_heap(blocks_released) - blocks,
+	KUNIT_EXPECT_EQ_MSG(test, scav_chunk_blocks(test, NULL), 1UL,
+			    "a free chunk did not go back as one block");
+	KUNIT_EXPECT_EQ_MSG(test, scav_chunk_blocks(test, &pinned),
 			    (unsigned long)(GOMM_CHUNK_SHIFT - PAGE_SHIFT) + 1,
 			    "a chunk with a page held elsewhere");
 	/* gomm's reference is gone, the other one is left */
