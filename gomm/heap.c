@@ -284,10 +284,12 @@ static struct gomm_chunk *gomm_chunk_get(unsigned long ci, int nid, gfp_t gfp)
  * allows.  The block is asked of @h's node; with @bound, of that node only
  * (__GFP_THISNODE), else the page allocator may fall back to another node,
  * whose heap then gets the block (and @h remembers it, @h->fallback).
+ * *@pagep is set to the first fit of @npages pages in that heap, taken
+ * under the same hold of its lock (the block fits them).
  * Return: the heap that got the pages, or NULL.
  */
 static struct gomm_heap *gomm_heap_grow(struct gomm_heap *h, unsigned long npages,
-					gfp_t gfp, bool bound)
+					gfp_t gfp, bool bound, unsigned long *pagep)
 {
 	unsigned int min_order = order_base_2(npages * GOMM_KPAGES);
 	struct gomm_heap *to;
@@ -339,6 +341,13 @@ static struct gomm_heap *gomm_heap_grow(struct gomm_heap *h, unsigned long npage
 	gomm_pa_free(&to->pa, g, n);
 	to->pages_owned += n;
 	to->grows++;
+	/*
+	 * The grower's pages, under the same hold of the lock: taken after
+	 * it was dropped, other CPUs' allocations could have used them up
+	 * before every retry, and a GFP_KERNEL allocation failed with the
+	 * memory there (seen under the pressure check's four threads).
+	 */
+	*pagep = gomm_pa_alloc(&to->pa, npages);
 	raw_spin_unlock_irqrestore(&to->lock, flags);
 	if (!bound)
 		WRITE_ONCE(h->fallback, to == h ? NUMA_NO_NODE : to->node);
@@ -540,7 +549,6 @@ struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
 	bool bound = node != NUMA_NO_NODE;
 	struct gomm_heap *h, *fb, *g;
 	struct gomm_span *s = NULL;
-	int tries;
 
 	/* a large span's struct comes after its pages: it may be stashed */
 	if (spanclass) {
@@ -551,25 +559,20 @@ struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
 	h = bound ? gomm_heaps[node] : gomm_local_heap();
 	if (!bound && npages <= GOMM_PCACHE_MAX_NPAGES)
 		page = gomm_heap_alloc_cached(npages, &h);
-	/* a grow's pages may be taken by another CPU before we retry */
-	for (tries = 0; page == GOMM_PA_FAIL && tries < 4; tries++) {
+	if (page == GOMM_PA_FAIL)
 		page = gomm_heap_alloc_pages(h, npages);
+	/* this node had no memory last time: use what it got elsewhere */
+	fb = bound ? NULL : gomm_node_heap(READ_ONCE(h->fallback));
+	if (page == GOMM_PA_FAIL && fb && fb != h) {
+		page = gomm_heap_alloc_pages(fb, npages);
 		if (page != GOMM_PA_FAIL)
-			break;
-		/* this node had no memory last time: use what it got elsewhere */
-		fb = bound ? NULL : gomm_node_heap(READ_ONCE(h->fallback));
-		if (fb && fb != h) {
-			page = gomm_heap_alloc_pages(fb, npages);
-			if (page != GOMM_PA_FAIL) {
-				h = fb;
-				break;
-			}
-		}
-		/* the pages went to the heap of the block's node */
-		g = gomm_heap_grow(h, npages, gfp, bound);
-		if (!g)
-			break;
-		h = g;
+			h = fb;
+	}
+	if (page == GOMM_PA_FAIL) {
+		/* the pages go to the heap of the block's node */
+		g = gomm_heap_grow(h, npages, gfp, bound, &page);
+		if (g)
+			h = g;
 	}
 	if (page == GOMM_PA_FAIL) {
 		if (s)
