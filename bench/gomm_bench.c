@@ -36,7 +36,7 @@
  *   calib loop pair cache batch random remote large largeheap scale
  *   callsites growth SIZE bulk realloc rcu node nolock
  *
- * ("batch SIZE": only the batch rows of SIZE bytes, for a profile.)
+ * ("batch SIZE", "pair SIZE": only the rows of SIZE bytes, for a profile.)
  *
  * ("callsites": the pairs of 16, 64, 256 and 64 KiB bytes and the
  * 1000-object batch of 64 bytes again, as cases cs_pair and cs_batch1000,
@@ -1648,9 +1648,11 @@ static int bench_group(const char *name, unsigned long arg)
 			bench_fmt(ns, BENCH_ITERS).s,
 			bench_fmt(ns, BENCH_ITERS).s);
 	} else if (!strcmp(name, "pair")) {
+		/* "pair SIZE": that size's row only (for a profile) */
 		for (i = 0; i < ARRAY_SIZE(pair_sizes) && !ret; i++)
-			ret = bench_pair_case("pair", BENCH_SLUB, pair_sizes[i],
-					      BENCH_ITERS);
+			if (!arg || arg == pair_sizes[i])
+				ret = bench_pair_case("pair", BENCH_SLUB,
+						      pair_sizes[i], BENCH_ITERS);
 	} else if (!strcmp(name, "cache")) {
 		for (i = 0; i < ARRAY_SIZE(batch_sizes) && !ret; i++)
 			ret = bench_cache_case(batch_sizes[i]);

@@ -309,6 +309,18 @@ extern bool gomm_init_free;
 extern unsigned long gomm_retain_kb;
 extern u64 gomm_reclaim_ns;
 extern struct shrinker *gomm_shrinker;
+
+/*
+ * Does a request of @size bytes take the tiny allocator?  1..15 bytes, but
+ * not 8: Go's tiny rules align an 8-byte object to 8, so two share a block
+ * just as two share 16 bytes of class 1's span, and class 1 serves it on
+ * the fast path, with no block state to keep.  Never with gomm.tiny=0.
+ */
+static __always_inline bool gomm_tiny_size(size_t size)
+{
+	return size - 1 < GOMM_TINY_SIZE - 1 && (size & 7) &&
+	       likely(gomm_tiny_enabled);
+}
 #ifdef CONFIG_FAULT_INJECTION
 extern struct fault_attr gomm_fail_grow;
 #endif

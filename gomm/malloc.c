@@ -24,8 +24,8 @@
  * that, gomm_next_free() loads the span's next window, sweeps the whole
  * span, or swaps it for one from the class's mcentral
  * (gomm_mcentral_cache()) or a new one (gomm_mcentral_grow(): pages from
- * the heap, which grows with alloc_pages()).  Requests of 1..15 bytes share
- * 16-byte blocks (Go's tiny allocator); above 32 KiB an object is a span
+ * the heap, which grows with alloc_pages()).  Requests of 1..15 bytes but 8
+ * share 16-byte blocks (Go's tiny allocator: gomm_tiny_size()); above 32 KiB an object is a span
  * of its own (gomm_heap_alloc_span() with span class 0).
  *
  * The life of a free: gomm_free() finds the span in the page->span map
@@ -199,14 +199,14 @@ static __always_inline void gomm_free_wipe(const void *p, size_t usable)
  * Span class of each request size 1..32768 for the fast path, indexed by
  * (size + 7) / 8; built at load from Go's two tables (gomm_size_to_class())
  * so that the fast path needs one load and no branch.  (1..15 come here
- * only with the tiny allocator off.)
+ * when gomm_tiny_size() says no: 8, or every one with gomm.tiny=0.)
  */
 static u8 gomm_fast_class[GOMM_MAX_SMALL_SIZE / 8 + 1] __ro_after_init;
 
 /* The paths an allocation takes; gomm_size_path() picks one. */
 enum gomm_path {
 	GOMM_PATH_NONE,		/* 0 bytes: NULL */
-	GOMM_PATH_TINY,		/* 1..15 bytes, tiny allocator on: a tiny block */
+	GOMM_PATH_TINY,		/* gomm_tiny_size(): a tiny block */
 	GOMM_PATH_CLASS,	/* up to 32 KiB: an object of a size class */
 	GOMM_PATH_LARGE,	/* above: a span of its own (NULL above 4 MiB) */
 };
@@ -220,7 +220,7 @@ static __always_inline enum gomm_path gomm_size_path(size_t size)
 	if (likely(size - GOMM_TINY_SIZE <= GOMM_MAX_SMALL_SIZE - GOMM_TINY_SIZE))
 		return GOMM_PATH_CLASS;
 	if (size - 1 < GOMM_TINY_SIZE - 1)
-		return likely(gomm_tiny_enabled) ? GOMM_PATH_TINY : GOMM_PATH_CLASS;
+		return gomm_tiny_size(size) ? GOMM_PATH_TINY : GOMM_PATH_CLASS;
 	return size ? GOMM_PATH_LARGE : GOMM_PATH_NONE;
 }
 

@@ -67,7 +67,7 @@ static void test_usable_size(struct kunit *test)
 		size_t want = gomm_class_to_size[gomm_size_to_class(n)];
 
 		KUNIT_ASSERT_NOT_NULL_MSG(test, p, "size %zu", n);
-		if (n >= GOMM_TINY_SIZE || !gomm_tiny_enabled)
+		if (!gomm_tiny_size(n))
 			KUNIT_ASSERT_EQ_MSG(test, gomm_size(p), want, "size %zu", n);
 		else
 			KUNIT_ASSERT_GE_MSG(test, gomm_size(p), n, "size %zu", n);
@@ -201,7 +201,7 @@ static unsigned int gomm_irq_counter(size_t size)
 {
 	if (size > GOMM_MAX_SMALL_SIZE)
 		return 0;
-	if (size < GOMM_TINY_SIZE && gomm_tiny_enabled)
+	if (gomm_tiny_size(size))
 		return GOMM_STATS_TINY;
 	return gomm_size_to_class(size);
 }
@@ -625,10 +625,10 @@ static void test_tiny_reuse(struct kunit *test)
 	long blocks = gomm_tiny_begin(test);
 	u8 *a, *b, *c, *d, *e;
 
-	a = gomm_alloc(8, GFP_KERNEL);
-	b = gomm_alloc(8, GFP_KERNEL);
+	a = gomm_alloc(6, GFP_KERNEL);
+	b = gomm_alloc(6, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, a);
-	KUNIT_EXPECT_PTR_EQ(test, b, a + 8);
+	KUNIT_EXPECT_PTR_EQ(test, b, a + 6);
 	gomm_free(a);
 	gomm_free(b);
 	/* the open block holds itself */
@@ -655,6 +655,28 @@ static void test_tiny_reuse(struct kunit *test)
 	gomm_free(e);
 	gomm_drain();
 	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_SPANCLASS), blocks);
+}
+
+/* An 8-byte request is an object of class 1, not a tiny sub-object. */
+static void test_tiny_eight(struct kunit *test)
+{
+	long blocks = gomm_tiny_begin(test);
+	struct gomm_span *s;
+	void *p, *q;
+
+	p = gomm_alloc(8, GFP_KERNEL);
+	q = gomm_alloc(8, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_NOT_NULL(test, q);
+	s = gomm_span_of(p, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	KUNIT_EXPECT_EQ(test, s->kind, GOMM_KIND_SMALL);
+	KUNIT_EXPECT_EQ(test, s->sizeclass, 1);
+	KUNIT_EXPECT_EQ(test, gomm_size(p), 8UL);
+	/* no tiny block was opened for them */
+	KUNIT_EXPECT_EQ(test, gomm_stats_in_use(GOMM_TINY_SPANCLASS), blocks);
+	gomm_free(p);
+	gomm_free(q);
 }
 
 static void test_tiny_alignment(struct kunit *test)
@@ -688,6 +710,7 @@ static void test_tiny_alignment(struct kunit *test)
 static struct kunit_case gomm_tiny_cases[] = {
 	KUNIT_CASE(test_tiny_combine),
 	KUNIT_CASE(test_tiny_reuse),
+	KUNIT_CASE(test_tiny_eight),
 	KUNIT_CASE(test_tiny_alignment),
 	{}
 };

@@ -310,19 +310,19 @@ static void test_interior_free(struct kunit *test)
 		return;
 	migrate_disable();
 	gomm_drain();
-	p = gomm_alloc(8, GFP_KERNEL);
+	p = gomm_alloc(14, GFP_KERNEL);
 	migrate_enable();
 	KUNIT_ASSERT_NOT_NULL(test, p);
-	memset(p, 0x77, 8);
+	memset(p, 0x77, 14);
 	hard_errs_read(&e0);
 	for (n = 1; n < 8; n += 3)
 		gomm_free(p + n);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&gomm_errors.bad_free) - e0.bad_free +
 			atomic_long_read(&gomm_errors.double_free) - e0.double_free, 3L);
-	KUNIT_EXPECT_EQ(test, gomm_size(p), 8UL);
-	KUNIT_EXPECT_NULL(test, memchr_inv(p, 0x77, 8));
+	KUNIT_EXPECT_EQ(test, gomm_size(p), 14UL);
+	KUNIT_EXPECT_NULL(test, memchr_inv(p, 0x77, 14));
 	gomm_free(p);
-	hard_class_ok(test, 8);
+	hard_class_ok(test, 14);
 }
 
 /* Small double free after the first free was swept (alloc bit clear). */
@@ -782,14 +782,14 @@ static void test_zero_all(struct kunit *test)
 	migrate_disable();
 	for (c = 1; c < GOMM_NUM_CLASSES; c++) {
 		size = gomm_class_to_size[c];
-		/* class 1 (8 bytes) with the tiny allocator on: tiny size 8 below */
-		if (size < GOMM_TINY_SIZE && gomm_tiny_enabled)
+		/* below 16 bytes, the sizes loop below covers it */
+		if (size < GOMM_TINY_SIZE)
 			continue;
 		snprintf(what, sizeof(what), "class %u (%zu bytes)", c, size);
 		hard_zero_reuse(test, &z, size, 2 * gomm_class_to_nelems[c], c & 1, what);
 	}
 	for (size = 1; size < GOMM_TINY_SIZE; size++) {
-		if (gomm_tiny_enabled) {
+		if (gomm_tiny_size(size)) {
 			hard_zero_tiny(test, size, size & 1);
 			continue;
 		}

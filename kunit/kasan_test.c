@@ -158,9 +158,9 @@ static void test_tiny_object(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, kasan_read(test, a + 4, KASAN_NONE));
 	KUNIT_EXPECT_TRUE_MSG(test, kasan_read(test, a + 5, KASAN_OOB),
 			      "tiny overflow not reported");
-	b = gomm_alloc(8, GFP_KERNEL);	/* aligned to 8: the block's second half */
-	KUNIT_ASSERT_PTR_EQ(test, b, a + 8);
-	KUNIT_EXPECT_TRUE(test, kasan_read(test, b + 7, KASAN_NONE));
+	b = gomm_alloc(10, GFP_KERNEL);	/* aligned to 2: at 6, to the block's end */
+	KUNIT_ASSERT_PTR_EQ(test, b, a + 6);
+	KUNIT_EXPECT_TRUE(test, kasan_read(test, b + 9, KASAN_NONE));
 	/* a request that does not fit closes the block (a new one opens) */
 	c = gomm_alloc(12, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, c);
@@ -169,12 +169,12 @@ static void test_tiny_object(struct kunit *test)
 	gomm_free(b);
 	KUNIT_EXPECT_TRUE_MSG(test, kasan_read(test, a, KASAN_UAF),
 			      "tiny use after free not reported");
-	KUNIT_EXPECT_TRUE(test, kasan_read(test, b + 7, KASAN_UAF));
+	KUNIT_EXPECT_TRUE(test, kasan_read(test, b + 9, KASAN_UAF));
 	gomm_free(c);
-	d = gomm_alloc(8, GFP_KERNEL);	/* does not fit after c: starts over */
+	d = gomm_alloc(6, GFP_KERNEL);	/* does not fit after c: starts over */
 	KUNIT_ASSERT_PTR_EQ(test, d, c);
-	KUNIT_EXPECT_TRUE(test, kasan_read(test, d + 7, KASAN_NONE));
-	KUNIT_EXPECT_TRUE_MSG(test, kasan_read(test, d + 8, KASAN_OOB),
+	KUNIT_EXPECT_TRUE(test, kasan_read(test, d + 5, KASAN_NONE));
+	KUNIT_EXPECT_TRUE_MSG(test, kasan_read(test, d + 6, KASAN_OOB),
 			      "overflow into a started-over block not reported");
 	gomm_free(d);
 }

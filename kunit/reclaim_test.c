@@ -135,7 +135,7 @@ bool gomm_race_free_drain(struct kunit *test, size_t size, bool free_now)
 		return false;
 	}
 	s = gomm_span_of(r.p, NULL);
-	r.block = size < GOMM_TINY_SIZE ?
+	r.block = gomm_tiny_size(size) ?
 		  (void *)((unsigned long)r.p & ~(GOMM_TINY_SIZE - 1UL)) : r.p;
 	gomm_drain();
 
@@ -179,7 +179,7 @@ static void test_free_drain_race_tiny(struct kunit *test)
 {
 	if (!gomm_tiny_enabled)
 		kunit_skip(test, "gomm.tiny=0");
-	KUNIT_EXPECT_TRUE_MSG(test, gomm_race_free_drain(test, 8, false),
+	KUNIT_EXPECT_TRUE_MSG(test, gomm_race_free_drain(test, 6, false),
 			      "the drain did not free the tiny span while the free was stopped");
 }
 

@@ -59,7 +59,7 @@
  * (at least 8 bytes; power-of-two sizes are naturally aligned, large
  * objects are 8 KiB aligned), or %NULL when @size is 0, above 4 MiB, or
  * memory cannot be had.  gomm_size() of the result is Go's class size for
- * @size >= 16 (1..15 may share a 16-byte tiny block) and
+ * @size >= 16 and 8 (1..15 but 8 may share a 16-byte tiny block) and
  * round_up(@size, 8192) above 32768.
  */
 void *gomm_alloc(size_t size, gfp_t flags);
