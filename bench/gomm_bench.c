@@ -19,9 +19,12 @@
  * other vCPUs run meanwhile (a work item, vmstat, the gomm scavenger),
  * and one such event can add several million instructions to a loop of a
  * few million, so the best shows how much of the worst is such an event.
- * Rows that free large objects (growth, large, the 64 KiB batch) end each
- * of gomm's rounds with its deferred page return (bench_gomm_reclaim()),
- * timed in the round, as SLUB's kfree() gives the pages back inline.
+ * Rows that free large objects (growth, large) and every batch row end
+ * each of gomm's rounds with its deferred page return
+ * (bench_gomm_reclaim()), timed in the round, as SLUB's kfree() gives the
+ * pages back inline (large objects, empty slabs).  A batch of 100000
+ * 4 KiB objects leaves 400 MiB of empty spans: without this, the next
+ * row's first scavenge paid for them.
  * Sizes are not compile-time constants, so kmalloc() goes through
  * __kmalloc() and its size lookup like gomm_alloc() does.  The numbers
  * are raw: they include the loop and the calls; case=loop measures that
@@ -565,8 +568,9 @@ static void bench_split_round(struct bench_split_rounds *r,
 /*
  * BENCH_REPEAT rounds, each of @reps batches of @n allocs then @n frees
  * (a round has at least BENCH_ITERS objects: 2000 x 64 KiB is 50 batches
- * a round), every round timed.  For large objects each of gomm's rounds
- * ends with its page return (bench_gomm_reclaim()), in the free half.
+ * a round), every round timed.  Each of gomm's rounds ends with its page
+ * return (bench_gomm_reclaim()), in the free half: the empty spans a
+ * round leaves behind go back as SLUB's empty slabs do in its kfree().
  */
 static int bench_time_batch(enum bench_kind k, size_t size, unsigned long n,
 			    unsigned long reps, struct bench_split_rounds *rr)
@@ -590,7 +594,7 @@ static int bench_time_batch(enum bench_kind k, size_t size, unsigned long n,
 			r.alloc_ns += t1 - t0;
 			r.free_ns += ktime_get_ns() - t1;
 		}
-		if (size > SZ_32K && k == BENCH_GOMM) {
+		if (k == BENCH_GOMM) {
 			t1 = ktime_get_ns();
 			if (bench_gomm_reclaim())
 				return -EIO;
