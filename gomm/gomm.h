@@ -246,7 +246,7 @@ struct gomm_heap {
 	unsigned long chunks;
 	unsigned long grows;
 	unsigned long released;
-	unsigned long blocks_released;
+	atomic_long_t blocks_released;
 	struct gomm_mcentral central[GOMM_NUM_SPANCLASSES];
 };
 

@@ -722,7 +722,7 @@ unsigned long gomm_heap_scavenge(unsigned long retain_pages,
 				 unsigned long max_pages)
 {
 	unsigned long release[GOMM_CHUNK_PAGES / BITS_PER_LONG];
-	unsigned long ci, n, n_blocks, free, flags, released = 0;
+	unsigned long ci, n, free, flags, released = 0;
 	struct gomm_chunk *c;
 	struct gomm_heap *h;
 	unsigned int hi;
@@ -746,10 +746,8 @@ unsigned long gomm_heap_scavenge(unsigned long retain_pages,
 			h->released += n;
 			raw_spin_unlock_irqrestore(&h->lock, flags);
 
-			n_blocks = gomm_free_kpages(ci, release);
-			raw_spin_lock_irqsave(&h->lock, flags);
-			h->blocks_released += n_blocks;
-			raw_spin_unlock_irqrestore(&h->lock, flags);
+			atomic_long_add(gomm_free_kpages(ci, release),
+					&h->blocks_released);
 			released += n;
 			cond_resched();
 		}
@@ -783,7 +781,7 @@ static void gomm_heap_stats_add(struct gomm_heap *h, struct gomm_heap_stats *st)
 	st->large_pages += atomic_long_read(&h->large_pages);
 	st->nr_large += atomic_long_read(&h->nr_large);
 	st->released += h->released;
-	st->blocks_released += h->blocks_released;
+	st->blocks_released += atomic_long_read(&h->blocks_released);
 	st->grows += h->grows;
 	st->largest_free = max(st->largest_free, gomm_pa_largest_free(&h->pa));
 	raw_spin_unlock_irqrestore(&h->lock, flags);

@@ -623,6 +623,17 @@ static __always_inline bool gomm_alloc_recorded(void)
 }
 
 /*
+ * Its twin for frees: does a free go through gomm_free_traced() for more
+ * than nothing (the gomm:gomm_free tracepoint, the call-site accounting,
+ * init_on_free's wipe)?  Not when init_on_alloc alone turned
+ * gomm_instr_key on.
+ */
+static __always_inline bool gomm_free_recorded(void)
+{
+	return gomm_init_free || gomm_callsites_on() || trace_gomm_free_enabled();
+}
+
+/*
  * gomm_alloc() with the gomm:gomm_alloc tracepoint, the call-site
  * accounting (callsite.c) or init_on_alloc on; @ip is the caller's return
  * address.
@@ -1080,20 +1091,30 @@ static noinline void *gomm_alloc_node_slow(size_t size, gfp_t flags, int node,
  * it may not be); a used-up window is refilled as gomm_alloc() refills it
  * (the local node's spans first), and an object of another node is given
  * back.  NULL sends the caller to gomm_alloc_node_slow().  Size classes
- * only, none of the GOMM_GFP_SLOW flags, not instrumented.
+ * only, none of the GOMM_GFP_SLOW flags but __GFP_ZERO, nothing recorded
+ * (init_on_alloc zeroes, as on gomm_alloc()'s fast path).
  */
 static void *gomm_alloc_thisnode_local(size_t size, gfp_t flags, int nid)
 {
+	bool zero = flags & __GFP_ZERO;
 	struct gomm_span *s;
 	unsigned long irqs;
+	unsigned int sc;
 	void *p = NULL;
 	u64 cache;
 
 	if (gomm_size_path(size) != GOMM_PATH_CLASS ||
-	    (flags & GOMM_GFP_SLOW) || gomm_instrumented())
+	    (flags & GOMM_GFP_SLOW & ~__GFP_ZERO))
 		return NULL;
+	sc = gomm_fast_class[(size + 7) / 8];
+	/* init_on_alloc alone: zeroed here, as gomm_alloc_traced() does */
+	if (gomm_instrumented()) {
+		if (gomm_alloc_recorded())
+			return NULL;
+		zero |= gomm_init_alloc;
+	}
 	local_irq_save(irqs);
-	s = this_cpu_read(gomm_mcache.alloc[gomm_fast_class[(size + 7) / 8]]);
+	s = this_cpu_read(gomm_mcache.alloc[sc]);
 	cache = s->alloc_cache;
 	if (!cache) {
 		p = gomm_alloc_refill(size, flags, irqs);
@@ -1101,13 +1122,16 @@ static void *gomm_alloc_thisnode_local(size_t size, gfp_t flags, int nid)
 			gomm_free(p);
 			p = NULL;
 		}
-		return p;
+	} else {
+		if (s->node == nid)
+			p = gomm_span_take_one(s, cache);
+		local_irq_restore(irqs);
+		if (p)
+			gomm_alloc_hook(p, size, s->elemsize, flags);
 	}
-	if (s->node == nid)
-		p = gomm_span_take_one(s, cache);
-	local_irq_restore(irqs);
-	if (p)
-		gomm_alloc_hook(p, size, s->elemsize, flags);
+	/* gomm's own write, below KASAN: the slack is a redzone */
+	if (p && zero)
+		__memset(p, 0, gomm_class_to_size[sc]);
 	return p;
 }
 
@@ -1437,8 +1461,7 @@ void gomm_free_bulk(size_t n, void **ptrs)
 	size_t i;
 
 	/* init_on_alloc alone turns the key on too: batched all the same */
-	if (gomm_instrumented() && (gomm_init_free || gomm_callsites_on() ||
-				    trace_gomm_free_enabled())) {
+	if (gomm_instrumented() && gomm_free_recorded()) {
 		for (i = 0; i < n; i++)
 			gomm_free_traced(ptrs[i], _RET_IP_);
 		return;
