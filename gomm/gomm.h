@@ -300,6 +300,8 @@ extern struct gomm_heap *gomm_heap_first;
 extern struct gomm_heap *gomm_heap_list[MAX_NUMNODES];
 extern unsigned int gomm_nr_heaps;
 extern struct gomm_span gomm_empty_span;
+/* the size class of a request of 1..32768 bytes, by (size + 7) / 8 */
+extern u8 gomm_fast_class[GOMM_MAX_SMALL_SIZE / 8 + 1];
 extern struct gomm_errors gomm_errors;
 DECLARE_PER_CPU(struct gomm_mcache, gomm_mcache);
 /* module parameters (module.c) that the rest reads */
@@ -321,6 +323,7 @@ static __always_inline bool gomm_tiny_size(size_t size)
 	return size - 1 < GOMM_TINY_SIZE - 1 && (size & 7) &&
 	       likely(gomm_tiny_enabled);
 }
+
 #ifdef CONFIG_FAULT_INJECTION
 extern struct fault_attr gomm_fail_grow;
 #endif
@@ -527,6 +530,42 @@ static __always_inline struct gomm_span *gomm_span_lookup(const void *p)
 		return &gomm_empty_span;
 	return READ_ONCE(gomm_map.spanmap[off >> GOMM_CHUNK_SHIFT]
 					  [(off >> GOMM_PAGE_SHIFT) % GOMM_CHUNK_PAGES]);
+}
+
+/**
+ * gomm_small_live - the free's fast test: a handed-out small object?
+ * @ptr: the pointer being freed
+ * @sp: set to the span the page->span map gives for @ptr
+ * @idx: set to the object's index, when the test passes
+ *
+ * Finds a handed-out object of a small span by its exact start (divmagic
+ * is 0 in every other span, the empty one included) and its alloc bit.
+ * Everything else (tiny, large, bad input, an object already swept free)
+ * goes to the caller's general path, which has *@sp.  The exact test
+ * comes first, on its own: then the compiler needs no copy of the product
+ * or divmagic (gomm_free()'s instruction count).
+ *
+ * Context: an RCU read-side section from here to the caller's last read
+ * of *@sp (the span lifetime rule).
+ * Return: true for a handed-out small object.
+ */
+static __always_inline bool gomm_small_live(const void *ptr,
+					    struct gomm_span **sp,
+					    unsigned int *idx)
+{
+	struct gomm_span *s = gomm_span_lookup(ptr);
+	u64 m = (u64)((unsigned long)ptr - s->start) * s->divmagic;
+
+	*sp = s;
+	if (!gomm_obj_exact(m, s->divmagic))
+		return false;
+	/*
+	 * A valid index is below nelems; the mask only keeps the bitmap
+	 * reads in bounds for a span that is torn down under a racing double
+	 * free (its fields need not agree then).
+	 */
+	*idx = (m >> 32) & (GOMM_MAX_OBJS_PER_SPAN - 1);
+	return test_bit(*idx, s->alloc_bits);
 }
 
 /*

@@ -201,7 +201,7 @@ static __always_inline void gomm_free_wipe(const void *p, size_t usable)
  * so that the fast path needs one load and no branch.  (1..15 come here
  * when gomm_tiny_size() says no: 8, or every one with gomm.tiny=0.)
  */
-static u8 gomm_fast_class[GOMM_MAX_SMALL_SIZE / 8 + 1] __ro_after_init;
+u8 gomm_fast_class[GOMM_MAX_SMALL_SIZE / 8 + 1] __ro_after_init;
 
 /* The paths an allocation takes; gomm_size_path() picks one. */
 enum gomm_path {
@@ -866,7 +866,6 @@ static __always_inline void __gomm_free(const void *ptr, bool wipe)
 {
 	struct gomm_span *s;
 	unsigned int idx;
-	u64 m;
 
 	/*
 	 * An RCU read-side section from the lookup to the last read of the
@@ -874,31 +873,14 @@ static __always_inline void __gomm_free(const void *ptr, bool wipe)
 	 * published, a drain on another CPU may sweep the span and free it.
 	 */
 	preempt_disable();
-	s = gomm_span_lookup(ptr);
-	m = (u64)((unsigned long)ptr - s->start) * s->divmagic;
-
-	/*
-	 * fast path: a handed-out object of a small span, found by its exact
-	 * start; divmagic is 0 in every other span, the empty one included.
-	 * (The exact test comes first, on its own: then the compiler needs
-	 * no copy of m or divmagic, two instructions fewer.)
-	 */
-	if (likely(gomm_obj_exact(m, s->divmagic))) {
-		/*
-		 * A valid index is below nelems; the mask only keeps the
-		 * bitmap reads in bounds for a span that is torn down under a
-		 * racing double free (its fields need not agree then).
-		 */
-		idx = (m >> 32) & (GOMM_MAX_OBJS_PER_SPAN - 1);
-		if (likely(test_bit(idx, s->alloc_bits))) {
-			/* before the free is published: it may be reused */
-			if (wipe)
-				gomm_free_wipe(ptr, s->elemsize);
-			gomm_free_hook(ptr, s->elemsize);
-			gomm_span_free_obj(s, idx, ptr);
-			preempt_enable();
-			return;
-		}
+	if (likely(gomm_small_live(ptr, &s, &idx))) {
+		/* before the free is published: it may be reused */
+		if (wipe)
+			gomm_free_wipe(ptr, s->elemsize);
+		gomm_free_hook(ptr, s->elemsize);
+		gomm_span_free_obj(s, idx, ptr);
+		preempt_enable();
+		return;
 	}
 	if (READ_ONCE(s->kind) == GOMM_KIND_TINY)
 		gomm_free_tiny(ptr, s);		/* tail calls: each ends */

@@ -260,11 +260,50 @@ miss:
 	return NULL;
 }
 
-/* __GFP_ACCOUNT aside, flags gomm_alloc_nolock() does not take */
-static noinline void gomm_nolock_bad_gfp(gfp_t flags)
+/* gomm_alloc_nolock()'s end, out of the busy section: object @p or NULL */
+static __always_inline void *gomm_nolock_done(void *p, size_t size,
+					      unsigned int sc, gfp_t flags)
 {
-	pr_warn_once("gomm: gomm_alloc_nolock() takes __GFP_ZERO, __GFP_NOWARN, __GFP_ACCOUNT and __GFP_NOMEMALLOC only, not %pGg: NULL\n",
-		     &flags);
+	size_t usable;
+
+	if (unlikely(!p))
+		return NULL;
+	usable = gomm_class_to_size[sc];
+	gomm_kasan_unpoison((unsigned long)p, size, usable);
+	/* gomm's own write, below KASAN: the slack is a redzone by now */
+	if ((flags & __GFP_ZERO) || gomm_init_alloc)
+		return __memset(p, 0, usable);
+	return p;
+}
+
+/*
+ * gomm_alloc_nolock() when the window is used up: busy, with interrupts
+ * off (@irqs), until gomm_nolock_refill() is done.  Out of line, so that
+ * the hit path needs no callee-saved registers.
+ */
+static noinline void *gomm_alloc_nolock_refill(struct gomm_nolock *nc,
+					       size_t size, unsigned int sc,
+					       gfp_t flags, unsigned long irqs)
+{
+	void *p = gomm_nolock_refill(nc, sc);
+
+	if (!p)
+		this_cpu_inc(gomm_nolock.nempty);
+	gomm_nolock_leave(nc);
+	local_irq_restore(irqs);
+	return gomm_nolock_done(p, size, sc, flags);
+}
+
+/* __GFP_ACCOUNT (served uncharged, counted) or a flag it does not take */
+static noinline void *gomm_alloc_nolock_flags(size_t size, gfp_t flags)
+{
+	if (flags & ~GOMM_NOLOCK_GFP) {
+		pr_warn_once("gomm: gomm_alloc_nolock() takes __GFP_ZERO, __GFP_NOWARN, __GFP_ACCOUNT and __GFP_NOMEMALLOC only, not %pGg: NULL\n",
+			     &flags);
+		return NULL;
+	}
+	gomm_account_unsupported();
+	return gomm_alloc_nolock(size, flags & ~__GFP_ACCOUNT);
 }
 
 void *gomm_alloc_nolock(size_t size, gfp_t flags)
@@ -272,19 +311,13 @@ void *gomm_alloc_nolock(size_t size, gfp_t flags)
 	struct gomm_nolock *nc;
 	unsigned long irqs;
 	unsigned int sc;
-	size_t usable;
 	void *p;
 
-	if (unlikely(flags & ~GOMM_NOLOCK_GFP)) {
-		gomm_nolock_bad_gfp(flags);
+	if (unlikely(flags & ~(GOMM_NOLOCK_GFP & ~__GFP_ACCOUNT)))
+		return gomm_alloc_nolock_flags(size, flags);
+	if (unlikely(size - 1 >= GOMM_MAX_SMALL_SIZE))
 		return NULL;
-	}
-	if (unlikely(!size || size > GOMM_MAX_SMALL_SIZE))
-		return NULL;
-	if (unlikely(flags & __GFP_ACCOUNT))
-		gomm_account_unsupported();
-	sc = gomm_size_to_class(size);
-	usable = gomm_class_to_size[sc];
+	sc = gomm_fast_class[(size + 7) / 8];
 	local_irq_save(irqs);
 	nc = this_cpu_ptr(&gomm_nolock);
 	if (unlikely(READ_ONCE(nc->busy))) {
@@ -295,20 +328,11 @@ void *gomm_alloc_nolock(size_t size, gfp_t flags)
 	gomm_nolock_enter(nc);
 	gomm_hook_nolock_busy();
 	p = gomm_span_take(nc->alloc[sc]);
-	if (unlikely(!p)) {
-		p = gomm_nolock_refill(nc, sc);
-		if (!p)
-			this_cpu_inc(gomm_nolock.nempty);
-	}
+	if (unlikely(!p))
+		return gomm_alloc_nolock_refill(nc, size, sc, flags, irqs);
 	gomm_nolock_leave(nc);
 	local_irq_restore(irqs);
-	if (unlikely(!p))
-		return NULL;
-	gomm_kasan_unpoison((unsigned long)p, size, usable);
-	/* gomm's own write, below KASAN: the slack is a redzone by now */
-	if ((flags & __GFP_ZERO) || gomm_init_alloc)
-		__memset(p, 0, usable);
-	return p;
+	return gomm_nolock_done(p, size, sc, flags);
 }
 EXPORT_SYMBOL_GPL(gomm_alloc_nolock);
 
@@ -339,8 +363,9 @@ static void gomm_nolock_handoff(struct gomm_span *s)
 }
 
 /* gomm_span_free_obj() with the FULL hand-off of gomm_nolock_handoff() */
-static void gomm_nolock_publish(struct gomm_span *s, unsigned int idx,
-				const void *ptr)
+static __always_inline void gomm_nolock_publish(struct gomm_span *s,
+						unsigned int idx,
+						const void *ptr)
 {
 	if (unlikely(test_and_set_bit(idx, s->free_bits))) {
 		gomm_report_double_free(ptr);
@@ -353,8 +378,9 @@ static void gomm_nolock_publish(struct gomm_span *s, unsigned int idx,
 }
 
 /* gomm_free()'s small object, from any context */
-static void gomm_nolock_free_small(struct gomm_span *s, unsigned int idx,
-				   const void *ptr)
+static __always_inline void gomm_nolock_free_small(struct gomm_span *s,
+						   unsigned int idx,
+						   const void *ptr)
 {
 	if (unlikely(gomm_init_free))
 		__memset((void *)ptr, 0, s->elemsize);
@@ -432,17 +458,16 @@ static bool gomm_nolock_bookkeeping(void)
 	return IS_ENABLED(CONFIG_DEBUG_KMEMLEAK) || gomm_callsites_on();
 }
 
-void gomm_free_nolock(const void *ptr)
+/*
+ * gomm_free_nolock() of anything but a handed-out small object with no
+ * bookkeeping to do; interrupts off (the span lifetime rule).
+ */
+static noinline void gomm_free_nolock_checked(const void *ptr)
 {
 	unsigned int idx, toff;
 	struct gomm_span *s;
-	unsigned long flags;
 	enum gomm_bad why;
 
-	if (!ptr)
-		return;
-	/* an RCU read-side section (the span lifetime rule), no migration */
-	local_irq_save(flags);
 	why = gomm_check_ptr(ptr, &s, &idx, &toff);
 	if (unlikely(why != GOMM_BAD_NONE)) {
 		gomm_report(why, ptr, GOMM_OP_FREE);
@@ -462,6 +487,23 @@ void gomm_free_nolock(const void *ptr)
 		else
 			gomm_nolock_free_small(s, idx, ptr);
 	}
+}
+
+void gomm_free_nolock(const void *ptr)
+{
+	struct gomm_span *s;
+	unsigned long flags;
+	unsigned int idx;
+
+	if (!ptr)
+		return;
+	/* an RCU read-side section (the span lifetime rule), no migration */
+	local_irq_save(flags);
+	/* gomm_free()'s fast test: a handed-out small object, no bookkeeping */
+	if (likely(gomm_small_live(ptr, &s, &idx) && !gomm_nolock_bookkeeping()))
+		gomm_nolock_free_small(s, idx, ptr);
+	else
+		gomm_free_nolock_checked(ptr);
 	local_irq_restore(flags);
 }
 EXPORT_SYMBOL_GPL(gomm_free_nolock);
