@@ -162,9 +162,18 @@ static void gomm_rcu_queued(struct gomm_rcu_cpu *rc, unsigned long flags)
 /* Is @ptr a live object?  If not, it was reported as a bad free. */
 static bool gomm_rcu_check(const void *ptr)
 {
-	bool tiny;
+	struct gomm_span *s;
+	unsigned int idx;
+	bool live, tiny;
 
-	return gomm_usable(ptr, GOMM_OP_FREE, &tiny);
+	/*
+	 * gomm_free()'s fast test, and no free bit (what gomm_check_ptr()
+	 * asks of a small object); anything else takes the full check
+	 */
+	preempt_disable();	/* the span lifetime rule */
+	live = gomm_small_live(ptr, &s, &idx) && !test_bit(idx, s->free_bits);
+	preempt_enable();
+	return live || gomm_usable(ptr, GOMM_OP_FREE, &tiny);
 }
 
 void gomm_free_rcu_head(const void *ptr, struct rcu_head *head)
