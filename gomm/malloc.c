@@ -1101,7 +1101,8 @@ static void *gomm_alloc_thisnode_local(size_t size, gfp_t flags, int nid)
 	if (!cache) {
 		p = gomm_alloc_refill(size, flags, irqs);
 		if (p && page_to_nid(virt_to_page(p)) != nid) {
-			gomm_free(p);
+			/* never the caller's: no trace, no wipe */
+			__gomm_free(p, false);
 			p = NULL;
 		}
 	} else {

@@ -297,6 +297,8 @@ static noinline void *gomm_alloc_nolock_refill(struct gomm_nolock *nc,
 /* __GFP_ACCOUNT (served uncharged, counted) or a flag it does not take */
 static noinline void *gomm_alloc_nolock_flags(size_t size, gfp_t flags)
 {
+	if (size - 1 >= GOMM_MAX_SMALL_SIZE)
+		return NULL;
 	if (flags & ~GOMM_NOLOCK_GFP) {
 		pr_warn_once("gomm: gomm_alloc_nolock() takes __GFP_ZERO, __GFP_NOWARN, __GFP_ACCOUNT and __GFP_NOMEMALLOC only, not %pGg: NULL\n",
 			     &flags);
@@ -499,8 +501,12 @@ void gomm_free_nolock(const void *ptr)
 		return;
 	/* an RCU read-side section (the span lifetime rule), no migration */
 	local_irq_save(flags);
-	/* gomm_free()'s fast test: a handed-out small object, no bookkeeping */
-	if (likely(gomm_small_live(ptr, &s, &idx) && !gomm_nolock_bookkeeping()))
+	/*
+	 * gomm_free()'s fast test, and no free bit (a double free is reported
+	 * by the full check before anything is touched), no bookkeeping
+	 */
+	if (likely(gomm_small_live(ptr, &s, &idx) &&
+		   !test_bit(idx, s->free_bits) && !gomm_nolock_bookkeeping()))
 		gomm_nolock_free_small(s, idx, ptr);
 	else
 		gomm_free_nolock_checked(ptr);

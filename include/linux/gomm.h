@@ -224,9 +224,10 @@ void gomm_free_rcu_head(const void *ptr, struct rcu_head *head);
  * @n: objects wanted
  * @ptrs: where the @n pointers go
  *
- * For the size classes (16..32768 bytes, and 1..15 with gomm.tiny=0) the
- * objects are taken a whole 64-object window of this CPU's span at a
- * time, with the interrupts off once per window, not once per object.
+ * For the size classes (8 and 16..32768 bytes, all of 1..15 with
+ * gomm.tiny=0) the objects are taken a whole 64-object window of this
+ * CPU's span at a time, with the interrupts off once per window, not once
+ * per object.
  * Tiny and large objects, %__GFP_NOFAIL, %__GFP_ACCOUNT, and everything
  * while a gomm tracepoint or the call-site accounting is on, are
  * allocated one by one as gomm_alloc() would.
