@@ -330,6 +330,8 @@ extern struct fault_attr gomm_fail_grow;
 #if IS_ENABLED(CONFIG_KUNIT)
 /* gomm_report()'s rate limit (malloc.c), static without KUnit */
 extern struct ratelimit_state gomm_report_rs;
+unsigned long gomm_kunit_scavenge(unsigned long retain_pages,
+				  unsigned long max_pages);
 #endif
 
 /**

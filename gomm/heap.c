@@ -663,18 +663,18 @@ static unsigned long gomm_chunk_scavenge(struct gomm_heap *h, unsigned long ci,
 					 struct gomm_chunk *c, unsigned long budget,
 					 unsigned long *release)
 {
-	unsigned long f, rs, re, n = 0;
+	unsigned long f, k, rs, re, n = 0;
 	int w;
 
 	lockdep_assert_held(&h->lock);
 	bitmap_zero(release, GOMM_CHUNK_PAGES);
+	/* a word at a time; in the word that ends the budget, its top pages */
 	for (w = ARRAY_SIZE(c->owned) - 1; w >= 0 && n < budget; w--) {
 		f = c->owned[w] & ~(unsigned long)c->palloc.bits[w];
-		while (f && n < budget) {
-			release[w] |= BIT(__fls(f));
-			f &= ~BIT(__fls(f));
-			n++;
-		}
+		for (k = hweight_long(f); k > budget - n; k--)
+			f &= f - 1;
+		release[w] = f;
+		n += k;
 	}
 	for_each_set_bitrange(rs, re, release, GOMM_CHUNK_PAGES)
 		gomm_pa_alloc_range(&h->pa, ci * GOMM_CHUNK_PAGES + rs, re - rs);

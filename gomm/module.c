@@ -168,6 +168,21 @@ unsigned long gomm_scavenge(void)
 /* for the KUnit suites and bench/ */
 GOMM_EXPORT_INTERNAL(gomm_scavenge);
 
+#if IS_ENABLED(CONFIG_KUNIT)
+/* gomm_heap_scavenge() with a budget, as a reclaimer, for the KUnit suites */
+unsigned long gomm_kunit_scavenge(unsigned long retain_pages,
+				  unsigned long max_pages)
+{
+	unsigned long n;
+
+	gomm_reclaim_lock();
+	n = gomm_heap_scavenge(retain_pages, max_pages);
+	gomm_reclaim_unlock();
+	return n;
+}
+EXPORT_SYMBOL_IF_KUNIT(gomm_kunit_scavenge);
+#endif
+
 /* The background scavenger: paced, a bounded amount of work per period. */
 static void gomm_scavenge_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(gomm_scavenger, gomm_scavenge_fn);

@@ -19,6 +19,8 @@
  * - test_scavenge_blocks: a free chunk goes back to the buddy allocator
  *   as one order-10 block; a page of it with a reference elsewhere splits
  *   it around that page, which keeps its other reference.
+ * - test_scavenge_budget: a release budget below a chunk's free pages
+ *   releases exactly that many, the chunk's highest.
  * - test_shrinker: the shrinker's count is what its scan releases, scan
  *   releases it before it returns, and a scan with nothing to release
  *   flushes no CPU.
@@ -276,6 +278,8 @@ static void test_bogus_free_bit(struct kunit *test)
 /* ---- page-granular scavenging and the shrinker ---- */
 
 #define SCAV_CHUNKS	4
+/* a retain target above any memory: the scavengers release nothing */
+#define RECLAIM_RETAIN_ALL	BIT(40)
 #define SCAV_SIZE	SZ_64K
 #define SCAV_PER_CHUNK	(SZ_4M / SCAV_SIZE)
 #define SCAV_N		(SCAV_CHUNKS * SCAV_PER_CHUNK + SCAV_PER_CHUNK)
@@ -457,12 +461,56 @@ static void test_shrinker(struct kunit *test)
 			    "a scan with nothing to release flushed a CPU");
 }
 
+/*
+ * A release budget below a chunk's free pages (the shrinker's nr_to_scan,
+ * the background scavenger's batch): exactly that many pages go back, the
+ * chunk's highest, and the rest stay gomm's free pages.  Budgets inside
+ * one word of the chunk's bitmaps, a word exactly, and across words.
+ */
+static void test_scavenge_budget(struct kunit *test)
+{
+	static const unsigned long budgets[] = {
+		1, 63, 64, 100, GOMM_CHUNK_PAGES - 1,
+	};
+	unsigned long b, pg, kept;
+	bool free_page;
+	u8 *p;
+
+	for (b = 0; b < ARRAY_SIZE(budgets); b++) {
+		gomm_kunit_set_retain(test, 0);
+		gomm_scavenge();
+		/* no release but the test's from here */
+		gomm_kunit_set_retain(test, RECLAIM_RETAIN_ALL);
+		p = gomm_alloc(GOMM_MAX_LARGE_SIZE, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, p);
+		KUNIT_ASSERT_TRUE(test, IS_ALIGNED(__pa(p), GOMM_MAX_LARGE_SIZE));
+		gomm_free(p);
+		gomm_drain();
+		KUNIT_EXPECT_EQ_MSG(test, gomm_kunit_scavenge(0, budgets[b]), budgets[b],
+				    "budget %lu", budgets[b]);
+		kept = GOMM_CHUNK_PAGES - budgets[b];
+		for (pg = 0; pg < GOMM_CHUNK_PAGES; pg++) {
+			free_page = false;
+			if (gomm_span_of(p + pg * GOMM_PAGE_SIZE, &free_page) ||
+			    free_page != (pg < kept)) {
+				KUNIT_FAIL(test, "budget %lu: page %lu %s", budgets[b], pg,
+					   free_page ? "kept, not released" :
+					   "released, not kept");
+				break;
+			}
+		}
+	}
+	gomm_kunit_set_retain(test, 0);
+	gomm_scavenge();
+}
+
 static struct kunit_case gomm_reclaim_cases[] = {
 	KUNIT_CASE(test_free_drain_race),
 	KUNIT_CASE(test_free_drain_race_tiny),
 	KUNIT_CASE(test_bogus_free_bit),
 	KUNIT_CASE(test_scavenge_partial_chunks),
 	KUNIT_CASE(test_scavenge_blocks),
+	KUNIT_CASE(test_scavenge_budget),
 	KUNIT_CASE(test_shrinker),
 	{}
 };
