@@ -490,9 +490,11 @@ static void test_scavenge_budget(struct kunit *test)
 				    "budget %lu", budgets[b]);
 		kept = GOMM_CHUNK_PAGES - budgets[b];
 		for (pg = 0; pg < GOMM_CHUNK_PAGES; pg++) {
+			bool want = pg < kept;	/* kept: a free page of gomm's */
+
 			free_page = false;
 			if (gomm_span_of(p + pg * GOMM_PAGE_SIZE, &free_page) ||
-			    free_page != (pg < kept)) {
+			    free_page != want) {
 				KUNIT_FAIL(test, "budget %lu: page %lu %s", budgets[b], pg,
 					   free_page ? "kept, not released" :
 					   "released, not kept");
