@@ -1067,69 +1067,78 @@ static noinline void *gomm_alloc_node_slow(size_t size, gfp_t flags, int node,
 	return p;
 }
 
+/* gomm_alloc_node_other()'s used-up window; IRQs off (@irqs) */
+static noinline void *gomm_alloc_thisnode_refill(size_t size, gfp_t flags,
+						 int node, unsigned long ip,
+						 unsigned long irqs, bool zero,
+						 int local)
+{
+	void *p = gomm_alloc_refill(size, flags, irqs);
+
+	if (p && page_to_nid(virt_to_page(p)) != local) {
+		/* never the caller's: no trace, no wipe */
+		__gomm_free(p, false);
+		p = NULL;
+	}
+	if (!p)
+		return gomm_alloc_node_slow(size, flags, node, ip);
+	/* gomm's own write, below KASAN: the slack is a redzone */
+	if (zero)
+		__memset(p, 0, gomm_class_to_size[gomm_fast_class[(size + 7) / 8]]);
+	return p;
+}
+
 /*
- * __GFP_THISNODE of the CPU's own node @nid: the next object of the CPU's
- * window if its span is of @nid (after a growth fell back to another node
- * it may not be); a used-up window is refilled as gomm_alloc() refills it
- * (the local node's spans first), and an object of another node is given
- * back.  NULL sends the caller to gomm_alloc_node_slow().  Size classes
- * only, none of the GOMM_GFP_SLOW flags but __GFP_ZERO, nothing recorded
- * (init_on_alloc zeroes, as on gomm_alloc()'s fast path).
+ * __GFP_THISNODE, or another node than the CPU's (@node).  For the CPU's
+ * own node: the next object of the CPU's window if its span is of that
+ * node (after a growth fell back to another node it may not be); a
+ * used-up window is refilled as gomm_alloc() refills it (the local node's
+ * spans first), and an object of another node is given back.  Size
+ * classes only, none of the GOMM_GFP_SLOW flags but __GFP_ZERO, nothing
+ * recorded (init_on_alloc zeroes, as on gomm_alloc()'s fast path);
+ * everything else gomm_alloc_node_slow().  Each way out is a tail call,
+ * so the window's path saves no registers.
  */
-static void *gomm_alloc_thisnode_local(size_t size, gfp_t flags, int nid)
+static noinline void *gomm_alloc_node_other(size_t size, gfp_t flags, int node,
+					    unsigned long ip)
 {
 	bool zero = flags & __GFP_ZERO;
+	int local = numa_mem_id();
 	struct gomm_span *s;
 	unsigned long irqs;
 	unsigned int sc;
-	void *p = NULL;
 	u64 cache;
+	void *p;
 
-	if (gomm_size_path(size) != GOMM_PATH_CLASS ||
+	if ((node != NUMA_NO_NODE && node != local) ||
+	    gomm_size_path(size) != GOMM_PATH_CLASS ||
 	    (flags & GOMM_GFP_SLOW & ~__GFP_ZERO))
-		return NULL;
+		goto slow;
 	sc = gomm_fast_class[(size + 7) / 8];
 	/* init_on_alloc alone: zeroed here, as gomm_alloc_traced() does */
 	if (gomm_instrumented()) {
 		if (gomm_alloc_recorded())
-			return NULL;
+			goto slow;
 		zero |= gomm_init_alloc;
 	}
 	local_irq_save(irqs);
 	s = this_cpu_read(gomm_mcache.alloc[sc]);
 	cache = s->alloc_cache;
-	if (!cache) {
-		p = gomm_alloc_refill(size, flags, irqs);
-		if (p && page_to_nid(virt_to_page(p)) != nid) {
-			/* never the caller's: no trace, no wipe */
-			__gomm_free(p, false);
-			p = NULL;
-		}
-	} else {
-		if (s->node == nid)
-			p = gomm_span_take_one(s, cache);
+	if (!cache)
+		return gomm_alloc_thisnode_refill(size, flags, node, ip, irqs,
+						  zero, local);
+	if (s->node != local) {
 		local_irq_restore(irqs);
-		if (p)
-			gomm_alloc_hook(p, size, s->elemsize, flags);
+		goto slow;
 	}
+	p = gomm_span_take_one(s, cache);
+	local_irq_restore(irqs);
+	gomm_alloc_hook(p, size, s->elemsize, flags);
 	/* gomm's own write, below KASAN: the slack is a redzone */
-	if (p && zero)
-		__memset(p, 0, gomm_class_to_size[sc]);
+	if (zero)
+		return __memset(p, 0, gomm_class_to_size[sc]);
 	return p;
-}
-
-/* __GFP_THISNODE, or another node than the CPU's */
-static noinline void *gomm_alloc_node_other(size_t size, gfp_t flags, int node,
-					    unsigned long ip)
-{
-	int local = numa_mem_id();
-	void *p;
-
-	if (node == NUMA_NO_NODE || node == local) {
-		p = gomm_alloc_thisnode_local(size, flags, local);
-		if (p)
-			return p;
-	}
+slow:
 	return gomm_alloc_node_slow(size, flags, node, ip);
 }
 
