@@ -571,6 +571,19 @@ static __always_inline bool gomm_small_live(const void *ptr,
 }
 
 /*
+ * gomm_small_live() with the object's free bit clear too: a live small
+ * object as gomm_check_ptr() judges one, for the callers that must leave
+ * a double free to the full check, which reports it before anything is
+ * touched (gomm_free_nolock(), the RCU frees).  Same context.
+ */
+static __always_inline bool gomm_small_unfreed(const void *ptr,
+					       struct gomm_span **sp,
+					       unsigned int *idx)
+{
+	return gomm_small_live(ptr, sp, idx) && !test_bit(*idx, (*sp)->free_bits);
+}
+
+/*
  * KASAN (generic): gomm writes the shadow of its objects itself, with the
  * codes of mm/kasan/kasan.h so that reports name the bug: a free object
  * is KASAN_SLAB_FREE ("slab-use-after-free"), the slack between the

@@ -25,8 +25,9 @@
  * span, or swaps it for one from the class's mcentral
  * (gomm_mcentral_cache()) or a new one (gomm_mcentral_grow(): pages from
  * the heap, which grows with alloc_pages()).  Requests of 1..15 bytes but 8
- * share 16-byte blocks (Go's tiny allocator: gomm_tiny_size()); above 32 KiB an object is a span
- * of its own (gomm_heap_alloc_span() with span class 0).
+ * share 16-byte blocks (Go's tiny allocator: gomm_tiny_size()); above
+ * 32 KiB an object is a span of its own (gomm_heap_alloc_span() with span
+ * class 0).
  *
  * The life of a free: gomm_free() finds the span in the page->span map
  * (gomm_span_lookup()), checks that the pointer is the start of an object

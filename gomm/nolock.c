@@ -501,12 +501,8 @@ void gomm_free_nolock(const void *ptr)
 		return;
 	/* an RCU read-side section (the span lifetime rule), no migration */
 	local_irq_save(flags);
-	/*
-	 * gomm_free()'s fast test, and no free bit (a double free is reported
-	 * by the full check before anything is touched), no bookkeeping
-	 */
-	if (likely(gomm_small_live(ptr, &s, &idx) &&
-		   !test_bit(idx, s->free_bits) && !gomm_nolock_bookkeeping()))
+	/* a live small object with no bookkeeping to do: freed at once */
+	if (likely(gomm_small_unfreed(ptr, &s, &idx) && !gomm_nolock_bookkeeping()))
 		gomm_nolock_free_small(s, idx, ptr);
 	else
 		gomm_free_nolock_checked(ptr);

@@ -166,12 +166,9 @@ static bool gomm_rcu_check(const void *ptr)
 	unsigned int idx;
 	bool live, tiny;
 
-	/*
-	 * gomm_free()'s fast test, and no free bit (what gomm_check_ptr()
-	 * asks of a small object); anything else takes the full check
-	 */
+	/* a live small object passes at once; anything else the full check */
 	preempt_disable();	/* the span lifetime rule */
-	live = gomm_small_live(ptr, &s, &idx) && !test_bit(idx, s->free_bits);
+	live = gomm_small_unfreed(ptr, &s, &idx);
 	preempt_enable();
 	return live || gomm_usable(ptr, GOMM_OP_FREE, &tiny);
 }
