@@ -85,7 +85,10 @@ static DEFINE_PER_CPU(struct gomm_stash, gomm_stash);
  * What the page->span map holds for pages in no span: a span with an
  * empty window (so an mcache can point at it too) and kind NONE.
  */
-struct gomm_span gomm_empty_span = { .kind = GOMM_KIND_NONE };
+struct gomm_span gomm_empty_span = {
+	.kind = GOMM_KIND_NONE,
+	.alloc_word = gomm_empty_span.alloc_bits,
+};
 /* the span map of every chunk gomm does not have */
 static struct gomm_span *gomm_empty_map[GOMM_CHUNK_PAGES];
 static struct kmem_cache *gomm_chunk_cache;

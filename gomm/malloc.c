@@ -311,20 +311,21 @@ static noinline void *gomm_alloc_refill_slow(size_t size, unsigned int sc,
 }
 
 /*
- * The fast path's miss: called with IRQs off (@flags), returns with them
- * restored.  Its common case, frees back in the window's own word, is
+ * The fast path's miss on span @s, this CPU's of the class (the fast
+ * path passes it on in its register): called with IRQs off (@flags),
+ * returns with them restored.  Its common case, frees back in the window's own word, is
  * gomm_span_rewindow() (span.h); everything else gomm_next_free().
  */
 static noinline void *gomm_alloc_refill(size_t size, gfp_t gfp,
-					unsigned long flags)
+					unsigned long flags,
+					struct gomm_span *s)
 {
-	unsigned int sc = gomm_fast_class[(size + 7) / 8];
-	struct gomm_span *s = this_cpu_read(gomm_mcache.alloc[sc]);
 	u64 freed;
 	void *p;
 
 	if (!gomm_span_rewindow(s, &freed))
-		return gomm_alloc_refill_slow(size, sc, gfp, flags);
+		return gomm_alloc_refill_slow(size, gomm_fast_class[(size + 7) / 8],
+					      gfp, flags);
 	this_cpu_inc(gomm_mcache.slow);
 	this_cpu_inc(gomm_mcache.sweeps);
 	/* objects loaded and frees swept alike (gomm_stats_cpu()) */
@@ -581,7 +582,7 @@ static __always_inline void *__gomm_alloc_flags(size_t size, gfp_t flags,
 		cache = s->alloc_cache;
 		if (unlikely(!cache)) {
 			if (!zero)
-				return gomm_alloc_refill(size, flags, irqs);
+				return gomm_alloc_refill(size, flags, irqs, s);
 			local_irq_restore(irqs);
 			return gomm_alloc_slow(size, flags);
 		}
@@ -1072,9 +1073,9 @@ static noinline void *gomm_alloc_node_slow(size_t size, gfp_t flags, int node,
 static noinline void *gomm_alloc_thisnode_refill(size_t size, gfp_t flags,
 						 int node, unsigned long ip,
 						 unsigned long irqs, bool zero,
-						 int local)
+						 int local, struct gomm_span *s)
 {
-	void *p = gomm_alloc_refill(size, flags, irqs);
+	void *p = gomm_alloc_refill(size, flags, irqs, s);
 
 	if (p && page_to_nid(virt_to_page(p)) != local) {
 		/* never the caller's: no trace, no wipe */
@@ -1127,7 +1128,7 @@ static noinline void *gomm_alloc_node_other(size_t size, gfp_t flags, int node,
 	cache = s->alloc_cache;
 	if (!cache)
 		return gomm_alloc_thisnode_refill(size, flags, node, ip, irqs,
-						  zero, local);
+						  zero, local, s);
 	if (s->node != local) {
 		local_irq_restore(irqs);
 		goto slow;

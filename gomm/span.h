@@ -136,7 +136,8 @@ enum gomm_span_kind {
  *	window that starts at @freeindex (bit i = object @freeindex + i); the
  *	fast path clears the bit of each object it hands out.  0 unless cached.
  * @window: owner: address of object @freeindex
- * @alloc_word: owner: &@alloc_bits[@freeindex / 64]
+ * @alloc_word: owner: &@alloc_bits[@freeindex / 64] (for the empty span
+ *	too: gomm_span_rewindow() reads the free word beside it)
  * @freeindex: owner: start of the current window, a multiple of 64; every
  *	object below it is allocated (Go's freeindex, at window granularity)
  * @alloc_count: owner: objects allocated, or free but in the window;
@@ -414,7 +415,10 @@ static __always_inline bool gomm_span_window(struct gomm_span *s,
  */
 static __always_inline bool gomm_span_rewindow(struct gomm_span *s, u64 *window)
 {
-	unsigned long *fw = &s->free_bits[s->freeindex / 64];
+	/* &free_bits[freeindex / 64], one load: the word beside alloc_word */
+	unsigned long *fw = (void *)s->alloc_word +
+			    offsetof(struct gomm_span, free_bits) -
+			    offsetof(struct gomm_span, alloc_bits);
 	unsigned long freed, alloc, i;
 
 	if (!READ_ONCE(*fw))
