@@ -89,6 +89,7 @@ struct gomm_span gomm_empty_span = {
 	.kind = GOMM_KIND_NONE,
 	.alloc_word = gomm_empty_span.alloc_bits,
 };
+
 /* the span map of every chunk gomm does not have */
 static struct gomm_span *gomm_empty_map[GOMM_CHUNK_PAGES];
 static struct kmem_cache *gomm_chunk_cache;
