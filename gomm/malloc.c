@@ -313,8 +313,9 @@ static noinline void *gomm_alloc_refill_slow(size_t size, unsigned int sc,
 /*
  * The fast path's miss on span @s, this CPU's of the class (the fast
  * path passes it on in its register): called with IRQs off (@flags),
- * returns with them restored.  Its common case, frees back in the window's own word, is
- * gomm_span_rewindow() (span.h); everything else gomm_next_free().
+ * returns with them restored.  Its common case, frees back in the
+ * window's own word, is gomm_span_rewindow() (span.h); everything else
+ * gomm_next_free().
  */
 static noinline void *gomm_alloc_refill(size_t size, gfp_t gfp,
 					unsigned long flags,
