@@ -298,9 +298,10 @@ static noinline void *gomm_alloc_sc(struct gomm_mcache **mcp, unsigned int sc,
 }
 
 /* The fast path's miss, the general case; IRQs off (@flags) until it returns. */
-static noinline void *gomm_alloc_refill_slow(size_t size, unsigned int sc,
-					     gfp_t gfp, unsigned long flags)
+static noinline void *gomm_alloc_refill_slow(size_t size, gfp_t gfp,
+					     unsigned long flags)
 {
+	unsigned int sc = gomm_fast_class[(size + 7) / 8];
 	struct gomm_mcache *mc = this_cpu_ptr(&gomm_mcache);
 	void *p = gomm_next_free(&mc, sc, gfp, &flags);
 
@@ -325,8 +326,7 @@ static noinline void *gomm_alloc_refill(size_t size, gfp_t gfp,
 	void *p;
 
 	if (!gomm_span_rewindow(s, &freed))
-		return gomm_alloc_refill_slow(size, gomm_fast_class[(size + 7) / 8],
-					      gfp, flags);
+		return gomm_alloc_refill_slow(size, gfp, flags);
 	this_cpu_inc(gomm_mcache.slow);
 	this_cpu_inc(gomm_mcache.sweeps);
 	/* objects loaded and frees swept alike (gomm_stats_cpu()) */
