@@ -97,8 +97,10 @@
  * @refills: spans taken from an mcentral (or a new span)
  * @sweeps: exhausted spans that a sweep made usable again
  * @flushes: times this mcache was flushed (drain, hotplug, unload)
- * @nrewin: objects of the windows gomm_alloc_refill() reloaded from their
- *	own word's frees: as many objects loaded as frees swept
+ * @rewins: windows gomm_alloc_refill() (or the bulk path) reloaded from
+ *	their own word's frees: each is a slow path and a sweep too (one
+ *	counter for the three, gomm_stats_read() adds it to both)
+ * @nrewin: objects of those windows: as many objects loaded as frees swept
  * @nswept: frees of span-class objects that this CPU swept otherwise (its
  *	mcache's sweeps, and sweeps under an mcentral lock taken here)
  * @ntiny_free: tiny sub-objects freed on this CPU
@@ -107,9 +109,9 @@
  * Every counter only goes up but @nalloc, which gives back the unused
  * part of a window when it is unloaded; gomm_stats_cpu() takes the
  * current windows off instead, so what it reports only goes up.  The
- * fields up to @flushes and @nrewin are written by their CPU with local
- * interrupts off; @nswept, @ntiny_free and @nlarge_free by this_cpu_*()
- * operations, which are interrupt-safe on their own.  A CPU that goes
+ * fields up to @nrewin are written by their CPU with local interrupts
+ * off; @nswept, @ntiny_free and @nlarge_free by this_cpu_*() operations,
+ * which are interrupt-safe on their own.  A CPU that goes
  * offline keeps its counters: the totals sum every possible CPU.
  */
 struct gomm_mcache {
@@ -124,6 +126,7 @@ struct gomm_mcache {
 	unsigned long refills;
 	unsigned long sweeps;
 	unsigned long flushes;
+	unsigned long rewins;
 	unsigned long nrewin;
 	unsigned long nswept;
 	unsigned long ntiny_free;
@@ -562,11 +565,14 @@ static __always_inline bool gomm_small_live(const void *ptr,
 	if (!gomm_obj_exact(m, s->divmagic))
 		return false;
 	/*
-	 * A valid index is below nelems; the mask only keeps the bitmap
-	 * reads in bounds for a span that is torn down under a racing double
-	 * free (its fields need not agree then).
+	 * In bounds without a mask: the map gave @s for @ptr's page, so the
+	 * offset is below the span's size (start and divmagic never change
+	 * in a small span's life, and a struct outlives its readers), and an
+	 * offset there is in object 1023 at most in every class (KUnit
+	 * gomm_sizeclass.test_divmagic).  At the end of a span with room left
+	 * over, it is object nelems, whose alloc bit is never set.
 	 */
-	*idx = (m >> 32) & (GOMM_MAX_OBJS_PER_SPAN - 1);
+	*idx = m >> 32;
 	return test_bit(*idx, s->alloc_bits);
 }
 

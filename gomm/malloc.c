@@ -325,13 +325,12 @@ static noinline void *gomm_alloc_refill(size_t size, gfp_t gfp,
 	u64 freed;
 	void *p;
 
-	if (!gomm_span_rewindow(s, &freed))
+	if (!gomm_span_rewindow(s, &freed, true))
 		return gomm_alloc_refill_slow(size, gfp, flags);
-	this_cpu_inc(gomm_mcache.slow);
-	this_cpu_inc(gomm_mcache.sweeps);
+	this_cpu_inc(gomm_mcache.rewins);
 	/* objects loaded and frees swept alike (gomm_stats_cpu()) */
 	this_cpu_add(gomm_mcache.nrewin, hweight64(freed));
-	p = gomm_span_take_one(s, freed);
+	p = gomm_span_obj(s, freed);
 	local_irq_restore(flags);
 	gomm_alloc_hook(p, size, s->elemsize, gfp);
 	return p;
@@ -1229,9 +1228,8 @@ static size_t gomm_alloc_bulk_sc(size_t size, gfp_t gfp, size_t n, void **ptrs)
 		s = mc->alloc[sc];
 		cache = s->alloc_cache;
 		if (unlikely(!cache)) {
-			if (gomm_span_rewindow(s, &cache)) {
-				mc->slow++;
-				mc->sweeps++;
+			if (gomm_span_rewindow(s, &cache, false)) {
+				mc->rewins++;
 				mc->nrewin += hweight64(cache);
 			} else {
 				/* may enable interrupts while the heap grows */
@@ -1317,7 +1315,7 @@ static noinline void gomm_free_one(const void *ptr)
 static void gomm_free_bulk_flush(struct gomm_span *s, unsigned long *bits)
 {
 	unsigned long mask, bad, old, b;
-	bool published = false;
+	const void *published = NULL;
 	unsigned int w;
 
 	for (w = 0; w < BITS_TO_LONGS(s->nelems); w++) {
@@ -1343,18 +1341,17 @@ static void gomm_free_bulk_flush(struct gomm_span *s, unsigned long *bits)
 		for_each_set_bit(b, &bad, BITS_PER_LONG)
 			gomm_free_one((void *)(s->start + (w * BITS_PER_LONG + b) *
 					       s->elemsize));
-		if (mask & ~old) {
-			/* once per span, as gomm_free() calls it per object */
-			if (!published)
-				gomm_hook_free_published((void *)(s->start +
-					(w * BITS_PER_LONG + __ffs(mask & ~old)) *
-					s->elemsize));
-			published = true;
+		/* the first object published: once per span, as gomm_free() per object */
+		if ((mask & ~old) && !published) {
+			published = (void *)(s->start + (w * BITS_PER_LONG +
+							 __ffs(mask & ~old)) *
+					     s->elemsize);
+			gomm_hook_free_published(published);
 		}
 	}
 	/* try_cmpxchg() is fully ordered: see gomm_span_publish_full() */
 	if (published && unlikely(data_race(s->state) == GOMM_SPAN_FULL))
-		gomm_mcentral_freed(s);
+		gomm_mcentral_freed(published, s);
 }
 
 /*

@@ -206,7 +206,7 @@ enum gomm_op {
 
 void gomm_report(enum gomm_bad why, const void *ptr, enum gomm_op op);
 void gomm_report_double_free(const void *ptr);
-void gomm_mcentral_freed(struct gomm_span *s);
+void gomm_mcentral_freed(const void *ptr, struct gomm_span *s);
 
 /*
  * Test hooks, compiled only into kernels with KUnit (the debug kernel):
@@ -393,10 +393,20 @@ static __always_inline bool gomm_span_window(struct gomm_span *s,
 	return true;
 }
 
+/* &free_bits[freeindex / 64], one load: the word beside alloc_word */
+static __always_inline unsigned long *gomm_span_free_word(struct gomm_span *s)
+{
+	return (void *)s->alloc_word + offsetof(struct gomm_span, free_bits) -
+	       offsetof(struct gomm_span, alloc_bits);
+}
+
 /**
  * gomm_span_rewindow - refill a used-up window from its own word's frees
  * @s: a span the caller owns, whose window is used up (alloc_cache 0)
- * @window: set to the new window (alloc_cache) on success
+ * @window: set to the new window on success
+ * @take: hand out the window's first object at once: the caller gets it
+ *	from gomm_span_obj(@s, *@window) (gomm_span_take_one() folded in,
+ *	each word written once)
  *
  * The allocation fast path's refill, for its common case: frees came back
  * to the used-up window's own word (a span of one to a few objects
@@ -413,27 +423,44 @@ static __always_inline bool gomm_span_window(struct gomm_span *s,
  * Return: true if the window was refilled, false if the general path
  * must refill.
  */
-static __always_inline bool gomm_span_rewindow(struct gomm_span *s, u64 *window)
+static __always_inline bool gomm_span_rewindow(struct gomm_span *s, u64 *window,
+					       bool take)
 {
-	/* &free_bits[freeindex / 64], one load: the word beside alloc_word */
-	unsigned long *fw = (void *)s->alloc_word +
-			    offsetof(struct gomm_span, free_bits) -
-			    offsetof(struct gomm_span, alloc_bits);
-	unsigned long freed, alloc, i;
+	unsigned long *aw = s->alloc_word, *fw = gomm_span_free_word(s);
+	unsigned long freed, alloc, rest, i;
 
 	if (!READ_ONCE(*fw))
 		return false;
 	freed = xchg(fw, 0);
-	alloc = *s->alloc_word;
-	if (unlikely(freed & ~alloc)) {
+	alloc = *aw;
+	/* each freed bit must be set in alloc: else a bogus free came in */
+	if (unlikely((alloc ^ freed) & freed)) {
+		/* the address again: one register less on the common path */
 		for_each_set_bit(i, &freed, BITS_PER_LONG)
-			set_bit(i, fw);
+			set_bit(i, gomm_span_free_word(s));
 		return false;
 	}
-	WRITE_ONCE(*s->alloc_word, alloc & ~freed);
-	s->alloc_cache = freed;
+	rest = take ? freed & (freed - 1) : freed;
+	/* the freed bits off but the one taken (freed ^ rest) */
+	WRITE_ONCE(*aw, alloc ^ rest);
+	s->alloc_cache = rest;
 	*window = freed;
 	return true;
+}
+
+/*
+ * The object of @s's window of the lowest bit of @cache (not 0).
+ * Computed here, where the two loads fold into the multiply and the add:
+ * left to itself the compiler loads window and elemsize into registers
+ * before the caller's local_irq_restore() and does the arithmetic after
+ * it (two instructions more on gomm_alloc()).
+ */
+static __always_inline void *gomm_span_obj(struct gomm_span *s, u64 cache)
+{
+	unsigned long p = s->window + (u32)__ffs64(cache) * s->elemsize;
+
+	OPTIMIZER_HIDE_VAR(p);
+	return (void *)p;
 }
 
 /**
@@ -453,7 +480,7 @@ static __always_inline void *gomm_span_take_one(struct gomm_span *s, u64 cache)
 
 	s->alloc_cache = rest;
 	*s->alloc_word |= cache ^ rest;
-	return (void *)(s->window + __ffs64(cache) * s->elemsize);
+	return gomm_span_obj(s, cache);
 }
 
 /* gomm_span_take_one(), or NULL when the window is used up. */
@@ -506,7 +533,7 @@ static __always_inline void gomm_span_free_obj(struct gomm_span *s,
 	gomm_hook_free_published(ptr);
 	/* test_and_set_bit() is fully ordered: see gomm_span_publish_full() */
 	if (unlikely(data_race(s->state) == GOMM_SPAN_FULL))
-		gomm_mcentral_freed(s);
+		gomm_mcentral_freed(ptr, s);
 }
 
 #endif /* _GOMM_SPAN_H */

@@ -230,9 +230,9 @@ static void gomm_stats_read(struct gomm_mcache *mc, struct gomm_cpu_stats *st)
 	}
 	st->allocs = loaded - window;
 	st->frees = READ_ONCE(mc->nrewin) + READ_ONCE(mc->nswept);
-	st->slow = READ_ONCE(mc->slow);
+	st->slow = READ_ONCE(mc->slow) + READ_ONCE(mc->rewins);
 	st->refills = READ_ONCE(mc->refills);
-	st->sweeps = READ_ONCE(mc->sweeps);
+	st->sweeps = READ_ONCE(mc->sweeps) + READ_ONCE(mc->rewins);
 	st->flushes = READ_ONCE(mc->flushes);
 	st->tiny_allocs = READ_ONCE(mc->ntiny_alloc);
 	st->tiny_frees = READ_ONCE(mc->ntiny_free);

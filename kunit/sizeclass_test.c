@@ -271,6 +271,9 @@ static void test_divmagic(struct kunit *test)
 				    r->objects - 1, "class %u", c);
 		KUNIT_EXPECT_EQ_MSG(test, gomm_obj_index(r->objects * r->size, magic),
 				    r->objects, "class %u", c);
+		/* gomm_small_live() tests this bit with no mask: in the bitmap */
+		KUNIT_EXPECT_LT_MSG(test, gomm_obj_index(span - 1, magic),
+				    GOMM_MAX_OBJS_PER_SPAN, "class %u", c);
 		cond_resched();
 	}
 }
