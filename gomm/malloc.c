@@ -252,13 +252,16 @@ static __always_inline void *gomm_next_free(struct gomm_mcache **mcp,
 			if (gomm_span_window(s, w))
 				goto take;
 		}
-		s->freeindex += 64;
-		if (gomm_span_load_window(s))
-			goto take;
-		if (gomm_span_sweep(s)) {
-			mc->sweeps++;
+		/* a span of one word: gomm_span_sweep_word() just swept it all */
+		if (s->nelems > BITS_PER_LONG) {
+			s->freeindex += 64;
 			if (gomm_span_load_window(s))
 				goto take;
+			if (gomm_span_sweep(s)) {
+				mc->sweeps++;
+				if (gomm_span_load_window(s))
+					goto take;
+			}
 		}
 		mc->alloc[sc] = &gomm_empty_span;
 		gomm_mcentral_uncache(s);

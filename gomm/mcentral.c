@@ -76,6 +76,12 @@ static struct gomm_span *gomm_mcentral_cache_of(struct gomm_mcentral *c)
 	struct gomm_span *s;
 	unsigned long flags;
 
+	/*
+	 * Nothing to take, no lock round trip: a span put back meanwhile is
+	 * missed as if it came a moment later, and the caller grows.
+	 */
+	if (list_empty(&c->partial))
+		return NULL;
 	raw_spin_lock_irqsave(&c->lock, flags);
 	s = gomm_mcentral_pop(c, c->nr_partial, &swept);
 	/* whoever sweeps counts the frees, on its own CPU (gomm_stats_cpu()) */
