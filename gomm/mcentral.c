@@ -77,11 +77,11 @@ static struct gomm_span *gomm_mcentral_cache_of(struct gomm_mcentral *c)
 	unsigned long flags;
 
 	/*
-	 * Nothing to take, no lock round trip: a span put back meanwhile is
-	 * missed as if it came a moment later, and the caller grows.
+	 * Under the lock even when the list looks empty: a lock holder that
+	 * moves its only span (gomm_mcentral_reclaim_class(), a span put
+	 * back by gomm_mcentral_pop()) empties it for a moment, and a caller
+	 * that took that at its word would grow - or fail - instead.
 	 */
-	if (list_empty(&c->partial))
-		return NULL;
 	raw_spin_lock_irqsave(&c->lock, flags);
 	s = gomm_mcentral_pop(c, c->nr_partial, &swept);
 	/* whoever sweeps counts the frees, on its own CPU (gomm_stats_cpu()) */
