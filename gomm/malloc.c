@@ -836,6 +836,16 @@ void gomm_free_large_claimed(const void *ptr, struct gomm_span *s)
 	this_cpu_inc(gomm_mcache.nlarge_free);
 }
 
+/* Large object @ptr, the start of LARGE span @s: claimed by its one freer. */
+static void gomm_free_large(const void *ptr, struct gomm_span *s)
+{
+	if (unlikely(test_and_set_bit(0, s->free_bits))) {
+		gomm_report(GOMM_BAD_DOUBLE_LARGE, ptr, GOMM_OP_FREE);
+		return;
+	}
+	gomm_free_large_claimed(ptr, s);
+}
+
 /* Everything but a handed-out small object: large, bad input, NULL. */
 static void gomm_free_checked(const void *ptr)
 {
@@ -852,11 +862,7 @@ static void gomm_free_checked(const void *ptr)
 		gomm_free_hook(ptr, s->elemsize);
 		gomm_span_free_obj(s, idx, ptr);
 	} else if (s->kind == GOMM_KIND_LARGE) {
-		if (unlikely(test_and_set_bit(0, s->free_bits))) {
-			gomm_report(GOMM_BAD_DOUBLE_LARGE, ptr, GOMM_OP_FREE);
-			return;
-		}
-		gomm_free_large_claimed(ptr, s);
+		gomm_free_large(ptr, s);
 	}
 }
 
@@ -864,6 +870,18 @@ static void gomm_free_checked(const void *ptr)
 static noinline void gomm_free_slow(const void *ptr)
 {
 	gomm_free_checked(ptr);
+	preempt_enable();
+}
+
+/*
+ * gomm_free_large() for gomm_free(), which found @s by @ptr's page and
+ * saw it LARGE: no second lookup and classification (gomm_check_ptr()
+ * makes the same two tests).  Ends the preempt-off section.
+ */
+static noinline void gomm_free_large_fast(const void *ptr,
+					  struct gomm_span *s)
+{
+	gomm_free_large(ptr, s);
 	preempt_enable();
 }
 
@@ -887,10 +905,20 @@ static __always_inline void __gomm_free(const void *ptr, bool wipe)
 		preempt_enable();
 		return;
 	}
-	if (READ_ONCE(s->kind) == GOMM_KIND_TINY)
-		gomm_free_tiny(ptr, s);		/* tail calls: each ends */
-	else
-		gomm_free_slow(ptr);		/* the section itself */
+	/* tail calls: each ends the section itself */
+	switch (READ_ONCE(s->kind)) {
+	case GOMM_KIND_TINY:
+		gomm_free_tiny(ptr, s);
+		break;
+	case GOMM_KIND_LARGE:
+		if ((unsigned long)ptr == s->start) {
+			gomm_free_large_fast(ptr, s);
+			break;
+		}
+		fallthrough;
+	default:
+		gomm_free_slow(ptr);
+	}
 }
 
 /*
