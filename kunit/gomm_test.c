@@ -475,11 +475,11 @@ static void test_refill_sweep(struct kunit *test)
 	KUNIT_EXPECT_PTR_EQ(test, p[2], p[1] + SPAN_SIZE);
 	KUNIT_EXPECT_EQ(test, s->alloc_count, 3);
 
-	/* the exhausted cached span is swept, not replaced */
 	/*
-	 * A sweep of the window's own word: gomm_alloc_refill()'s rewindow
-	 * counts it in rewins, gomm_next_free() (the zeroing path, with
-	 * init_on_alloc) in sweeps; gomm_stats_read() adds the two.
+	 * The exhausted cached span is swept, not replaced.  A sweep of the
+	 * window's own word: gomm_alloc_refill()'s rewindow counts it in
+	 * rewins, gomm_next_free() (the zeroing path, with init_on_alloc) in
+	 * sweeps; gomm_stats_read() adds the two.
 	 */
 	sweeps = mc->sweeps + mc->rewins;
 	gomm_free(p[1]);
