@@ -327,6 +327,12 @@ static __always_inline bool gomm_tiny_size(size_t size)
 	       likely(gomm_tiny_enabled);
 }
 
+/* The size class of a request of 1..32768 bytes: one load, no branch. */
+static __always_inline unsigned int gomm_class_of(size_t size)
+{
+	return gomm_fast_class[(size + 7) / 8];
+}
+
 #ifdef CONFIG_FAULT_INJECTION
 extern struct fault_attr gomm_fail_grow;
 #endif

@@ -304,7 +304,7 @@ static noinline void *gomm_alloc_sc(struct gomm_mcache **mcp, unsigned int sc,
 static noinline void *gomm_alloc_refill_slow(size_t size, gfp_t gfp,
 					     unsigned long flags)
 {
-	unsigned int sc = gomm_fast_class[(size + 7) / 8];
+	unsigned int sc = gomm_class_of(size);
 	struct gomm_mcache *mc = this_cpu_ptr(&gomm_mcache);
 	void *p = gomm_next_free(&mc, sc, gfp, &flags);
 
@@ -579,7 +579,7 @@ static __always_inline void *__gomm_alloc_flags(size_t size, gfp_t flags,
 
 	/* fast path: Go's nextFreeFast on this CPU's span of the class */
 	if (likely(path == GOMM_PATH_CLASS && !(flags & slow))) {
-		sc = gomm_fast_class[(size + 7) / 8];
+		sc = gomm_class_of(size);
 		local_irq_save(irqs);
 		s = this_cpu_read(gomm_mcache.alloc[sc]);
 		cache = s->alloc_cache;
@@ -1117,7 +1117,7 @@ static noinline void *gomm_alloc_thisnode_refill(size_t size, gfp_t flags,
 		return gomm_alloc_node_slow(size, flags, node, ip);
 	/* gomm's own write, below KASAN: the slack is a redzone */
 	if (zero)
-		__memset(p, 0, gomm_class_to_size[gomm_fast_class[(size + 7) / 8]]);
+		__memset(p, 0, gomm_class_to_size[gomm_class_of(size)]);
 	return p;
 }
 
@@ -1147,7 +1147,7 @@ static noinline void *gomm_alloc_node_other(size_t size, gfp_t flags, int node,
 	    gomm_size_path(size) != GOMM_PATH_CLASS ||
 	    (flags & GOMM_GFP_SLOW & ~__GFP_ZERO))
 		goto slow;
-	sc = gomm_fast_class[(size + 7) / 8];
+	sc = gomm_class_of(size);
 	/* init_on_alloc alone: zeroed here, as gomm_alloc_traced() does */
 	if (gomm_instrumented()) {
 		if (gomm_alloc_recorded())
@@ -1242,7 +1242,7 @@ EXPORT_SYMBOL_GPL(gomm_realloc);
  */
 static size_t gomm_alloc_bulk_sc(size_t size, gfp_t gfp, size_t n, void **ptrs)
 {
-	unsigned int sc = gomm_fast_class[(size + 7) / 8];
+	unsigned int sc = gomm_class_of(size);
 	size_t i = 0, j, len, usable = gomm_class_to_size[sc];
 	struct gomm_mcache *mc;
 	struct gomm_span *s;

@@ -319,7 +319,7 @@ void *gomm_alloc_nolock(size_t size, gfp_t flags)
 		return gomm_alloc_nolock_flags(size, flags);
 	if (unlikely(size - 1 >= GOMM_MAX_SMALL_SIZE))
 		return NULL;
-	sc = gomm_fast_class[(size + 7) / 8];
+	sc = gomm_class_of(size);
 	local_irq_save(irqs);
 	nc = this_cpu_ptr(&gomm_nolock);
 	if (unlikely(READ_ONCE(nc->busy))) {
