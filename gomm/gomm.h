@@ -189,17 +189,20 @@ struct gomm_mcentral {
  * struct gomm_chunk - one 4 MiB chunk of physical memory gomm knows of
  * @palloc: Go's pallocBits for the chunk (1 = in use or not gomm's)
  * @owned: 1 = gomm holds this page from the buddy allocator
+ * @zeroed: 1 = owned, free in the page allocator and still zero as the
+ *	buddy allocator handed it out (only with init_on_alloc: heap.c)
  * @spans: page -> span map (Go's heapArena.spans), every page of a span;
  *	&gomm_empty_span for pages in no span
  * @node: the NUMA node of every page of the chunk gomm holds; set before
  *	the chunk is published, never changed.  A block of another node
  *	in it (a node boundary that is not 4 MiB aligned) is given back.
  *
- * @palloc and @owned are guarded by the heap lock of @node's heap.
+ * @palloc, @owned and @zeroed are guarded by the heap lock of @node's heap.
  */
 struct gomm_chunk {
 	struct gomm_pchunk palloc;
 	unsigned long owned[GOMM_CHUNK_PAGES / BITS_PER_LONG];
+	unsigned long zeroed[GOMM_CHUNK_PAGES / BITS_PER_LONG];
 	struct gomm_span *spans[GOMM_CHUNK_PAGES];
 	int node;
 };
@@ -235,6 +238,8 @@ struct gomm_map {
  * @grows: successful heap growths
  * @released: gomm pages returned to the buddy allocator
  * @blocks_released: the blocks they went back in (page allocator calls)
+ * @large_prezeroed: large objects asked zeroed whose pages were zero
+ *	already (init_on_alloc zeroed them in the buddy allocator: heap.c)
  * @central: the node's mcentrals, one per span class (Go's mheap.central)
  */
 struct gomm_heap {
@@ -250,6 +255,7 @@ struct gomm_heap {
 	unsigned long grows;
 	unsigned long released;
 	atomic_long_t blocks_released;
+	atomic_long_t large_prezeroed;
 	struct gomm_mcentral central[GOMM_NUM_SPANCLASSES];
 };
 
@@ -262,6 +268,7 @@ struct gomm_heap {
  * @nr_large: large objects live
  * @released: pages given back (a counter)
  * @blocks_released: the buddy blocks they went back in (a counter)
+ * @large_prezeroed: large objects not zeroed again (a counter)
  * @grows: growths (a counter)
  * @largest_free: longest run of free pages (of one node's heap: runs do
  *	not cross nodes)
@@ -275,6 +282,7 @@ struct gomm_heap_stats {
 	unsigned long nr_large;
 	unsigned long released;
 	unsigned long blocks_released;
+	unsigned long large_prezeroed;
 	unsigned long grows;
 	unsigned long largest_free;
 	unsigned long spans;

@@ -11,6 +11,15 @@
  * does not own stay marked in use in its bitmap.  Blocks are split into
  * order-0 pages so that any of them can go back on its own.
  *
+ * Zeroed pages (Go's allocNeedsZero): with init_on_alloc the buddy
+ * allocator zeroes every block it hands out, so growth asks for
+ * __GFP_ZERO (at no extra cost) and marks the block's pages in their
+ * chunk's @zeroed bitmap.  A page taken from the page allocator loses its
+ * bit (into a page cache, the bits of its block's free pages go along and
+ * come back when it is flushed); a large span whose pages all had theirs
+ * is not zeroed again (span->needzero).  Without init_on_alloc no bit is
+ * ever set.
+ *
  * NUMA: every node with memory has a heap of its own (gomm_heaps[]): its
  * lock, its page allocator over the chunks of that node's memory, its
  * counters and its mcentrals.  The page->span map and the chunk table are
@@ -185,6 +194,34 @@ static void gomm_heap_map(unsigned long page, unsigned long npages,
 	}
 }
 
+/*
+ * Pages [@page, @page + @npages) of heap @h were just taken from its page
+ * allocator: were they all still zero from the buddy allocator (their
+ * chunks' zeroed bits)?  The bits are cleared either way: the pages are the
+ * caller's now, written to once it has them.
+ */
+static bool gomm_heap_take_zeroed(struct gomm_heap *h, unsigned long page,
+				  unsigned long npages)
+{
+	unsigned long end = page + npages, i, n;
+	struct gomm_chunk *c;
+	bool zero = true;
+
+	lockdep_assert_held(&h->lock);
+	if (!gomm_init_alloc)
+		return false;
+	/* a chunk at a time: a large span may cross into the next */
+	for (; page < end; page += n) {
+		c = gomm_heap_chunk(h, page / GOMM_CHUNK_PAGES);
+		i = page % GOMM_CHUNK_PAGES;
+		n = min(end - page, GOMM_CHUNK_PAGES - i);
+		if (find_next_zero_bit(c->zeroed, i + n, i) < i + n)
+			zero = false;
+		bitmap_clear(c->zeroed, i, n);
+	}
+	return zero;
+}
+
 /**
  * gomm_grow_gfp_high - the GFP flags of heap growth above the minimal order
  * @gfp: the caller's flags, masked with GOMM_GFP_MASK
@@ -289,11 +326,13 @@ static struct gomm_chunk *gomm_chunk_get(unsigned long ci, int nid, gfp_t gfp)
  * (__GFP_THISNODE), else the page allocator may fall back to another node,
  * whose heap then gets the block (and @h remembers it, @h->fallback).
  * *@pagep is set to the first fit of @npages pages in that heap, taken
- * under the same hold of its lock (the block fits them).
+ * under the same hold of its lock (the block fits them), and *@zeroed to
+ * whether they are zero (gomm_heap_take_zeroed()).
  * Return: the heap that got the pages, or NULL.
  */
 static struct gomm_heap *gomm_heap_grow(struct gomm_heap *h, unsigned long npages,
-					gfp_t gfp, bool bound, unsigned long *pagep)
+					gfp_t gfp, bool bound, unsigned long *pagep,
+					bool *zeroed)
 {
 	unsigned int min_order = order_base_2(npages * GOMM_KPAGES);
 	struct gomm_heap *to;
@@ -306,6 +345,9 @@ static struct gomm_heap *gomm_heap_grow(struct gomm_heap *h, unsigned long npage
 	gfp &= GOMM_GFP_MASK;
 	if (bound)
 		gfp |= __GFP_THISNODE;
+	/* init_on_alloc zeroes the block anyway: __GFP_ZERO says it is zero */
+	if (gomm_init_alloc)
+		gfp |= __GFP_ZERO;
 	high = gomm_grow_gfp_high(gfp);
 	if (!gomm_grow_should_fail(npages)) {
 		for (order = GOMM_CHUNK_KORDER; order >= (int)min_order; order--) {
@@ -342,6 +384,8 @@ static struct gomm_heap *gomm_heap_grow(struct gomm_heap *h, unsigned long npage
 		to->chunks++;
 	}
 	bitmap_set(c->owned, g % GOMM_CHUNK_PAGES, n);
+	if (gfp & __GFP_ZERO)
+		bitmap_set(c->zeroed, g % GOMM_CHUNK_PAGES, n);
 	gomm_pa_free(&to->pa, g, n);
 	to->pages_owned += n;
 	to->grows++;
@@ -352,6 +396,8 @@ static struct gomm_heap *gomm_heap_grow(struct gomm_heap *h, unsigned long npage
 	 * memory there (seen under the pressure check's four threads).
 	 */
 	*pagep = gomm_pa_alloc(&to->pa, npages);
+	if (*pagep != GOMM_PA_FAIL)
+		*zeroed = gomm_heap_take_zeroed(to, *pagep, npages);
 	raw_spin_unlock_irqrestore(&to->lock, flags);
 	if (!bound)
 		WRITE_ONCE(h->fallback, to == h ? NUMA_NO_NODE : to->node);
@@ -361,30 +407,47 @@ fail:
 	return NULL;
 }
 
-/* The first fit of @npages pages in heap @h's page allocator. */
+/*
+ * The first fit of @npages pages in heap @h's page allocator; *@zeroed is
+ * set to whether they are zero (gomm_heap_take_zeroed()).
+ */
 static unsigned long gomm_heap_alloc_pages(struct gomm_heap *h,
-					   unsigned long npages)
+					   unsigned long npages, bool *zeroed)
 {
 	unsigned long flags, page;
 
 	raw_spin_lock_irqsave(&h->lock, flags);
 	page = gomm_pa_alloc(&h->pa, npages);
+	if (page != GOMM_PA_FAIL)
+		*zeroed = gomm_heap_take_zeroed(h, page, npages);
 	raw_spin_unlock_irqrestore(&h->lock, flags);
 	return page;
+}
+
+/* The word of the chunk's zeroed bitmap that page cache block @base is. */
+static unsigned long *gomm_pcache_zeroed(struct gomm_heap *h, unsigned long base)
+{
+	struct gomm_chunk *c = gomm_heap_chunk(h, base / GOMM_CHUNK_PAGES);
+
+	lockdep_assert_held(&h->lock);
+	return &c->zeroed[base % GOMM_CHUNK_PAGES / BITS_PER_LONG];
 }
 
 /*
  * Pages for a span of @npages (at most GOMM_PCACHE_MAX_NPAGES) from this
  * CPU's page cache, refilled first from the local node's heap if it is
  * empty (Go's allocSpan with a P).  Only the refill takes the heap lock.
- * *@hp is set to the heap of the pages.
+ * *@hp is set to the heap of the pages, *@zeroed to whether they are zero
+ * (the block's zeroed bits move into the cache with its free pages).
  */
 static unsigned long gomm_heap_alloc_cached(unsigned long npages,
-					    struct gomm_heap **hp)
+					    struct gomm_heap **hp, bool *zeroed)
 {
 	struct gomm_pcache *pc;
 	unsigned long flags, page;
+	unsigned long *w;
 	struct gomm_heap *h;
+	u64 mask;
 
 	local_irq_save(flags);
 	pc = this_cpu_ptr(&gomm_pcache);
@@ -392,9 +455,19 @@ static unsigned long gomm_heap_alloc_cached(unsigned long npages,
 		h = gomm_local_heap();
 		raw_spin_lock(&h->lock);
 		*pc = gomm_pa_alloc_to_cache(&h->pa);
+		if (pc->cache && gomm_init_alloc) {
+			w = gomm_pcache_zeroed(h, pc->base);
+			pc->zeroed = *w & pc->cache;
+			*w &= ~pc->cache;
+		}
 		raw_spin_unlock(&h->lock);
 	}
 	page = gomm_pcache_alloc(pc, npages);
+	if (page != GOMM_PA_FAIL && gomm_init_alloc) {
+		mask = GENMASK_ULL(page - pc->base + npages - 1, page - pc->base);
+		*zeroed = (pc->zeroed & mask) == mask;
+		pc->zeroed &= ~mask;
+	}
 	local_irq_restore(flags);
 	if (page != GOMM_PA_FAIL)
 		*hp = gomm_page_heap(page);
@@ -502,6 +575,8 @@ void gomm_heap_flush_pcache(int cpu)
 	/* the block's node: its CPU's, unless the CPU's node changed */
 	h = gomm_page_heap(pc->base);
 	raw_spin_lock_irqsave(&h->lock, flags);
+	/* the free pages still zero keep their bits in the heap */
+	*gomm_pcache_zeroed(h, pc->base) |= pc->zeroed;
 	gomm_pa_free_cache(&h->pa, pc);
 	raw_spin_unlock_irqrestore(&h->lock, flags);
 }
@@ -550,7 +625,7 @@ struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
 				       int node)
 {
 	unsigned long page = GOMM_PA_FAIL;
-	bool bound = node != NUMA_NO_NODE;
+	bool bound = node != NUMA_NO_NODE, zeroed = false;
 	struct gomm_heap *h, *fb, *g;
 	struct gomm_span *s = NULL;
 
@@ -562,19 +637,19 @@ struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
 	}
 	h = bound ? gomm_heaps[node] : gomm_local_heap();
 	if (!bound && npages <= GOMM_PCACHE_MAX_NPAGES)
-		page = gomm_heap_alloc_cached(npages, &h);
+		page = gomm_heap_alloc_cached(npages, &h, &zeroed);
 	if (page == GOMM_PA_FAIL)
-		page = gomm_heap_alloc_pages(h, npages);
+		page = gomm_heap_alloc_pages(h, npages, &zeroed);
 	/* this node had no memory last time: use what it got elsewhere */
 	fb = bound ? NULL : gomm_node_heap(READ_ONCE(h->fallback));
 	if (page == GOMM_PA_FAIL && fb && fb != h) {
-		page = gomm_heap_alloc_pages(fb, npages);
+		page = gomm_heap_alloc_pages(fb, npages, &zeroed);
 		if (page != GOMM_PA_FAIL)
 			h = fb;
 	}
 	if (page == GOMM_PA_FAIL) {
 		/* the pages go to the heap of the block's node */
-		g = gomm_heap_grow(h, npages, gfp, bound, &page);
+		g = gomm_heap_grow(h, npages, gfp, bound, &page, &zeroed);
 		if (g)
 			h = g;
 	}
@@ -593,6 +668,7 @@ struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
 		}
 	}
 	gomm_span_place(s, page, h->node);
+	s->needzero = !zeroed;
 	atomic_long_add(npages, &h->pages_in_use);
 	if (!spanclass) {
 		atomic_long_inc(&h->nr_large);
@@ -683,6 +759,7 @@ static unsigned long gomm_chunk_scavenge(struct gomm_heap *h, unsigned long ci,
 	for_each_set_bitrange(rs, re, release, GOMM_CHUNK_PAGES)
 		gomm_pa_alloc_range(&h->pa, ci * GOMM_CHUNK_PAGES + rs, re - rs);
 	bitmap_andnot(c->owned, c->owned, release, GOMM_CHUNK_PAGES);
+	bitmap_andnot(c->zeroed, c->zeroed, release, GOMM_CHUNK_PAGES);
 	return n;
 }
 
@@ -786,6 +863,7 @@ static void gomm_heap_stats_add(struct gomm_heap *h, struct gomm_heap_stats *st)
 	st->nr_large += atomic_long_read(&h->nr_large);
 	st->released += h->released;
 	st->blocks_released += atomic_long_read(&h->blocks_released);
+	st->large_prezeroed += atomic_long_read(&h->large_prezeroed);
 	st->grows += h->grows;
 	st->largest_free = max(st->largest_free, gomm_pa_largest_free(&h->pa));
 	raw_spin_unlock_irqrestore(&h->lock, flags);

@@ -447,7 +447,12 @@ static noinline void *gomm_alloc_tiny(size_t size, gfp_t gfp)
 	return (void *)(block + off);
 }
 
-/* A large object, of @node's memory (NUMA_NO_NODE: the local heap's). */
+/*
+ * A large object, of @node's memory (NUMA_NO_NODE: the local heap's),
+ * zeroed for __GFP_ZERO unless its pages are zero already (init_on_alloc
+ * zeroed them in the buddy allocator and no span had them since: Go's
+ * needzero).
+ */
 static void *gomm_alloc_large(size_t size, gfp_t gfp, int node)
 {
 	struct gomm_span *s;
@@ -463,6 +468,11 @@ static void *gomm_alloc_large(size_t size, gfp_t gfp, int node)
 	if (!s)
 		return NULL;
 	this_cpu_inc(gomm_mcache.nalloc[0]);
+	/* gomm's own write, below KASAN (the caller unpoisons the object) */
+	if ((gfp & __GFP_ZERO) && s->needzero)
+		__memset((void *)s->start, 0, s->npages * GOMM_PAGE_SIZE);
+	else if (gfp & __GFP_ZERO)
+		atomic_long_inc(&gomm_heaps[s->node]->large_prezeroed);
 	return (void *)s->start;
 }
 
@@ -491,8 +501,8 @@ static bool gomm_nofail_retry(size_t size, gfp_t gfp)
 	       size && size <= GOMM_MAX_LARGE_SIZE;
 }
 
-/* One attempt of gomm_alloc_slow(): the object and its usable size. */
-static void *gomm_alloc_path(size_t size, gfp_t gfp, size_t *usablep)
+/* One attempt of gomm_alloc_slow(): the object, zeroed for __GFP_ZERO. */
+static void *gomm_alloc_path(size_t size, gfp_t gfp)
 {
 	struct gomm_mcache *mc;
 	unsigned long flags;
@@ -516,15 +526,17 @@ static void *gomm_alloc_path(size_t size, gfp_t gfp, size_t *usablep)
 			gomm_alloc_hook(p, size, usable, gfp);
 		break;
 	case GOMM_PATH_LARGE:
+		/* zeroed there, if its pages are not zero already */
 		p = gomm_alloc_large(size, gfp, NUMA_NO_NODE);
-		usable = round_up(size, GOMM_PAGE_SIZE);
 		if (p)
-			gomm_alloc_hook(p, size, usable, gfp);
-		break;
+			gomm_alloc_hook(p, size, round_up(size, GOMM_PAGE_SIZE), gfp);
+		return p;
 	default:
 		return NULL;
 	}
-	*usablep = usable;
+	/* gomm's own write, below KASAN: the slack is a redzone by now */
+	if (p && (gfp & __GFP_ZERO))
+		__memset(p, 0, usable);
 	return p;
 }
 
@@ -536,7 +548,6 @@ static void *gomm_alloc_path(size_t size, gfp_t gfp, size_t *usablep)
  */
 static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp)
 {
-	size_t usable;
 	void *p;
 
 	if (unlikely(gfp & __GFP_ACCOUNT))
@@ -545,17 +556,12 @@ static noinline void *gomm_alloc_slow(size_t size, gfp_t gfp)
 	if (unlikely(gfp & __GFP_NOFAIL))
 		WARN_ON_ONCE(!(gfp & __GFP_DIRECT_RECLAIM));
 	for (;;) {
-		p = gomm_alloc_path(size, gfp, &usable);
+		p = gomm_alloc_path(size, gfp);
 		if (likely(p) || !gomm_nofail_retry(size, gfp))
 			break;
 		/* as the page allocator's slow path retries __GFP_NOFAIL */
 		memalloc_retry_wait(gfp);
 	}
-	if (!p)
-		return NULL;
-	/* gomm's own write, below KASAN: the slack is a redzone by now */
-	if (gfp & __GFP_ZERO)
-		__memset(p, 0, usable);
 	return p;
 }
 
@@ -1000,8 +1006,8 @@ static __always_inline void gomm_free_ip(const void *ptr, unsigned long ip)
 
 /*
  * One object of @size bytes of node @node's memory (gomm_alloc_node(), a
- * node other than the CPU's, or __GFP_THISNODE), or NULL; *@usablep is set
- * to its usable size.  Size classes from the node's mcentral, 1..15 bytes
+ * node other than the CPU's, or __GFP_THISNODE), zeroed for __GFP_ZERO, or
+ * NULL; *@usablep is set to its usable size.  Size classes from the node's mcentral, 1..15 bytes
  * from their size class too (tiny blocks are the CPU's own), large objects
  * from the node's heap; growth with __GFP_THISNODE.  Without
  * __GFP_THISNODE from the caller the node is a preference: growth only
@@ -1027,17 +1033,23 @@ static void *gomm_alloc_node_path(size_t size, gfp_t gfp, struct gomm_heap *h,
 		class = gomm_size_to_class(size);
 		*usablep = gomm_class_to_size[class];
 		p = gomm_mcentral_alloc_node(class, grow, h);
-		break;
+		if (!p)
+			return NULL;
+		gomm_alloc_hook(p, size, *usablep, gfp);
+		/* gomm's own write, below KASAN: the slack is a redzone */
+		if (gfp & __GFP_ZERO)
+			__memset(p, 0, *usablep);
+		return p;
 	case GOMM_PATH_LARGE:
 		*usablep = round_up(size, GOMM_PAGE_SIZE);
+		/* zeroed there, if its pages are not zero already */
 		p = gomm_alloc_large(size, grow, h->node);
-		break;
+		if (p)
+			gomm_alloc_hook(p, size, *usablep, gfp);
+		return p;
 	default:
 		return NULL;
 	}
-	if (p)
-		gomm_alloc_hook(p, size, *usablep, gfp);
-	return p;
 }
 
 /*
@@ -1090,8 +1102,6 @@ static noinline void *gomm_alloc_node_slow(size_t size, gfp_t flags, int node,
 	/* counted here: the local path counts its own */
 	if (unlikely(flags & __GFP_ACCOUNT))
 		gomm_account_unsupported();
-	if (flags & __GFP_ZERO)
-		__memset(p, 0, usable);
 	if (gomm_instrumented()) {
 		if (gomm_callsites_on())
 			gomm_callsite_alloc(p, usable, ip);

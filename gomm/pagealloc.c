@@ -1026,7 +1026,7 @@ EXPORT_SYMBOL_IF_KUNIT(gomm_pcache_free);
  */
 struct gomm_pcache gomm_pa_alloc_to_cache(struct gomm_pagealloc *pa)
 {
-	struct gomm_pcache c = { 0, 0, false };
+	struct gomm_pcache c = {};
 	unsigned long page, new_search;
 	struct gomm_pchunk *chunk;
 	unsigned int w;
@@ -1068,5 +1068,6 @@ void gomm_pa_free_cache(struct gomm_pagealloc *pa, struct gomm_pcache *c)
 	c->base = 0;
 	c->cache = 0;
 	c->held = false;
+	c->zeroed = 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_pa_free_cache);

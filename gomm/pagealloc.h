@@ -111,6 +111,9 @@ struct gomm_pagealloc {
  * @cache: bit i set = page @base + i is free (the cache's to hand out)
  * @held: the block is the cache's: every page of it is in use in the
  *	allocator, so a page of it that is freed may go back to @cache
+ * @zeroed: heap.c's: bit i set = page @base + i is free in @cache and
+ *	still zero from the buddy allocator (its chunk's zeroed bit, moved
+ *	here with it; init_on_alloc only)
  *
  * The block's free pages were taken from the allocator in one go
  * (gomm_pa_alloc_to_cache(), which marks them in use there); the owner
@@ -124,6 +127,7 @@ struct gomm_pcache {
 	unsigned long base;
 	u64 cache;
 	bool held;
+	u64 zeroed;
 };
 
 unsigned long gomm_pcache_alloc(struct gomm_pcache *c, unsigned long npages);

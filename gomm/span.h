@@ -154,6 +154,9 @@ enum gomm_span_kind {
  * @node: the NUMA node of its pages, whose mcentral and heap it goes back
  *	to; set before it is mapped; immutable (after the bitmaps, which
  *	gomm_free() reads at small offsets)
+ * @needzero: Go's needzero: its pages may not be zero.  Clear only for a
+ *	span whose pages all came zeroed from the buddy allocator and were
+ *	in no span since (heap.c); gomm_alloc_large() reads it.
  *
  * The fields gomm_alloc() and gomm_free() use come first, in one line.
  */
@@ -180,6 +183,7 @@ struct gomm_span {
 	unsigned long alloc_bits[GOMM_SPAN_WORDS];
 	unsigned long free_bits[GOMM_SPAN_WORDS];
 	int node;
+	bool needzero;
 };
 
 /*

@@ -184,6 +184,7 @@ static int gomm_heap_show(struct seq_file *m, void *v)
 	seq_printf(m, "pages_free         %lu\n", st.pages_owned - st.pages_in_use);
 	seq_printf(m, "pages_released     %lu\n", st.released);
 	seq_printf(m, "blocks_released    %lu\n", st.blocks_released);
+	seq_printf(m, "large_prezeroed    %lu\n", st.large_prezeroed);
 	seq_printf(m, "largest_free_run   %lu\n", st.largest_free);
 	seq_printf(m, "grows              %lu\n", st.grows);
 	seq_printf(m, "bytes_held         %lu\n", st.pages_owned * GOMM_PAGE_SIZE);

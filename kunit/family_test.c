@@ -162,6 +162,8 @@ static void fam_grow_hook_off(void *unused)
  * every one above 1 with the caller's flags made opportunistic (no
  * warning, no retry; for a caller that may reclaim, no reclaim and no
  * reserves), order 1 with the caller's flags less the ones gomm strips.
+ * With init_on_alloc every order asks for __GFP_ZERO (the buddy allocator
+ * zeroes the block anyway, and heap.c then knows it is zero); without, none.
  */
 static void test_gfp_grow_orders(struct kunit *test)
 {
@@ -169,7 +171,7 @@ static void test_gfp_grow_orders(struct kunit *test)
 		GFP_KERNEL, GFP_ATOMIC, GFP_NOWAIT,
 		GFP_KERNEL | __GFP_NOWARN | __GFP_ZERO | __GFP_ACCOUNT,
 	};
-	gfp_t want, g;
+	gfp_t zero = gomm_init_alloc ? __GFP_ZERO : 0, want, g;
 	unsigned int i, j;
 	void *p;
 
@@ -191,7 +193,7 @@ static void test_gfp_grow_orders(struct kunit *test)
 			g = fam_grow.gfp[j];
 			KUNIT_EXPECT_EQ(test, fam_grow.order[j], 10 - j);
 			if (fam_grow.order[j] == 1) {
-				want = flags[i] & ~(__GFP_ZERO | __GFP_ACCOUNT);
+				want = (flags[i] & ~(__GFP_ZERO | __GFP_ACCOUNT)) | zero;
 				KUNIT_EXPECT_EQ_MSG(test, (__force u32)g, (__force u32)want,
 						    "order 1: %pGg, caller %pGg",
 						    &g, &flags[i]);
@@ -203,7 +205,9 @@ static void test_gfp_grow_orders(struct kunit *test)
 					      "order %u: %pGg", fam_grow.order[j], &g);
 			KUNIT_EXPECT_FALSE_MSG(test, g & __GFP_DIRECT_RECLAIM,
 					       "order %u: %pGg", fam_grow.order[j], &g);
-			KUNIT_EXPECT_FALSE(test, g & (__GFP_NOFAIL | __GFP_ACCOUNT | __GFP_ZERO));
+			KUNIT_EXPECT_FALSE(test, g & (__GFP_NOFAIL | __GFP_ACCOUNT));
+			KUNIT_EXPECT_EQ_MSG(test, (__force u32)(g & __GFP_ZERO), (__force u32)zero,
+					    "order %u: %pGg", fam_grow.order[j], &g);
 			if (flags[i] & __GFP_DIRECT_RECLAIM) {
 				KUNIT_EXPECT_TRUE_MSG(test, g & __GFP_NOMEMALLOC,
 						      "order %u: %pGg", fam_grow.order[j], &g);
@@ -212,7 +216,7 @@ static void test_gfp_grow_orders(struct kunit *test)
 			} else {
 				/* no reclaim asked for: only the three added */
 				want = flags[i] | __GFP_NOWARN | __GFP_NORETRY |
-				       __GFP_THISNODE;
+				       __GFP_THISNODE | zero;
 				KUNIT_EXPECT_EQ_MSG(test, (__force u32)g, (__force u32)want,
 						    "order %u: %pGg",
 						    fam_grow.order[j], &g);

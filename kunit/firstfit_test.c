@@ -24,6 +24,10 @@
  *   LARGE again; a double free of the object while its struct waits there
  *   is still reported; an object of another size on the same pages gets a
  *   new struct; a drain leaves no CPU holding pages or stashed spans.
+ * - test_prezeroed: Go's needzero (heap.c).  With init_on_alloc, a large
+ *   object on pages fresh from growth is not zeroed again; one on pages
+ *   that were in a span, small or large, is, and comes out zero.  From
+ *   the page allocator and from the CPU's page cache.
  */
 #include <kunit/test.h>
 #include <linux/gomm.h>
@@ -38,6 +42,8 @@
 #define FF_HOLE2	5
 /* a retain target that keeps every free page: no release in between */
 #define FF_RETAIN_ALL	BIT(40)
+/* a large object the CPU's page cache serves */
+#define FF_PCACHE_OBJ	(5 * GOMM_PAGE_SIZE)
 
 struct ff_case {
 	const char *name;
@@ -320,11 +326,86 @@ static void test_large_stash(struct kunit *test)
 				       "CPU %d holds pages or spans after a drain", cpu);
 }
 
+/* Are @size bytes at @p zero?  Did they count in large_prezeroed (@counted)? */
+static void ff_zero(struct kunit *test, const void *p, size_t size,
+		    unsigned long *count, bool counted, const char *what)
+{
+	unsigned long now = gomm_kunit_heap(large_prezeroed);
+
+	KUNIT_EXPECT_NULL_MSG(test, memchr_inv(p, 0, size), "%s: not zero", what);
+	KUNIT_EXPECT_EQ_MSG(test, now - *count, counted && gomm_init_alloc ? 1UL : 0UL,
+			    "%s: large_prezeroed (init_on_alloc %d)", what,
+			    gomm_init_alloc);
+	*count = now;
+}
+
+static void test_prezeroed(struct kunit *test)
+{
+	void **v, *a, *p, *q, *x, *y;
+	unsigned int i, n = 0, nv = 256;
+	unsigned long count;
+
+	v = kunit_kcalloc(test, nv, sizeof(*v), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, v);
+	ff_empty_heap(test);
+	count = gomm_kunit_heap(large_prezeroed);
+	/* a growth: its first megabyte, fresh */
+	a = gomm_zalloc(SZ_1M, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	ff_zero(test, a, SZ_1M, &count, true, "the first, on fresh pages");
+	/*
+	 * Small spans on the next pages, through the CPU's page cache (its
+	 * block is the lowest free one); written and freed.
+	 */
+	for (i = 0; i < nv; i++) {
+		v[i] = gomm_alloc(1024, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, v[i]);
+		memset(v[i], 0xa5, 1024);
+	}
+	for (i = 0; i < nv; i++)
+		gomm_free(v[i]);
+	gomm_drain();
+	/* first fit: the pages after @a, where those spans were */
+	p = gomm_zalloc(SZ_1M, GFP_KERNEL);
+	KUNIT_ASSERT_PTR_EQ_MSG(test, p, a + SZ_1M, "not the pages after the first (first fit)");
+	for (i = 0; i < nv; i++)
+		n += v[i] >= p && v[i] < p + SZ_1M;
+	KUNIT_ASSERT_GT_MSG(test, n, 0U, "no small span was on the second megabyte");
+	ff_zero(test, p, SZ_1M, &count, false, "the second, on the pages of small spans");
+	memset(p, 0xa5, SZ_1M);
+	gomm_free(p);
+	q = gomm_zalloc(SZ_1M, GFP_KERNEL);
+	KUNIT_ASSERT_PTR_EQ_MSG(test, q, p, "not the same pages again (first fit)");
+	ff_zero(test, q, SZ_1M, &count, false, "the third, on the pages of the second");
+	/* the next megabyte: no span has had its pages since the growth */
+	p = gomm_zalloc(SZ_1M, GFP_KERNEL);
+	KUNIT_ASSERT_PTR_EQ_MSG(test, p, q + SZ_1M, "not the next pages (first fit)");
+	ff_zero(test, p, SZ_1M, &count, true, "the fourth, on fresh pages");
+	/* the same through the CPU's page cache: its block is fresh */
+	x = gomm_zalloc(FF_PCACHE_OBJ, GFP_KERNEL);
+	KUNIT_ASSERT_PTR_EQ_MSG(test, x, p + SZ_1M, "not the next pages (first fit)");
+	ff_zero(test, x, FF_PCACHE_OBJ, &count, true, "5 pages, on fresh pages");
+	memset(x, 0xa5, FF_PCACHE_OBJ);
+	gomm_free(x);
+	y = gomm_zalloc(FF_PCACHE_OBJ, GFP_KERNEL);
+	KUNIT_ASSERT_PTR_EQ_MSG(test, y, x, "5 pages: not the same pages again");
+	ff_zero(test, y, FF_PCACHE_OBJ, &count, false, "5 pages, on the same pages");
+	x = gomm_zalloc(FF_PCACHE_OBJ, GFP_KERNEL);
+	KUNIT_ASSERT_PTR_EQ_MSG(test, x, y + FF_PCACHE_OBJ, "5 pages: not the next pages");
+	ff_zero(test, x, FF_PCACHE_OBJ, &count, true, "5 pages, on the next fresh pages");
+	gomm_free(x);
+	gomm_free(y);
+	gomm_free(p);
+	gomm_free(q);
+	gomm_free(a);
+}
+
 static struct kunit_case gomm_firstfit_cases[] = {
 	KUNIT_CASE_PARAM(test_large_first_fit, ff_large_gen_params),
 	KUNIT_CASE_PARAM(test_span_first_fit, ff_span_gen_params),
 	KUNIT_CASE(test_node_first_fit),
 	KUNIT_CASE(test_large_stash),
+	KUNIT_CASE(test_prezeroed),
 	{}
 };
 
