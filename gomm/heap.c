@@ -429,6 +429,8 @@ static unsigned long *gomm_pcache_zeroed(struct gomm_heap *h, unsigned long base
 {
 	struct gomm_chunk *c = gomm_heap_chunk(h, base / GOMM_CHUNK_PAGES);
 
+	/* one word a block, as @pc->zeroed is (pagealloc.c assumes it too) */
+	BUILD_BUG_ON(BITS_PER_LONG != GOMM_PCACHE_PAGES);
 	lockdep_assert_held(&h->lock);
 	return &c->zeroed[base % GOMM_CHUNK_PAGES / BITS_PER_LONG];
 }

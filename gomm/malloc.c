@@ -1007,13 +1007,14 @@ static __always_inline void gomm_free_ip(const void *ptr, unsigned long ip)
 /*
  * One object of @size bytes of node @node's memory (gomm_alloc_node(), a
  * node other than the CPU's, or __GFP_THISNODE), zeroed for __GFP_ZERO, or
- * NULL; *@usablep is set to its usable size.  Size classes from the node's mcentral, 1..15 bytes
- * from their size class too (tiny blocks are the CPU's own), large objects
- * from the node's heap; growth with __GFP_THISNODE.  Without
- * __GFP_THISNODE from the caller the node is a preference: growth only
- * takes memory the node has free now (gomm_grow_gfp_high()'s flags, no
- * reclaim), so that the caller falls back to the local path rather than
- * reclaim on a node that is full, as the page allocator would.
+ * NULL; *@usablep is set to its usable size.  Size classes from the node's
+ * mcentral, 1..15 bytes from their size class too (tiny blocks are the
+ * CPU's own), large objects from the node's heap; growth with
+ * __GFP_THISNODE.  Without __GFP_THISNODE from the caller the node is a
+ * preference: growth only takes memory the node has free now
+ * (gomm_grow_gfp_high()'s flags, no reclaim), so that the caller falls back
+ * to the local path rather than reclaim on a node that is full, as the page
+ * allocator would.
  */
 static void *gomm_alloc_node_path(size_t size, gfp_t gfp, struct gomm_heap *h,
 				  size_t *usablep)
