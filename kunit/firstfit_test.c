@@ -332,17 +332,39 @@ static void ff_zero(struct kunit *test, const void *p, size_t size,
 {
 	unsigned long now = gomm_kunit_heap(large_prezeroed);
 
-	KUNIT_EXPECT_NULL_MSG(test, memchr_inv(p, 0, size), "%s: not zero", what);
+	KUNIT_EXPECT_NULL_MSG(test, memchr_inv(p, 0, size), "%zu bytes, %s: not zero",
+			      size, what);
 	KUNIT_EXPECT_EQ_MSG(test, now - *count, counted && gomm_init_alloc ? 1UL : 0UL,
-			    "%s: large_prezeroed (init_on_alloc %d)", what,
-			    gomm_init_alloc);
+			    "%zu bytes, %s: large_prezeroed (init_on_alloc %d)",
+			    size, what, gomm_init_alloc);
 	*count = now;
+}
+
+/*
+ * Zeroed objects of @size at @at (first fit; @fresh: on pages no span has
+ * had since the growth), written and freed; the same pages again (no
+ * longer fresh); the next pages (fresh).  The last two are left in @o.
+ */
+static void ff_reuse(struct kunit *test, void *at, size_t size, bool fresh,
+		     unsigned long *count, void **o)
+{
+	o[0] = gomm_zalloc(size, GFP_KERNEL);
+	KUNIT_ASSERT_PTR_EQ_MSG(test, o[0], at, "%zu bytes: not the lowest pages", size);
+	ff_zero(test, o[0], size, count, fresh, "first");
+	memset(o[0], 0xa5, size);
+	gomm_free(o[0]);
+	o[0] = gomm_zalloc(size, GFP_KERNEL);
+	KUNIT_ASSERT_PTR_EQ_MSG(test, o[0], at, "%zu bytes: not the same pages", size);
+	ff_zero(test, o[0], size, count, false, "on the same pages");
+	o[1] = gomm_zalloc(size, GFP_KERNEL);
+	KUNIT_ASSERT_PTR_EQ_MSG(test, o[1], at + size, "%zu bytes: not the next pages", size);
+	ff_zero(test, o[1], size, count, true, "on the next pages");
 }
 
 static void test_prezeroed(struct kunit *test)
 {
-	void **v, *a, *p, *q, *x, *y;
 	unsigned int i, n = 0, nv = 256;
+	void **v, *a, *m[2], *c[2];
 	unsigned long count;
 
 	v = kunit_kcalloc(test, nv, sizeof(*v), GFP_KERNEL);
@@ -352,7 +374,7 @@ static void test_prezeroed(struct kunit *test)
 	/* a growth: its first megabyte, fresh */
 	a = gomm_zalloc(SZ_1M, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, a);
-	ff_zero(test, a, SZ_1M, &count, true, "the first, on fresh pages");
+	ff_zero(test, a, SZ_1M, &count, true, "the growth's first");
 	/*
 	 * Small spans on the next pages, through the CPU's page cache (its
 	 * block is the lowest free one); written and freed.
@@ -362,41 +384,20 @@ static void test_prezeroed(struct kunit *test)
 		KUNIT_ASSERT_NOT_NULL(test, v[i]);
 		memset(v[i], 0xa5, 1024);
 	}
-	for (i = 0; i < nv; i++)
+	for (i = 0; i < nv; i++) {
+		n += v[i] >= a + SZ_1M && v[i] < a + 2 * SZ_1M;
 		gomm_free(v[i]);
-	gomm_drain();
-	/* first fit: the pages after @a, where those spans were */
-	p = gomm_zalloc(SZ_1M, GFP_KERNEL);
-	KUNIT_ASSERT_PTR_EQ_MSG(test, p, a + SZ_1M, "not the pages after the first (first fit)");
-	for (i = 0; i < nv; i++)
-		n += v[i] >= p && v[i] < p + SZ_1M;
+	}
 	KUNIT_ASSERT_GT_MSG(test, n, 0U, "no small span was on the second megabyte");
-	ff_zero(test, p, SZ_1M, &count, false, "the second, on the pages of small spans");
-	memset(p, 0xa5, SZ_1M);
-	gomm_free(p);
-	q = gomm_zalloc(SZ_1M, GFP_KERNEL);
-	KUNIT_ASSERT_PTR_EQ_MSG(test, q, p, "not the same pages again (first fit)");
-	ff_zero(test, q, SZ_1M, &count, false, "the third, on the pages of the second");
-	/* the next megabyte: no span has had its pages since the growth */
-	p = gomm_zalloc(SZ_1M, GFP_KERNEL);
-	KUNIT_ASSERT_PTR_EQ_MSG(test, p, q + SZ_1M, "not the next pages (first fit)");
-	ff_zero(test, p, SZ_1M, &count, true, "the fourth, on fresh pages");
-	/* the same through the CPU's page cache: its block is fresh */
-	x = gomm_zalloc(FF_PCACHE_OBJ, GFP_KERNEL);
-	KUNIT_ASSERT_PTR_EQ_MSG(test, x, p + SZ_1M, "not the next pages (first fit)");
-	ff_zero(test, x, FF_PCACHE_OBJ, &count, true, "5 pages, on fresh pages");
-	memset(x, 0xa5, FF_PCACHE_OBJ);
-	gomm_free(x);
-	y = gomm_zalloc(FF_PCACHE_OBJ, GFP_KERNEL);
-	KUNIT_ASSERT_PTR_EQ_MSG(test, y, x, "5 pages: not the same pages again");
-	ff_zero(test, y, FF_PCACHE_OBJ, &count, false, "5 pages, on the same pages");
-	x = gomm_zalloc(FF_PCACHE_OBJ, GFP_KERNEL);
-	KUNIT_ASSERT_PTR_EQ_MSG(test, x, y + FF_PCACHE_OBJ, "5 pages: not the next pages");
-	ff_zero(test, x, FF_PCACHE_OBJ, &count, true, "5 pages, on the next fresh pages");
-	gomm_free(x);
-	gomm_free(y);
-	gomm_free(p);
-	gomm_free(q);
+	gomm_drain();
+	/* from the page allocator: first on the pages the small spans had */
+	ff_reuse(test, a + SZ_1M, SZ_1M, false, &count, m);
+	/* from the CPU's page cache: its block is fresh */
+	ff_reuse(test, a + 3 * SZ_1M, FF_PCACHE_OBJ, true, &count, c);
+	for (i = 0; i < 2; i++) {
+		gomm_free(m[i]);
+		gomm_free(c[i]);
+	}
 	gomm_free(a);
 }
 
