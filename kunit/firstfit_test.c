@@ -341,15 +341,19 @@ static void ff_zero(struct kunit *test, const void *p, size_t size,
 }
 
 /*
- * Zeroed objects of @size at @at (first fit; @fresh: on pages no span has
- * had since the growth), written and freed; the same pages again (no
- * longer fresh); the next pages (fresh).  The last two are left in @o.
+ * Zeroed objects of @size at @at (first fit; NULL: wherever the heap grows;
+ * @fresh: on pages no span has had since the growth), written and freed;
+ * the same pages again (no longer fresh); the next pages (fresh).  The
+ * last two are left in @o.
  */
 static void ff_reuse(struct kunit *test, void *at, size_t size, bool fresh,
 		     unsigned long *count, void **o)
 {
 	o[0] = gomm_zalloc(size, GFP_KERNEL);
-	KUNIT_ASSERT_PTR_EQ_MSG(test, o[0], at, "%zu bytes: not the lowest pages", size);
+	KUNIT_ASSERT_NOT_NULL(test, o[0]);
+	if (at)
+		KUNIT_ASSERT_PTR_EQ_MSG(test, o[0], at, "%zu bytes: not the lowest pages", size);
+	at = o[0];
 	ff_zero(test, o[0], size, count, fresh, "first");
 	memset(o[0], 0xa5, size);
 	gomm_free(o[0]);
@@ -361,44 +365,44 @@ static void ff_reuse(struct kunit *test, void *at, size_t size, bool fresh,
 	ff_zero(test, o[1], size, count, true, "on the next pages");
 }
 
+/*
+ * In one fresh chunk (4 MiB): 512 KiB objects (the page allocator's) on
+ * the growth's pages, then small spans through the CPU's page cache on
+ * the next 512 KiB, then 512 KiB objects there, then 5-page objects (the
+ * page cache's) on the fresh pages after them.
+ */
 static void test_prezeroed(struct kunit *test)
 {
 	unsigned int i, n = 0, nv = 256;
-	void **v, *a, *m[2], *c[2];
+	void **v, *a, *f[2], *m[2], *c[2];
 	unsigned long count;
 
 	v = kunit_kcalloc(test, nv, sizeof(*v), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, v);
 	ff_empty_heap(test);
 	count = gomm_kunit_heap(large_prezeroed);
-	/* a growth: its first megabyte, fresh */
-	a = gomm_zalloc(SZ_1M, GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, a);
-	ff_zero(test, a, SZ_1M, &count, true, "the growth's first");
-	/*
-	 * Small spans on the next pages, through the CPU's page cache (its
-	 * block is the lowest free one); written and freed.
-	 */
+	ff_reuse(test, NULL, SZ_512K, true, &count, f);
+	a = f[0];
+	KUNIT_ASSERT_TRUE_MSG(test, IS_ALIGNED(__pa(a), SZ_4M),
+			      "the growth was not a whole chunk");
 	for (i = 0; i < nv; i++) {
 		v[i] = gomm_alloc(1024, GFP_KERNEL);
 		KUNIT_ASSERT_NOT_NULL(test, v[i]);
 		memset(v[i], 0xa5, 1024);
 	}
 	for (i = 0; i < nv; i++) {
-		n += v[i] >= a + SZ_1M && v[i] < a + 2 * SZ_1M;
+		n += v[i] >= a + SZ_1M && v[i] < a + SZ_1M + SZ_512K;
 		gomm_free(v[i]);
 	}
-	KUNIT_ASSERT_GT_MSG(test, n, 0U, "no small span was on the second megabyte");
+	KUNIT_ASSERT_GT_MSG(test, n, 0U, "no small span was on the page cache's block");
 	gomm_drain();
-	/* from the page allocator: first on the pages the small spans had */
-	ff_reuse(test, a + SZ_1M, SZ_1M, false, &count, m);
-	/* from the CPU's page cache: its block is fresh */
-	ff_reuse(test, a + 3 * SZ_1M, FF_PCACHE_OBJ, true, &count, c);
+	ff_reuse(test, a + SZ_1M, SZ_512K, false, &count, m);
+	ff_reuse(test, a + SZ_2M, FF_PCACHE_OBJ, true, &count, c);
 	for (i = 0; i < 2; i++) {
+		gomm_free(f[i]);
 		gomm_free(m[i]);
 		gomm_free(c[i]);
 	}
-	gomm_free(a);
 }
 
 static struct kunit_case gomm_firstfit_cases[] = {
