@@ -404,6 +404,7 @@ struct gomm_span *gomm_heap_alloc_span(unsigned long npages,
 void gomm_heap_stats(int node, struct gomm_heap_stats *st);
 unsigned long gomm_heap_free_estimate(void);
 void gomm_heap_free_span(struct gomm_span *s);
+void gomm_heap_free_spans(struct list_head *spans);
 void gomm_heap_flush_pcache(int cpu);
 bool gomm_heap_pcache_holds(int cpu);
 struct gomm_span *gomm_span_of(const void *p, bool *free_page);

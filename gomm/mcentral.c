@@ -292,17 +292,6 @@ void gomm_mcentral_freed_locked(struct gomm_mcentral *c, struct gomm_span *s)
 	}
 }
 
-/* Return the spans on private list @empty to the heap. */
-static void gomm_mcentral_free_spans(struct list_head *empty)
-{
-	struct gomm_span *s, *tmp;
-
-	list_for_each_entry_safe(s, tmp, empty, list) {
-		list_del(&s->list);
-		gomm_heap_free_span(s);
-	}
-}
-
 /*
  * Look at each span of class @c's partial list once: sweep it and free
  * it to the heap if it is empty and @keep empty ones were kept already;
@@ -339,13 +328,13 @@ static unsigned long gomm_mcentral_reclaim_class(struct gomm_mcentral *c,
 			continue;
 		raw_spin_unlock_irqrestore(&c->lock, flags);
 		batch = 0;
-		gomm_mcentral_free_spans(&empty);
+		gomm_heap_free_spans(&empty);
 		raw_spin_lock_irqsave(&c->lock, flags);
 		/* others may have taken spans meanwhile */
 		todo = min(todo, c->nr_partial + 1);
 	}
 	raw_spin_unlock_irqrestore(&c->lock, flags);
-	gomm_mcentral_free_spans(&empty);
+	gomm_heap_free_spans(&empty);
 	return pages;
 }
 

@@ -15,6 +15,9 @@
  * - test_span_first_fit: the same with the spans of a size class: every
  *   object of the 3rd and the 6th span freed, a drain gives the empty
  *   spans back, and the next two spans are made there.
+ * - test_span_run: three neighbouring spans emptied, in ascending and in
+ *   descending order, go back in one drain as one run of pages; a large
+ *   object of all their pages is made there.
  * - test_node_first_fit: test_large_first_fit in each node's heap, through
  *   gomm_alloc_node() with __GFP_THISNODE (the node's page allocator, no
  *   page cache), for a size a page cache would serve and one it would
@@ -226,6 +229,50 @@ static void test_span_first_fit(struct kunit *test)
 }
 
 /*
+ * Spans 2..4 of FF_N neighbouring spans of 32 KiB objects (four pages
+ * each), freed in ascending or descending order, go back to the heap in
+ * one drain, as one run (gomm_heap_free_spans()): every one of their
+ * pages is free again, and a large object of their twelve pages is made
+ * on them (the lowest fit; the CPU's page cache serves twelve pages).
+ */
+static void ff_span_run(struct kunit *test, bool reverse)
+{
+	unsigned int class = gomm_size_to_class(GOMM_MAX_SMALL_SIZE);
+	unsigned long step = gomm_class_to_npages[class] * GOMM_PAGE_SIZE;
+	unsigned long start[FF_N];
+	unsigned int k;
+	void **objs, *p;
+
+	ff_empty_heap(test);
+	/* one object a span */
+	objs = ff_fill_spans(test, class, FF_N);
+	for (k = 0; k < FF_N; k++) {
+		start[k] = (unsigned long)objs[k];
+		if (k)
+			KUNIT_ASSERT_EQ_MSG(test, start[k], start[k - 1] + step,
+					    "span %u does not follow the one before", k);
+	}
+	for (k = 2; k <= 4; k++)
+		gomm_free(objs[reverse ? 6 - k : k]);
+	gomm_drain();
+	for (k = 2; k <= 4; k++)
+		KUNIT_EXPECT_NULL(test, gomm_span_of(objs[k], NULL));
+	p = gomm_alloc(3 * step, GFP_KERNEL);
+	KUNIT_EXPECT_PTR_EQ_MSG(test, p, objs[2], "freed %s",
+				reverse ? "descending" : "ascending");
+	gomm_free(p);
+	for (k = 0; k < FF_N; k++)
+		if (k < 2 || k > 4)
+			gomm_free(objs[k]);
+}
+
+static void test_span_run(struct kunit *test)
+{
+	ff_span_run(test, false);
+	ff_span_run(test, true);
+}
+
+/*
  * First fit in each node's heap: the objects of @size on node @nid, in a
  * heap that owns the pages for them, ascend; the holes freed (3rd and
  * 6th) are taken again, in order, after a drain.
@@ -408,6 +455,7 @@ static void test_prezeroed(struct kunit *test)
 static struct kunit_case gomm_firstfit_cases[] = {
 	KUNIT_CASE_PARAM(test_large_first_fit, ff_large_gen_params),
 	KUNIT_CASE_PARAM(test_span_first_fit, ff_span_gen_params),
+	KUNIT_CASE(test_span_run),
 	KUNIT_CASE(test_node_first_fit),
 	KUNIT_CASE(test_large_stash),
 	KUNIT_CASE(test_prezeroed),
