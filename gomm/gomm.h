@@ -413,7 +413,8 @@ unsigned long gomm_heap_scavenge(unsigned long retain_pages,
 
 /* mcentral.c: the mcentrals */
 void gomm_mcentral_init(struct gomm_heap *h);
-struct gomm_span *gomm_mcentral_cache(unsigned int spanclass);
+struct gomm_span *gomm_mcentral_cache(unsigned int spanclass,
+				      struct gomm_span *old);
 void *gomm_mcentral_alloc_node(unsigned int spanclass, gfp_t gfp,
 			       struct gomm_heap *h);
 struct gomm_span *gomm_mcentral_grow(unsigned int spanclass, gfp_t gfp);

@@ -240,7 +240,7 @@ static __always_inline void *gomm_next_free(struct gomm_mcache **mcp,
 					    unsigned long *flags)
 {
 	struct gomm_mcache *mc = *mcp;
-	struct gomm_span *s = mc->alloc[sc], *old;
+	struct gomm_span *s = mc->alloc[sc], *spent = NULL, *old;
 	unsigned int w, n;
 
 	if (s != &gomm_empty_span) {
@@ -264,9 +264,10 @@ static __always_inline void *gomm_next_free(struct gomm_mcache **mcp,
 			}
 		}
 		mc->alloc[sc] = &gomm_empty_span;
-		gomm_mcentral_uncache(s);
+		spent = s;
 	}
-	s = gomm_mcentral_cache(sc);
+	/* @spent goes back to its mcentral there */
+	s = gomm_mcentral_cache(sc, spent);
 	if (!s) {
 		local_irq_restore(*flags);
 		s = gomm_mcentral_grow(sc, gfp);

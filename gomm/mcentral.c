@@ -69,8 +69,12 @@ struct gomm_span *gomm_mcentral_pop(struct gomm_mcentral *c,
 	return NULL;
 }
 
-/* gomm_mcentral_cache() from mcentral @c */
-static struct gomm_span *gomm_mcentral_cache_of(struct gomm_mcentral *c)
+/*
+ * gomm_mcentral_cache() from mcentral @c, after putting back @old (if not
+ * NULL), an uncached span of @c's: one lock round trip for both.
+ */
+static struct gomm_span *gomm_mcentral_cache_of(struct gomm_mcentral *c,
+						struct gomm_span *old)
 {
 	unsigned int swept = 0;
 	struct gomm_span *s;
@@ -83,6 +87,8 @@ static struct gomm_span *gomm_mcentral_cache_of(struct gomm_mcentral *c)
 	 * that took that at its word would grow - or fail - instead.
 	 */
 	raw_spin_lock_irqsave(&c->lock, flags);
+	if (old)
+		gomm_mcentral_put(c, old);
 	s = gomm_mcentral_pop(c, c->nr_partial, &swept);
 	/* whoever sweeps counts the frees, on its own CPU (gomm_stats_cpu()) */
 	if (swept)
@@ -94,6 +100,10 @@ static struct gomm_span *gomm_mcentral_cache_of(struct gomm_mcentral *c)
 /**
  * gomm_mcentral_cache - take a span with free objects for an mcache
  * @spanclass: span class
+ * @old: the span of @spanclass the mcache is done with (its mcache no
+ *	longer points at it, its window unloaded), or NULL: put back first,
+ *	as gomm_mcentral_uncache() does, in the same lock round trip when it
+ *	is of the local node's mcentral
  *
  * Go's mcentral.cacheSpan, without growing: the caller grows the heap
  * with gomm_mcentral_grow() (which may sleep) when this returns NULL.
@@ -104,11 +114,18 @@ static struct gomm_span *gomm_mcentral_cache_of(struct gomm_mcentral *c)
  * Return: a GOMM_SPAN_CACHED span with a window of free objects loaded,
  * or NULL.
  */
-struct gomm_span *gomm_mcentral_cache(unsigned int spanclass)
+struct gomm_span *gomm_mcentral_cache(unsigned int spanclass,
+				      struct gomm_span *old)
 {
 	struct gomm_heap *h = gomm_local_heap(), *fb;
-	struct gomm_span *s = gomm_mcentral_cache_of(&h->central[spanclass]);
+	struct gomm_mcentral *c = &h->central[spanclass];
+	struct gomm_span *s;
 
+	if (old && gomm_span_central(old) != c) {
+		gomm_mcentral_uncache(old);
+		old = NULL;
+	}
+	s = gomm_mcentral_cache_of(c, old);
 	/*
 	 * The spans this CPU's growths put on the node its heap fell back to
 	 * come back to its mcache before another growth: they would pile up
@@ -117,7 +134,7 @@ struct gomm_span *gomm_mcentral_cache(unsigned int spanclass)
 	if (!s) {
 		fb = gomm_node_heap(READ_ONCE(h->fallback));
 		if (fb && fb != h)
-			s = gomm_mcentral_cache_of(&fb->central[spanclass]);
+			s = gomm_mcentral_cache_of(&fb->central[spanclass], NULL);
 	}
 	return s;
 }

@@ -601,7 +601,7 @@ static void gomm_nolock_rescan_fn(struct work_struct *work)
  */
 static void gomm_nolock_prime(struct gomm_nolock *nc, unsigned int sc)
 {
-	struct gomm_span *s;
+	struct gomm_span *s, *old = NULL;
 
 	gomm_nolock_enter(nc);
 	s = nc->alloc[sc];
@@ -609,9 +609,9 @@ static void gomm_nolock_prime(struct gomm_nolock *nc, unsigned int sc)
 		goto out;	/* a nolock call got objects meanwhile */
 	if (s != &gomm_empty_span) {
 		nc->alloc[sc] = &gomm_empty_span;
-		gomm_mcentral_uncache(s);	/* its window is empty */
+		old = s;	/* its window is empty: back to its mcentral */
 	}
-	s = gomm_mcentral_cache(sc);
+	s = gomm_mcentral_cache(sc, old);
 	if (!s)
 		s = gomm_mcentral_grow(sc, GFP_ATOMIC | __GFP_NOWARN);
 	if (s) {
