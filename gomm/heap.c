@@ -732,8 +732,9 @@ void gomm_heap_free_span(struct gomm_span *s)
  * As gomm_heap_free_span() for each, but the pages of spans that follow
  * one another in the list and are neighbours in memory go back to the
  * heap as one run: one summary-tree update and one lock round trip for
- * the run, not one a span.  A reclaimer frees the spans a batch emptied
- * in the order they were allocated, which is address order (first fit).
+ * the run, not one a span.  A reclaimer's list holds the spans a batch
+ * emptied in the order they were allocated or in its reverse: address
+ * order either way, by first fit.
  *
  * Context: any but NMI; no gomm lock held.
  */
