@@ -741,22 +741,22 @@ void gomm_heap_free_span(struct gomm_span *s)
 void gomm_heap_free_spans(struct list_head *spans)
 {
 	unsigned long page = 0, npages = 0;
-	struct gomm_heap *h = NULL;
+	struct gomm_heap *h = NULL, *g;
 	struct gomm_span *s, *tmp;
 
 	list_for_each_entry_safe(s, tmp, spans, list) {
 		list_del(&s->list);
+		g = gomm_heaps[s->node];
 		/* a run grows at either end, within one heap */
-		if (npages && (gomm_heaps[s->node] != h ||
-			       (s->page != page + npages &&
-				s->page + s->npages != page))) {
+		if (npages && (g != h || (s->page != page + npages &&
+					  s->page + s->npages != page))) {
 			gomm_heap_free_pages(h, page, npages);
 			npages = 0;
 		}
 		if (!npages || s->page < page)
 			page = s->page;
 		npages += s->npages;
-		h = gomm_heaps[s->node];
+		h = g;
 		gomm_heap_unmap_span(h, s);
 		gomm_span_retire(s);
 	}

@@ -239,19 +239,15 @@ static void ff_span_run(struct kunit *test, bool reverse)
 {
 	unsigned int class = gomm_size_to_class(GOMM_MAX_SMALL_SIZE);
 	unsigned long step = gomm_class_to_npages[class] * GOMM_PAGE_SIZE;
-	unsigned long start[FF_N];
 	unsigned int k;
 	void **objs, *p;
 
 	ff_empty_heap(test);
 	/* one object a span */
 	objs = ff_fill_spans(test, class, FF_N);
-	for (k = 0; k < FF_N; k++) {
-		start[k] = (unsigned long)objs[k];
-		if (k)
-			KUNIT_ASSERT_EQ_MSG(test, start[k], start[k - 1] + step,
-					    "span %u does not follow the one before", k);
-	}
+	for (k = 1; k < FF_N; k++)
+		KUNIT_ASSERT_PTR_EQ_MSG(test, objs[k], objs[k - 1] + step,
+					"span %u does not follow the one before", k);
 	for (k = 2; k <= 4; k++)
 		gomm_free(objs[reverse ? 6 - k : k]);
 	gomm_drain();
