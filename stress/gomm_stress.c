@@ -57,6 +57,7 @@
 #include <linux/module.h>
 #include <linux/prandom.h>
 #include <linux/random.h>
+#include <linux/sched/debug.h>
 #include <linux/sched/signal.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
@@ -112,6 +113,7 @@ MODULE_PARM_DESC(errors, "Result (read only): errors found by the run, -1 before
 #define GS_IRQ_MAX	1024		/* largest request from the hrtimer */
 #define GS_STEP		0x9e3779b97f4a7c15ULL
 #define GS_REPORTS	20		/* errors printed in full, then counted */
+#define GS_LATE		(120 * HZ)	/* a run this late shows its threads */
 
 /* A live object: what its owner knows to check it. */
 struct gs_obj {
@@ -654,9 +656,33 @@ static int gs_setup_thread(struct gs_thread *t, unsigned int idx, int cpu)
 	return 0;
 }
 
+/*
+ * A run that should have ended: say which threads have not, what each has
+ * done so far and where it is, so that a hang leaves its stacks in the log.
+ */
+static void gs_show_late(unsigned long late)
+{
+	struct gs_stats st;
+	unsigned int i;
+
+	pr_warn("%lu s after the end, %d threads still send; not done:\n",
+		late / HZ, atomic_read(&gs.producers));
+	for (i = 0; i < gs.n; i++) {
+		struct gs_thread *t = &gs.t[i];
+
+		if (completion_done(&t->done))
+			continue;
+		/* the thread may be counting: a snapshot is all this needs */
+		st = data_race(t->st);
+		pr_warn("thread %u: allocs %llu frees %llu sent %llu received %llu\n",
+			i, st.allocs, st.frees, st.sent, st.received);
+		sched_show_task(t->task);
+	}
+}
+
 static int __init gs_init(void)
 {
-	unsigned long start;
+	unsigned long start, late_shown;
 	unsigned int cpu, i;
 	int ret = 0;
 
@@ -702,12 +728,22 @@ static int __init gs_init(void)
 		wake_up_process(gs.t[i].task);
 	cpus_read_unlock();
 
-	/* a wake-up a second: insmod is not a hung task, and can be killed */
+	/*
+	 * A wake-up a second: insmod is not a hung task, and can be killed.
+	 * Two minutes after the end, and every five minutes from then, the
+	 * threads still running are shown (a run's threads end within a few
+	 * seconds of it).
+	 */
+	late_shown = gs.end + GS_LATE;
 	for (i = 0; i < gs.n; i++) {
 		while (!wait_for_completion_timeout(&gs.t[i].done, HZ)) {
 			if (fatal_signal_pending(current) && !READ_ONCE(gs.abort)) {
 				pr_err("interrupted, stopping early\n");
 				WRITE_ONCE(gs.abort, true);
+			}
+			if (time_after(jiffies, late_shown)) {
+				gs_show_late(jiffies - gs.end);
+				late_shown = jiffies + 5 * GS_LATE / 2;
 			}
 		}
 		kthread_stop_put(gs.t[i].task);
