@@ -16,9 +16,9 @@
  * each, with its allocating function in the backtrace.  Unloading the
  * module frees them.  With hide_large=1 (the check's negative control) a
  * plain pointer to each large object is kept as well, as gomm's metadata
- * would if it hid a kind of object: kmemleak must then miss every one.  Built only for kernels with KUnit (clients/Kbuild):
- * it uses gomm_span_of(), exported to KUnit only, to find a span's first
- * object.
+ * would if it hid a kind of object: kmemleak must then miss every one.
+ * Built only for kernels with KUnit (clients/Kbuild): it uses
+ * gomm_span_of(), exported to KUnit only, to find a span's first object.
  */
 #include <linux/gomm.h>
 #include <linux/kernel.h>
