@@ -682,7 +682,7 @@ static void gs_show_late(unsigned long late)
 
 static int __init gs_init(void)
 {
-	unsigned long start, late_shown;
+	unsigned long start, show_late_at;
 	unsigned int cpu, i;
 	int ret = 0;
 
@@ -734,16 +734,16 @@ static int __init gs_init(void)
 	 * threads still running are shown (a run's threads end within a few
 	 * seconds of it).
 	 */
-	late_shown = gs.end + GS_LATE;
+	show_late_at = gs.end + GS_LATE;
 	for (i = 0; i < gs.n; i++) {
 		while (!wait_for_completion_timeout(&gs.t[i].done, HZ)) {
 			if (fatal_signal_pending(current) && !READ_ONCE(gs.abort)) {
 				pr_err("interrupted, stopping early\n");
 				WRITE_ONCE(gs.abort, true);
 			}
-			if (time_after(jiffies, late_shown)) {
+			if (time_after(jiffies, show_late_at)) {
 				gs_show_late(jiffies - gs.end);
-				late_shown = jiffies + 5 * GS_LATE / 2;
+				show_late_at = jiffies + 5 * GS_LATE / 2;
 			}
 		}
 		kthread_stop_put(gs.t[i].task);
