@@ -17,13 +17,20 @@
  * module frees them.  With hide_large=1 (the check's negative control) a
  * plain pointer to each large object is kept as well, as gomm's metadata
  * would if it hid a kind of object: kmemleak must then miss every one.
+ * Writing "ADDR SIZE" to the "find" parameter prints the words in RAM that
+ * point into that range (the check runs it on each object kmemleak missed).
  * Built only for kernels with KUnit (clients/Kbuild): it uses
  * gomm_span_of(), exported to KUnit only, to find a span's first object.
  */
 #include <linux/gomm.h>
 #include <linux/kernel.h>
+#include <linux/io.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/sched/task_stack.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
 #include <linux/string.h>
 
 #include "compat.h"
@@ -223,6 +230,78 @@ static const struct kernel_param_ops gomm_leak_param_ops = {
 };
 module_param_cb(leak, &gomm_leak_param_ops, NULL, 0200);
 MODULE_PARM_DESC(leak, "Write anything: leak one more set of objects");
+
+/*
+ * The "find" parameter: "ADDR SIZE" prints where in RAM (the direct map,
+ * every page that reads) a word points into [ADDR, ADDR + SIZE), with
+ * the page's flags and mem_dump_obj() of the word (the slab object or
+ * vmalloc area holding it, if any), this task's stack left out.  For the
+ * kmemleak check's misses:
+ * kmemleak takes any such word in memory it scans for a reference.  At
+ * most GOMM_LEAK_FIND_MAX hits are printed.
+ */
+#define GOMM_LEAK_FIND_MAX	16
+
+static bool gomm_leak_own_stack(struct page *page)
+{
+	void *stack = task_stack_page(current);
+	unsigned int i;
+
+	for (i = 0; i < THREAD_SIZE / PAGE_SIZE; i++)
+		if (page == (is_vmalloc_addr(stack) ?
+			     vmalloc_to_page(stack + i * PAGE_SIZE) :
+			     virt_to_page(stack + i * PAGE_SIZE)))
+			return true;
+	return false;
+}
+
+static void gomm_leak_find_refs(unsigned long addr, unsigned long size)
+{
+	unsigned long pfn, last = PHYS_PFN(__pa(high_memory - 1));
+	unsigned long hits = 0, v, *w, *end;
+	struct page *page;
+
+	for (pfn = 0; pfn <= last; pfn++) {
+		if (!pfn_valid(pfn))
+			continue;
+		page = pfn_to_page(pfn);
+		w = page_address(page);
+		if (!w || copy_from_kernel_nofault(&v, w, sizeof(v)))
+			continue;
+		for (end = w + PAGE_SIZE / sizeof(*w); w < end; w++) {
+			v = READ_ONCE_NOCHECK(*w);
+			/* the search's own copies of @addr */
+			if (v - addr >= size || gomm_leak_own_stack(page))
+				continue;
+			if (++hits > GOMM_LEAK_FIND_MAX)
+				continue;
+			pr_info("gomm_leak: find: 0x%lx at phys 0x%llx, page flags %pGp:",
+				v, (unsigned long long)page_to_phys(page) +
+				offset_in_page(w), &page->flags);
+			/* continues the line: what holds the word */
+			mem_dump_obj(w);
+		}
+		cond_resched();
+	}
+	pr_info("gomm_leak: find: %lu words point into [0x%lx, 0x%lx)\n",
+		hits, addr, addr + size);
+}
+
+static int gomm_leak_find_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned long addr, size;
+
+	if (sscanf(val, "%lx %lu", &addr, &size) != 2 || !size)
+		return -EINVAL;
+	gomm_leak_find_refs(addr, size);
+	return 0;
+}
+
+static const struct kernel_param_ops gomm_leak_find_ops = {
+	.set = gomm_leak_find_set,
+};
+module_param_cb(find, &gomm_leak_find_ops, NULL, 0200);
+MODULE_PARM_DESC(find, "Write \"ADDR SIZE\": print the words in RAM that point into that range");
 
 static int __init gomm_leak_init(void)
 {
