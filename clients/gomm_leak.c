@@ -236,11 +236,12 @@ MODULE_PARM_DESC(leak, "Write anything: leak one more set of objects");
  * every page that reads) a word points into [ADDR, ADDR + SIZE), with
  * the page's flags and mem_dump_obj() of the word (the slab object or
  * vmalloc area holding it, if any), this task's stack left out.  For the
- * kmemleak check's misses:
- * kmemleak takes any such word in memory it scans for a reference.  At
- * most GOMM_LEAK_FIND_MAX hits are printed.
+ * kmemleak check's misses: kmemleak takes any such word in memory it
+ * scans for a reference.  At most GOMM_LEAK_FIND_MAX hits are printed:
+ * span structs (gomm_span) and kmemleak's own records (kmemleak_object),
+ * which kmemleak does not scan, filled the first 16 of a miss's 31 once.
  */
-#define GOMM_LEAK_FIND_MAX	16
+#define GOMM_LEAK_FIND_MAX	64
 
 static bool gomm_leak_own_stack(struct page *page)
 {
