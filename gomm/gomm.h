@@ -483,6 +483,9 @@ void gomm_nolock_init(void);
 void gomm_nolock_flush(int cpu);
 void gomm_nolock_flush_cpu(int cpu);
 bool gomm_nolock_holds(int cpu);
+#if IS_ENABLED(CONFIG_KUNIT)
+unsigned int gomm_nolock_defer_stale(int cpu);
+#endif
 void gomm_nolock_barrier(void);
 void gomm_nolock_cpu_add(int cpu, struct gomm_cpu_stats *st);
 void gomm_nolock_stats_cpu(int cpu, struct gomm_nolock_stats *st);

@@ -570,8 +570,11 @@ static void gomm_nolock_drain_defer(struct gomm_nolock_defer *d)
 
 	for (;;) {
 		n = min(atomic_read(&d->n), GOMM_NOLOCK_DEFER);
-		for (; done < n; done++)
+		for (; done < n; done++) {
 			gomm_free(READ_ONCE(d->ptr[done]));
+			/* a stale address here would hide a leak from kmemleak */
+			WRITE_ONCE(d->ptr[done], NULL);
+		}
 		/* NMIs may have added more meanwhile */
 		if (atomic_cmpxchg(&d->n, n, 0) == n)
 			break;
@@ -697,6 +700,26 @@ bool gomm_nolock_holds(int cpu)
 	return false;
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_nolock_holds);
+
+#if IS_ENABLED(CONFIG_KUNIT)
+/**
+ * gomm_nolock_defer_stale - slots of @cpu's deferral array that hold an address
+ * @cpu: the CPU
+ *
+ * Zero once its irq_work has run: a freed object's address left there is
+ * a reference kmemleak finds in per-CPU data.
+ */
+unsigned int gomm_nolock_defer_stale(int cpu)
+{
+	struct gomm_nolock *nc = per_cpu_ptr(&gomm_nolock, cpu);
+	unsigned int i, n = 0;
+
+	for (i = 0; i < GOMM_NOLOCK_DEFER; i++)
+		n += READ_ONCE(nc->defer.ptr[i]) != NULL;
+	return n;
+}
+EXPORT_SYMBOL_IF_KUNIT(gomm_nolock_defer_stale);
+#endif
 
 /**
  * gomm_nolock_barrier - wait until every nolock free deferred so far is done

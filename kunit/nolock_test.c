@@ -20,7 +20,9 @@
  *   nmi_alloc_task_free an object of an NMI freed by gomm_free() in a task
  *   task_alloc_nmi_free gomm_alloc()'s tiny, small and large objects freed
  *                       in NMI with interrupts off below it: the large one's
- *                       pages wait for the irq_work, which gives them back
+ *                       pages wait for the irq_work, which gives them back;
+ *                       no freed address stays in the deferral array (a
+ *                       reference kmemleak would find in per-CPU data)
  *   nmi_busy            an NMI inside a nolock call on its CPU gets NULL
  *                       (and may still free); without the hook it gets an
  *                       object
@@ -295,6 +297,8 @@ static void test_task_alloc_nmi_free(struct kunit *test)
 	deferred = IS_ENABLED(CONFIG_DEBUG_KMEMLEAK) ? ARRAY_SIZE(nl_task_sizes) : 1;
 	KUNIT_EXPECT_EQ(test, b.deferred - a.deferred, deferred);
 	KUNIT_EXPECT_EQ(test, b.dropped, a.dropped);
+	KUNIT_EXPECT_EQ_MSG(test, gomm_nolock_defer_stale(cpu), 0U,
+			    "freed addresses left in the deferral array");
 	gomm_stats_cpu(cpu, &cb);
 	KUNIT_EXPECT_EQ(test, cb.large_frees - ca.large_frees, 1UL);
 	KUNIT_EXPECT_EQ(test, cb.tiny_frees - ca.tiny_frees, gomm_tiny_enabled ? 1UL : 0UL);
