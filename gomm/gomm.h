@@ -599,13 +599,35 @@ static __always_inline bool gomm_small_live(const void *ptr,
  * gomm_small_live() with the object's free bit clear too: a live small
  * object as gomm_check_ptr() judges one, for the callers that must leave
  * a double free to the full check, which reports it before anything is
- * touched (gomm_free_nolock(), the RCU frees).  Same context.
+ * touched (gomm_free_nolock(), gomm_usable_fast()).  Same context.
  */
 static __always_inline bool gomm_small_unfreed(const void *ptr,
 					       struct gomm_span **sp,
 					       unsigned int *idx)
 {
 	return gomm_small_live(ptr, sp, idx) && !test_bit(*idx, (*sp)->free_bits);
+}
+
+/*
+ * gomm_usable() behind gomm_free()'s fast test: a live small object is
+ * judged in a preempt-off section of its own (the span lifetime rule,
+ * span.h), without the call and its rcu_read_lock() (itself a call on
+ * preemptible RCU); the rest (tiny, large, bad input) gets gomm_usable()'s
+ * full check and its report.  Same context.
+ */
+static __always_inline size_t gomm_usable_fast(const void *ptr, enum gomm_op op,
+					       bool *tiny)
+{
+	struct gomm_span *s;
+	unsigned int idx;
+	size_t size = 0;
+
+	preempt_disable();
+	if (likely(gomm_small_unfreed(ptr, &s, &idx)))
+		size = s->elemsize;
+	preempt_enable();
+	*tiny = false;
+	return size ? size : gomm_usable(ptr, op, tiny);
 }
 
 /*

@@ -983,7 +983,7 @@ size_t gomm_size(const void *ptr)
 {
 	bool tiny;
 
-	return ptr ? gomm_usable(ptr, GOMM_OP_SIZE, &tiny) : 0;
+	return ptr ? gomm_usable_fast(ptr, GOMM_OP_SIZE, &tiny) : 0;
 }
 EXPORT_SYMBOL_GPL(gomm_size);
 
@@ -1200,8 +1200,6 @@ EXPORT_SYMBOL_GPL(gomm_alloc_node);
 
 void *gomm_realloc(const void *p, size_t new_size, gfp_t flags)
 {
-	struct gomm_span *s;
-	unsigned int idx;
 	size_t ks;
 	bool tiny;
 	void *q;
@@ -1213,18 +1211,7 @@ void *gomm_realloc(const void *p, size_t new_size, gfp_t flags)
 	}
 	if (!p)
 		return gomm_alloc_ip(new_size, flags, _RET_IP_);
-	/*
-	 * A live small object is judged as gomm_free() judges it (and as
-	 * gomm_check_ptr() would: alloc bit set, free bit clear), in an RCU
-	 * read-side section of its own (the span lifetime rule); the rest
-	 * (tiny, large, bad input) gets gomm_usable()'s full check.
-	 */
-	preempt_disable();
-	tiny = false;
-	ks = gomm_small_unfreed(p, &s, &idx) ? s->elemsize : 0;
-	preempt_enable();
-	if (!ks)
-		ks = gomm_usable(p, GOMM_OP_REALLOC, &tiny);
+	ks = gomm_usable_fast(p, GOMM_OP_REALLOC, &tiny);
 	if (unlikely(!ks))
 		return NULL;		/* bad input, reported; nothing touched */
 	if (ks >= new_size) {

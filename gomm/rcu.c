@@ -162,15 +162,9 @@ static void gomm_rcu_queued(struct gomm_rcu_cpu *rc, unsigned long flags)
 /* Is @ptr a live object?  If not, it was reported as a bad free. */
 static bool gomm_rcu_check(const void *ptr)
 {
-	struct gomm_span *s;
-	unsigned int idx;
-	bool live, tiny;
+	bool tiny;
 
-	/* a live small object passes at once; anything else the full check */
-	preempt_disable();	/* the span lifetime rule */
-	live = gomm_small_unfreed(ptr, &s, &idx);
-	preempt_enable();
-	return live || gomm_usable(ptr, GOMM_OP_FREE, &tiny);
+	return gomm_usable_fast(ptr, GOMM_OP_FREE, &tiny);
 }
 
 void gomm_free_rcu_head(const void *ptr, struct rcu_head *head)

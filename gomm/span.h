@@ -43,8 +43,9 @@
  *   of a span it looked up in the map runs in an RCU read-side section:
  *   gomm_free() with preemption disabled from the lookup to its last read
  *   of the span (after it publishes its free bit, a drain or the shrinker
- *   on another CPU may sweep the span empty and free it), gomm_size()
- *   under rcu_read_lock().  So a span a reader found stays a struct
+ *   on another CPU may sweep the span empty and free it), gomm_usable_fast()
+ *   the same way for a live small object, gomm_usable() under
+ *   rcu_read_lock().  So a span a reader found stays a struct
  *   gomm_span, with its old contents or DEAD, until the reader is done;
  *   its pages may already be back in the heap, so such a reader touches
  *   only the struct, never the pages.  The mcaches and the mcentral lists
