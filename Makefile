@@ -7,7 +7,7 @@
 #   make KDIR=/path/build build gomm.ko in place against any kernel build dir
 #   make check            the test suite (see README)
 #   make demo             boot the test VM and exercise gomm
-#   make lint             checkpatch --strict, sparse, W=1
+#   make lint             checkpatch --strict, shellcheck, sparse, W=1
 #   make bench            gomm against SLUB, instructions per operation, on
 #                         the perf, perf-7, distro and distro-7 kernels
 #                         (bench/results-KERNEL.{json,png}), then the

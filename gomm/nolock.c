@@ -715,7 +715,7 @@ unsigned int gomm_nolock_defer_stale(int cpu)
 	unsigned int i, n = 0;
 
 	for (i = 0; i < GOMM_NOLOCK_DEFER; i++)
-		n += READ_ONCE(nc->defer.ptr[i]) != NULL;
+		n += !!READ_ONCE(nc->defer.ptr[i]);
 	return n;
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_nolock_defer_stale);
