@@ -709,6 +709,38 @@ void gomm_pa_flush(struct gomm_pagealloc *pa)
 EXPORT_SYMBOL_IF_KUNIT(gomm_pa_flush);
 
 /*
+ * A page at or below the first page of the run of free pages that ends at
+ * @page - 1: that page (@page if @page - 1 is in use or in a chunk that
+ * was never grown), found in @page's chunk and the one below it, or
+ * @pa->search if the run covers that one too (every page below
+ * @pa->search is in use).  Where a free of pages from @page starts its
+ * run, for gomm_pa_free().
+ */
+static unsigned long pa_run_start(const struct gomm_pagealloc *pa,
+				  unsigned long page)
+{
+	unsigned long ci = chunk_index(page);
+	unsigned int i = chunk_page_index(page), w, n;
+	u64 used;
+
+	for (n = 0; n < 2; n++) {
+		/* the highest in-use page of chunk ci below index i */
+		while (i) {
+			w = (i - 1) / 64;
+			used = pa->chunks[ci]->bits[w] & GENMASK_ULL((i - 1) % 64, 0);
+			if (used)
+				return chunk_base(ci) + w * 64 + fls64(used);
+			i = w * 64;
+		}
+		if (!ci || !pa->chunks[ci - 1])
+			return chunk_base(ci);
+		ci--;
+		i = GOMM_CHUNK_PAGES;
+	}
+	return pa->search;
+}
+
+/*
  * Mark [page, page + npages) in use (@alloc) or free.  Within one chunk
  * only the bits change and the chunk becomes the dirty one; a range over
  * several chunks is summarized at once, after the dirty chunk.
@@ -752,7 +784,8 @@ EXPORT_SYMBOL_IF_KUNIT(gomm_pa_alloc_range);
  * @page: first page
  * @npages: number of pages, at least 1
  *
- * The pages must lie in grown chunks.  Lowers @pa->search to @page.
+ * The pages must lie in grown chunks.  Lowers @pa->search to @page, and
+ * @pa->floor to the first page of the free run the pages join.
  */
 void gomm_pa_free(struct gomm_pagealloc *pa, unsigned long page,
 		  unsigned long npages)
@@ -761,6 +794,8 @@ void gomm_pa_free(struct gomm_pagealloc *pa, unsigned long page,
 	if (WARN_ON_ONCE(!npages))
 		return;
 	pa->search = min(pa->search, page);
+	if (pa->floor > pa->search)
+		pa->floor = min(pa->floor, pa_run_start(pa, page));
 	pa_change(pa, page, npages, false);
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_pa_free);
@@ -787,21 +822,14 @@ static void found_free(struct first_free *ff, unsigned long page,
 	}
 }
 
-/**
- * gomm_pa_find() - search for free pages (Go's pageAlloc.find)
- * @pa: allocator
- * @npages: number of pages, at least 1
- * @new_search: on success, set to a valid new @pa->search (the first page
- *	that may be free); it may be below @pa->search
- *
- * Walks the summary tree from the root, skipping entries below
- * @pa->search, for the lowest run of @npages free pages.  Changes no
- * allocation state (it brings the dirty chunk's summaries up to date).
- *
- * Return: the first page of the run, or %GOMM_PA_FAIL.
+/*
+ * Go's pageAlloc.find from page @from, which is @pa->search or a page
+ * below which no run of @npages free pages starts (@pa->floor): the
+ * lowest such run starts at or above it.  *@new_search is meaningful only
+ * when @from is @pa->search.
  */
-unsigned long gomm_pa_find(struct gomm_pagealloc *pa, unsigned long npages,
-			   unsigned long *new_search)
+static unsigned long pa_find(struct gomm_pagealloc *pa, unsigned long npages,
+			     unsigned long from, unsigned long *new_search)
 {
 	struct first_free ff = { .base = 0, .bound = ULONG_MAX };
 	unsigned long i = 0;	/* first entry of the block at level l */
@@ -812,14 +840,14 @@ unsigned long gomm_pa_find(struct gomm_pagealloc *pa, unsigned long npages,
 	for (l = 0; l < GOMM_SUM_LEVELS; l++) {
 		unsigned int log_pages = GOMM_SUM_LEVEL_LOG_PAGES(l);
 		unsigned long nentries = 1UL << level_bits(pa, l);
-		unsigned long search_idx = pa->search >> log_pages;
+		unsigned long search_idx = from >> log_pages;
 		/* Candidate run: size free pages from page base of the block. */
 		unsigned long base = 0, size = 0, j = 0, s;
 		bool descend = false;
 		gomm_psum_t sum;
 
 		i <<= level_bits(pa, l);
-		/* Skip the entries below pa->search if it is in this block. */
+		/* Skip the entries below @from if it is in this block. */
 		if ((search_idx & ~(nentries - 1)) == i)
 			j = search_idx & (nentries - 1);
 		for (; j < nentries; j++) {
@@ -875,6 +903,25 @@ unsigned long gomm_pa_find(struct gomm_pagealloc *pa, unsigned long npages,
 	*new_search = ff.base;
 	return chunk_base(i) + pi;
 }
+
+/**
+ * gomm_pa_find() - search for free pages (Go's pageAlloc.find)
+ * @pa: allocator
+ * @npages: number of pages, at least 1
+ * @new_search: on success, set to a valid new @pa->search (the first page
+ *	that may be free); it may be below @pa->search
+ *
+ * Walks the summary tree from the root, skipping entries below
+ * @pa->search, for the lowest run of @npages free pages.  Changes no
+ * allocation state (it brings the dirty chunk's summaries up to date).
+ *
+ * Return: the first page of the run, or %GOMM_PA_FAIL.
+ */
+unsigned long gomm_pa_find(struct gomm_pagealloc *pa, unsigned long npages,
+			   unsigned long *new_search)
+{
+	return pa_find(pa, npages, pa->search, new_search);
+}
 EXPORT_SYMBOL_IF_KUNIT(gomm_pa_find);
 
 /**
@@ -884,27 +931,33 @@ EXPORT_SYMBOL_IF_KUNIT(gomm_pa_find);
  *
  * Address-ordered first fit: returns the lowest run of @npages free pages,
  * marks it in use and raises @pa->search past the pages known to be in use.
+ * The search starts at @pa->floor instead of @pa->search when that is
+ * higher and @npages is at least @pa->floor_npages, and leaves @pa->floor
+ * at the run it returns: a heap whose low pages are cut into short free
+ * runs is not walked again by each multi-page allocation.
  *
  * Return: the first page of the run, or %GOMM_PA_FAIL.
  */
 unsigned long gomm_pa_alloc(struct gomm_pagealloc *pa, unsigned long npages)
 {
-	unsigned long ci = chunk_index(pa->search), page, new_search;
-	unsigned int pi = chunk_page_index(pa->search), j, idx;
+	bool floor = npages >= pa->floor_npages && pa->floor > pa->search;
+	unsigned long from = floor ? pa->floor : pa->search;
+	unsigned long ci = chunk_index(from), page, new_search;
+	unsigned int pi = chunk_page_index(from), j, idx;
 
 	assert_locked(pa);
 	if (WARN_ON_ONCE(!npages))
 		return GOMM_PA_FAIL;
-	/* Nothing is free at or above pa->search. */
+	/* No run of @npages starts at or above @from. */
 	if (ci >= pa->end)
 		return GOMM_PA_FAIL;
 
 	/*
-	 * Fast path: a fit in the chunk of pa->search, if it is the dirty
-	 * chunk (its bitmap is searched as is) or its leaf summary promises
-	 * one (a non-zero leaf summary implies that the chunk was grown).
-	 * A fit here is the lowest: a run from a lower page that straddled
-	 * into the next chunk would also be a fit in this one.
+	 * Fast path: a fit in the chunk of @from, if it is the dirty chunk
+	 * (its bitmap is searched as is) or its leaf summary promises one (a
+	 * non-zero leaf summary implies that the chunk was grown).  A fit
+	 * here is the lowest: a run from a lower page that straddled into
+	 * the next chunk would also be a fit in this one.
 	 */
 	if (GOMM_CHUNK_PAGES - pi >= npages &&
 	    (ci == pa->dirty ||
@@ -921,14 +974,21 @@ unsigned long gomm_pa_alloc(struct gomm_pagealloc *pa, unsigned long npages)
 			      ci, npages))
 			return GOMM_PA_FAIL;
 	}
-	page = gomm_pa_find(pa, npages, &new_search);
+	page = pa_find(pa, npages, from, &new_search);
 	if (page == GOMM_PA_FAIL) {
 		/* Not even one page is free: the heap is exhausted. */
 		if (npages == 1)
 			pa->search = max_search(pa);
+		/* No run of @npages anywhere, until pages are freed. */
+		pa->floor = max_search(pa);
+		pa->floor_npages = npages;
 		return GOMM_PA_FAIL;
 	}
 found:
+	pa->floor = page;
+	pa->floor_npages = npages;
+	if (floor)
+		new_search = pa->search;	/* the first free page is below */
 	gomm_pa_alloc_range(pa, page, npages);
 	pa->search = max(pa->search, new_search);
 	return page;

@@ -77,6 +77,12 @@ struct gomm_pchunk {
  *	they may be read with READ_ONCE() without the lock.
  * @search: Go's searchAddr: every page below it is in use (or in a chunk that
  *	was never grown).  @nchunks * 512 means the allocator is exhausted.
+ * @floor: no run of @floor_npages or more free pages starts below it (not
+ *	in Go).  gomm_pa_alloc() of at least @floor_npages pages searches
+ *	from here when it is above @search, and sets both to the run it
+ *	returns; gomm_pa_free() lowers it to the start of the run the freed
+ *	pages join.
+ * @floor_npages: see @floor.
  * @start: lowest grown chunk index.
  * @end: one past the highest grown chunk index (@start == @end: none).
  * @dirty: the chunk whose summaries may lag its bitmap, or
@@ -97,6 +103,7 @@ struct gomm_pagealloc {
 	unsigned long nchunks;
 	struct gomm_pchunk **chunks;
 	unsigned long search;
+	unsigned long floor, floor_npages;
 	unsigned long start, end;
 	unsigned long dirty;
 	raw_spinlock_t *lock;	/* the caller's, see @lock above */

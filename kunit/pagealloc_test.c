@@ -1086,6 +1086,69 @@ static void test_pa_huge_run(struct kunit *test)
 }
 
 /*
+ * The floor: multi-page allocations past low chunks that each have one
+ * free page (the bench's largeheap rows) start from the last one's run,
+ * without a walk of the tree, and frees move the floor down to the start
+ * of the run they join, in their chunk or from the chunk below, so first
+ * fit holds.
+ */
+static void test_pa_floor(struct kunit *test)
+{
+	struct gomm_pchunk *store;
+	struct gomm_pagealloc *pa;
+	unsigned long k;
+
+	pa = pa_new(test, 8, NULL);
+	store = kunit_kcalloc(test, 8, sizeof(*store), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, store);
+	for (k = 0; k < 6; k += 2) {
+		pa_add_chunk(pa, k, &store[k]);
+		gomm_pa_alloc_range(pa, PG(k, 0), P - 1);
+	}
+	pa_add_chunk(pa, 5, &store[5]);
+
+	/* the lowest run of 8: the top page of chunk 4 and 7 of chunk 5 */
+	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, 8), PG(4, P - 1));
+	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, 8), PG(5, 7));
+	KUNIT_EXPECT_LT(test, pa->search, PG(4, 0));
+	KUNIT_EXPECT_EQ(test, pa->floor, PG(5, 7));
+	KUNIT_EXPECT_EQ(test, pa->dirty, 5);
+	/* a pair from the floor: chunk 5's bitmap, no search of the tree */
+	gomm_pa_free(pa, PG(5, 7), 8);
+	KUNIT_EXPECT_EQ(test, pa->floor, PG(5, 7));
+	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, 8), PG(5, 7));
+	KUNIT_EXPECT_EQ(test, pa->dirty, 5);
+	/* smaller requests search from pa->search: chunk 0's top page */
+	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, 1), PG(0, P - 1));
+	KUNIT_EXPECT_EQ(test, pa->floor, PG(0, P - 1));
+	KUNIT_EXPECT_EQ(test, pa->floor_npages, 1);
+	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, 8), PG(5, 15));
+	KUNIT_EXPECT_EQ(test, pa->floor, PG(5, 15));
+
+	/* a free below the floor lowers it to its page */
+	gomm_pa_free(pa, PG(5, 7), 8);
+	KUNIT_EXPECT_EQ(test, pa->floor, PG(5, 7));
+	/* one that extends a free run from the chunk below, to its start */
+	gomm_pa_free(pa, PG(4, P - 1), 1);
+	gomm_pa_alloc_range(pa, PG(5, 7), 8);
+	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, 8), PG(5, 23));
+	gomm_pa_free(pa, PG(5, 0), 7);
+	KUNIT_EXPECT_EQ(test, pa->floor, PG(4, P - 1));
+	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, 8), PG(4, P - 1));
+
+	/* no fit: later requests that size fail without a search */
+	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, 2 * P), FAIL);
+	KUNIT_EXPECT_EQ(test, pa->floor, PG(8, 0));
+	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, 2 * P), FAIL);
+	/* until chunks are grown: a run that covers a whole chunk below */
+	pa_add_chunk(pa, 6, &store[6]);
+	pa_add_chunk(pa, 7, &store[7]);
+	KUNIT_EXPECT_EQ(test, pa->floor, pa->search);
+	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, 2 * P), PG(5, 31));
+	check_tree(test, pa, "Floor");
+}
+
+/*
  * The dirty chunk: allocations and frees within one chunk change only its
  * bitmap, and its summaries catch up when another chunk changes or the
  * tree is read.
@@ -1284,6 +1347,12 @@ static void rt_check(struct rt *rt)
 	KUNIT_ASSERT_LE_MSG(rt->test, pa->search,
 			    find_first_zero_bit(rt->model, RT_PAGES),
 			    "%s: free page below search", rt->where);
+	if (pa->floor_npages)
+		KUNIT_ASSERT_GE_MSG(rt->test,
+				    model_first_fit(rt->model, 0, RT_PAGES,
+						    pa->floor_npages),
+				    pa->floor, "%s: run of %lu below floor",
+				    rt->where, pa->floor_npages);
 }
 
 /* Now and then: every bitmap against the model, largest run, whole tree. */
@@ -1505,6 +1574,7 @@ static struct kunit_case gomm_pagealloc_test_cases[] = {
 	KUNIT_CASE(test_pa_alloc_and_free),
 	KUNIT_CASE(test_pa_huge_run),
 	KUNIT_CASE(test_pa_dirty),
+	KUNIT_CASE(test_pa_floor),
 	KUNIT_CASE_PARAM(test_pa_random, rt_gen_params),
 	KUNIT_CASE_PARAM(test_pcache_alloc, pcache_gen_params),
 	KUNIT_CASE_PARAM(test_pa_alloc_to_cache, pa_cache_gen_params),
