@@ -255,9 +255,11 @@ int gomm_callsites_set(bool on)
 			raw_spin_lock_init(&t->locks[i]);
 		rcu_assign_pointer(gomm_cs, t);
 		static_branch_enable(&gomm_callsite_key);
-		static_branch_inc(&gomm_instr_key);
+		static_branch_inc(&gomm_alloc_instr_key);
+		static_branch_inc(&gomm_free_instr_key);
 	} else {
-		static_branch_dec(&gomm_instr_key);
+		static_branch_dec(&gomm_free_instr_key);
+		static_branch_dec(&gomm_alloc_instr_key);
 		static_branch_disable(&gomm_callsite_key);
 		t = rcu_replace_pointer(gomm_cs, NULL,
 					lockdep_is_held(&gomm_cs_mutex));

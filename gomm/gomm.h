@@ -508,15 +508,23 @@ void gomm_callsites_init(struct dentry *dir);
 void gomm_callsites_exit(void);
 
 /* malloc.c: the instrumented copies of gomm_alloc() and gomm_free() */
-DECLARE_STATIC_KEY_FALSE(gomm_instr_key);
+DECLARE_STATIC_KEY_FALSE(gomm_alloc_instr_key);
+DECLARE_STATIC_KEY_FALSE(gomm_free_instr_key);
 
 /*
- * Does a tracepoint or the call-site accounting want gomm_alloc() and
- * gomm_free() to take their instrumented copies?  A jump-label nop if not.
+ * Does the gomm_alloc tracepoint, the call-site accounting or
+ * init_on_alloc want allocations to take their instrumented copies?  A
+ * jump-label nop if not.
  */
-static __always_inline bool gomm_instrumented(void)
+static __always_inline bool gomm_alloc_instrumented(void)
 {
-	return static_branch_unlikely(&gomm_instr_key);
+	return static_branch_unlikely(&gomm_alloc_instr_key);
+}
+
+/* Its twin for frees: the gomm_free tracepoint, call sites, init_on_free. */
+static __always_inline bool gomm_free_instrumented(void)
+{
+	return static_branch_unlikely(&gomm_free_instr_key);
 }
 
 /* Is the call-site accounting on?  A jump-label nop while it is off. */

@@ -18,9 +18,14 @@
 #include <linux/tracepoint.h>
 #include <trace/events/mmflags.h>
 
-/* malloc.c: a probe on either event sends gomm's calls to their traced copies */
-int gomm_trace_reg(void);
-void gomm_trace_unreg(void);
+/*
+ * malloc.c: a probe on gomm_alloc sends gomm's allocations to their traced
+ * copies, one on gomm_free its frees
+ */
+int gomm_trace_alloc_reg(void);
+void gomm_trace_alloc_unreg(void);
+int gomm_trace_free_reg(void);
+void gomm_trace_free_unreg(void);
 
 TRACE_EVENT_FN(gomm_alloc,
 
@@ -40,7 +45,7 @@ TRACE_EVENT_FN(gomm_alloc,
 	TP_printk("call_site=%pS ptr=%p bytes_req=%zu bytes_alloc=%zu gfp_flags=%s",
 		  (void *)__entry->call_site, __entry->ptr, __entry->bytes_req,
 		  __entry->bytes_alloc, show_gfp_flags(__entry->gfp_flags)),
-	gomm_trace_reg, gomm_trace_unreg
+	gomm_trace_alloc_reg, gomm_trace_alloc_unreg
 );
 
 TRACE_EVENT_FN(gomm_free,
@@ -52,7 +57,7 @@ TRACE_EVENT_FN(gomm_free,
 	TP_fast_assign(__entry->call_site = call_site;
 		       __entry->ptr = ptr;),
 	TP_printk("call_site=%pS ptr=%p", (void *)__entry->call_site, __entry->ptr),
-	gomm_trace_reg, gomm_trace_unreg
+	gomm_trace_free_reg, gomm_trace_free_unreg
 );
 
 #endif /* _GOMM_TRACE_H */

@@ -61,24 +61,40 @@
 #include "gomm_trace.h"
 
 /*
- * On while a gomm tracepoint has a probe or the call-site accounting is
- * on (a count of those): gomm_alloc(), gomm_zalloc() and gomm_free() then
- * go to their instrumented copies.  One key, so that the fast paths pay
- * one jump-label nop for both.
+ * On while the gomm_alloc tracepoint has a probe, the call-site
+ * accounting is on or init_on_alloc is (a count of those): gomm_alloc(),
+ * gomm_zalloc() and the family's allocations then go to their
+ * instrumented copies.  Its twin for frees is on for the gomm_free
+ * tracepoint, the call-site accounting and init_on_free: with
+ * init_on_alloc alone (a distribution kernel's default) frees keep their
+ * fast path.  Each fast path pays one jump-label nop.
  */
-DEFINE_STATIC_KEY_FALSE(gomm_instr_key);
+DEFINE_STATIC_KEY_FALSE(gomm_alloc_instr_key);
+DEFINE_STATIC_KEY_FALSE(gomm_free_instr_key);
 
-/* A gomm tracepoint got its first probe (TRACE_EVENT_FN's reg). */
-int gomm_trace_reg(void)
+/* The gomm_alloc tracepoint got its first probe (TRACE_EVENT_FN's reg). */
+int gomm_trace_alloc_reg(void)
 {
-	static_branch_inc(&gomm_instr_key);
+	static_branch_inc(&gomm_alloc_instr_key);
 	return 0;
 }
 
 /* ... and lost its last one. */
-void gomm_trace_unreg(void)
+void gomm_trace_alloc_unreg(void)
 {
-	static_branch_dec(&gomm_instr_key);
+	static_branch_dec(&gomm_alloc_instr_key);
+}
+
+/* The same for the gomm_free tracepoint. */
+int gomm_trace_free_reg(void)
+{
+	static_branch_inc(&gomm_free_instr_key);
+	return 0;
+}
+
+void gomm_trace_free_unreg(void)
+{
+	static_branch_dec(&gomm_free_instr_key);
 }
 
 /*
@@ -601,7 +617,7 @@ static __always_inline void *__gomm_alloc_flags(size_t size, gfp_t flags,
 		gomm_alloc_hook(p, size, s->elemsize, flags);
 		/* gomm's own write, below KASAN: the slack is a redzone */
 		if (zero)
-			__memset(p, 0, s->elemsize);
+			return __memset(p, 0, s->elemsize);
 		return p;
 	}
 	if (!(flags & slow) && path == GOMM_PATH_TINY) {
@@ -627,22 +643,11 @@ static __always_inline void *__gomm_alloc_zero(size_t size, gfp_t flags)
 /*
  * Does gomm_alloc_traced() record the allocation (a probe on the
  * gomm:gomm_alloc tracepoint, the call-site accounting)?  Not when
- * init_on_alloc alone turned gomm_instr_key on.
+ * init_on_alloc alone turned gomm_alloc_instr_key on.
  */
 static __always_inline bool gomm_alloc_recorded(void)
 {
 	return gomm_callsites_on() || trace_gomm_alloc_enabled();
-}
-
-/*
- * Its twin for frees: does a free go through gomm_free_traced() for more
- * than nothing (the gomm:gomm_free tracepoint, the call-site accounting,
- * init_on_free's wipe)?  Not when init_on_alloc alone turned
- * gomm_instr_key on.
- */
-static __always_inline bool gomm_free_recorded(void)
-{
-	return gomm_init_free || gomm_callsites_on() || trace_gomm_free_enabled();
 }
 
 /*
@@ -661,9 +666,6 @@ static noinline void *gomm_alloc_traced(size_t size, gfp_t flags,
 		p = __gomm_alloc_zero(size, flags);
 	else
 		p = __gomm_alloc(size, flags);
-	/* init_on_alloc alone: nothing to record */
-	if (!gomm_alloc_recorded())
-		return p;
 	/* the usable size as gomm_size() gives it, tiny objects' too */
 	usable = p ? gomm_size(p) : 0;
 	if (gomm_callsites_on())
@@ -673,14 +675,28 @@ static noinline void *gomm_alloc_traced(size_t size, gfp_t flags,
 }
 
 /*
+ * gomm_alloc() with init_on_alloc, or gomm_zalloc(), while the key is on
+ * but nothing records allocations: the zeroing copy of the fast path,
+ * without gomm_alloc_traced()'s frame (it ends in a tail call of
+ * __memset()).
+ */
+static noinline void *gomm_alloc_zeroed(size_t size, gfp_t flags)
+{
+	return __gomm_alloc_zero(size, flags);
+}
+
+/*
  * gomm_alloc() and gomm_zalloc() each take _RET_IP_ inside the branch:
  * passed down from the top, it was loaded on the fast path too.
  */
 void *gomm_alloc(size_t size, gfp_t flags)
 {
 	might_alloc(flags);
-	if (gomm_instrumented())
+	if (gomm_alloc_instrumented()) {
+		if (gomm_init_alloc && !gomm_alloc_recorded())
+			return gomm_alloc_zeroed(size, flags);
 		return gomm_alloc_traced(size, flags, _RET_IP_);
+	}
 	return __gomm_alloc(size, flags);
 }
 EXPORT_SYMBOL_GPL(gomm_alloc);
@@ -690,8 +706,11 @@ void *gomm_zalloc(size_t size, gfp_t flags)
 {
 	flags |= __GFP_ZERO;
 	might_alloc(flags);
-	if (gomm_instrumented())
+	if (gomm_alloc_instrumented()) {
+		if (!gomm_alloc_recorded())
+			return gomm_alloc_zeroed(size, flags);
 		return gomm_alloc_traced(size, flags, _RET_IP_);
+	}
 	return __gomm_alloc_zero(size, flags);
 }
 EXPORT_SYMBOL_GPL(gomm_zalloc);
@@ -929,9 +948,10 @@ static __always_inline void __gomm_free(const void *ptr, bool wipe)
 }
 
 /*
- * gomm_free() with the gomm:gomm_free tracepoint or the call-site
- * accounting on.  The object leaves its call site before it is freed:
- * once freed, its address may be handed out and recorded again.
+ * gomm_free() with the gomm:gomm_free tracepoint, the call-site
+ * accounting or init_on_free on.  The object leaves its call site before
+ * it is freed: once freed, its address may be handed out and recorded
+ * again.
  */
 static noinline void gomm_free_traced(const void *ptr, unsigned long ip)
 {
@@ -943,7 +963,7 @@ static noinline void gomm_free_traced(const void *ptr, unsigned long ip)
 
 void gomm_free(const void *ptr)
 {
-	if (gomm_instrumented())
+	if (gomm_free_instrumented())
 		return gomm_free_traced(ptr, _RET_IP_);
 	__gomm_free(ptr, false);
 }
@@ -991,7 +1011,7 @@ EXPORT_SYMBOL_GPL(gomm_size);
 static __always_inline void *gomm_alloc_ip(size_t size, gfp_t flags,
 					   unsigned long ip)
 {
-	if (gomm_instrumented())
+	if (gomm_alloc_instrumented())
 		return gomm_alloc_traced(size, flags, ip);
 	return __gomm_alloc(size, flags);
 }
@@ -999,7 +1019,7 @@ static __always_inline void *gomm_alloc_ip(size_t size, gfp_t flags,
 /* gomm_free() for a caller of the family, whose caller is @ip. */
 static __always_inline void gomm_free_ip(const void *ptr, unsigned long ip)
 {
-	if (gomm_instrumented())
+	if (gomm_free_instrumented())
 		gomm_free_traced(ptr, ip);
 	else
 		__gomm_free(ptr, false);
@@ -1104,7 +1124,7 @@ static noinline void *gomm_alloc_node_slow(size_t size, gfp_t flags, int node,
 	/* counted here: the local path counts its own */
 	if (unlikely(flags & __GFP_ACCOUNT))
 		gomm_account_unsupported();
-	if (gomm_instrumented()) {
+	if (gomm_alloc_instrumented()) {
 		if (gomm_callsites_on())
 			gomm_callsite_alloc(p, usable, ip);
 		trace_gomm_alloc(ip, p, size, usable, flags);
@@ -1161,7 +1181,7 @@ static noinline void *gomm_alloc_node_other(size_t size, gfp_t flags, int node,
 		goto slow;
 	sc = gomm_class_of(size);
 	/* init_on_alloc alone: zeroed here, as gomm_alloc_traced() does */
-	if (gomm_instrumented()) {
+	if (gomm_alloc_instrumented()) {
 		if (gomm_alloc_recorded())
 			goto slow;
 		zero |= gomm_init_alloc;
@@ -1319,7 +1339,7 @@ int gomm_alloc_bulk(size_t size, gfp_t flags, size_t n, void **ptrs)
 	might_alloc(flags);
 	if (likely(gomm_size_path(size) == GOMM_PATH_CLASS &&
 		   !(flags & (GOMM_GFP_SLOW & ~__GFP_ZERO)) &&
-		   (!gomm_instrumented() || !gomm_alloc_recorded()))) {
+		   (!gomm_alloc_instrumented() || !gomm_alloc_recorded()))) {
 		/* init_on_alloc: as gomm_alloc_traced() */
 		if (gomm_init_alloc)
 			flags |= __GFP_ZERO;
@@ -1495,8 +1515,7 @@ void gomm_free_bulk(size_t n, void **ptrs)
 {
 	size_t i;
 
-	/* init_on_alloc alone turns the key on too: batched all the same */
-	if (gomm_instrumented() && gomm_free_recorded()) {
+	if (gomm_free_instrumented()) {
 		for (i = 0; i < n; i++)
 			gomm_free_traced(ptrs[i], _RET_IP_);
 		return;

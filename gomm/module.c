@@ -278,8 +278,10 @@ static int __init gomm_init(void)
 	shrinker_register(gomm_shrinker);
 	gomm_stats_init();
 	schedule_delayed_work(&gomm_scavenger, msecs_to_jiffies(gomm_scavenge_ms));
-	if (gomm_init_alloc || gomm_init_free)
-		static_branch_inc(&gomm_instr_key);
+	if (gomm_init_alloc)
+		static_branch_inc(&gomm_alloc_instr_key);
+	if (gomm_init_free)
+		static_branch_inc(&gomm_free_instr_key);
 	pr_info("gomm: ready: %u size classes, %lu KiB pages, heap range %lu chunks\n",
 		GOMM_NUM_CLASSES - 1, GOMM_PAGE_SIZE / SZ_1K, gomm_map.nspanmap);
 	return 0;
@@ -297,8 +299,10 @@ static void __exit gomm_exit(void)
 	unsigned long live, large;
 	int cpu;
 
-	if (gomm_init_alloc || gomm_init_free)
-		static_branch_dec(&gomm_instr_key);
+	if (gomm_init_free)
+		static_branch_dec(&gomm_free_instr_key);
+	if (gomm_init_alloc)
+		static_branch_dec(&gomm_alloc_instr_key);
 	gomm_stats_exit();
 	gomm_callsites_exit();
 	cancel_delayed_work_sync(&gomm_scavenger);
