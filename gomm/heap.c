@@ -184,6 +184,11 @@ static void gomm_heap_map(unsigned long page, unsigned long npages,
 
 	/* a lockless reader that finds @s sees it whole (span.h) */
 	smp_wmb();
+	/* one page: most small spans (every class up to 8 KiB and more) */
+	if (npages == 1) {
+		WRITE_ONCE(gomm_map.spanmap[g / GOMM_CHUNK_PAGES][g % GOMM_CHUNK_PAGES], s);
+		return;
+	}
 	/* a chunk's row at a time: a large span may cross into the next */
 	while (g < end) {
 		e = gomm_map.spanmap[g / GOMM_CHUNK_PAGES] + g % GOMM_CHUNK_PAGES;
