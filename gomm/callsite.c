@@ -230,8 +230,8 @@ void gomm_callsite_free(const void *p)
  * gomm_callsites_set - switch the call-site accounting on or off
  * @on: the new state
  *
- * On: a zeroed table is published, then the static key goes on.  Off: the
- * key goes off, the table is unpublished and freed after a grace period.
+ * On: a zeroed table is published, then the static keys go on.  Off: the
+ * keys go off, the table is unpublished and freed after a grace period.
  * Setting the current state again does nothing.
  *
  * Context: process, may sleep; no gomm lock held.
@@ -255,11 +255,16 @@ int gomm_callsites_set(bool on)
 			raw_spin_lock_init(&t->locks[i]);
 		rcu_assign_pointer(gomm_cs, t);
 		static_branch_enable(&gomm_callsite_key);
-		static_branch_inc(&gomm_alloc_instr_key);
+		/*
+		 * Frees are traced before allocations are recorded, and stop
+		 * after: a recorded object's free always leaves its site (an
+		 * unrecorded object's traced free is an unknown free).
+		 */
 		static_branch_inc(&gomm_free_instr_key);
+		static_branch_inc(&gomm_alloc_instr_key);
 	} else {
-		static_branch_dec(&gomm_free_instr_key);
 		static_branch_dec(&gomm_alloc_instr_key);
+		static_branch_dec(&gomm_free_instr_key);
 		static_branch_disable(&gomm_callsite_key);
 		t = rcu_replace_pointer(gomm_cs, NULL,
 					lockdep_is_held(&gomm_cs_mutex));
