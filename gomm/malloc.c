@@ -666,6 +666,9 @@ static noinline void *gomm_alloc_traced(size_t size, gfp_t flags,
 		p = __gomm_alloc_zero(size, flags);
 	else
 		p = __gomm_alloc(size, flags);
+	/* init_on_alloc alone (the family's calls): nothing to record */
+	if (!gomm_alloc_recorded())
+		return p;
 	/* the usable size as gomm_size() gives it, tiny objects' too */
 	usable = p ? gomm_size(p) : 0;
 	if (gomm_callsites_on())
@@ -1011,8 +1014,11 @@ EXPORT_SYMBOL_GPL(gomm_size);
 static __always_inline void *gomm_alloc_ip(size_t size, gfp_t flags,
 					   unsigned long ip)
 {
-	if (gomm_alloc_instrumented())
+	if (gomm_alloc_instrumented()) {
+		if (gomm_init_alloc && !gomm_alloc_recorded())
+			return gomm_alloc_zeroed(size, flags);
 		return gomm_alloc_traced(size, flags, ip);
+	}
 	return __gomm_alloc(size, flags);
 }
 
