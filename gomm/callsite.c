@@ -254,18 +254,20 @@ int gomm_callsites_set(bool on)
 		for (i = 0; i < GOMM_CS_LOCKS; i++)
 			raw_spin_lock_init(&t->locks[i]);
 		rcu_assign_pointer(gomm_cs, t);
-		static_branch_enable(&gomm_callsite_key);
 		/*
-		 * Frees are traced before allocations are recorded, and stop
-		 * after: a recorded object's free always leaves its site (an
+		 * Frees are traced before allocations are recorded (the
+		 * allocations' key may be on already, for init_on_alloc or
+		 * a probe: the call-site key decides), and stop after: a
+		 * recorded object's free always leaves its site (an
 		 * unrecorded object's traced free is an unknown free).
 		 */
 		static_branch_inc(&gomm_free_instr_key);
+		static_branch_enable(&gomm_callsite_key);
 		static_branch_inc(&gomm_alloc_instr_key);
 	} else {
 		static_branch_dec(&gomm_alloc_instr_key);
-		static_branch_dec(&gomm_free_instr_key);
 		static_branch_disable(&gomm_callsite_key);
+		static_branch_dec(&gomm_free_instr_key);
 		t = rcu_replace_pointer(gomm_cs, NULL,
 					lockdep_is_held(&gomm_cs_mutex));
 		synchronize_rcu();	/* accounted paths still in the table */

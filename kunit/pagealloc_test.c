@@ -1096,6 +1096,7 @@ static void test_pa_floor(struct kunit *test)
 {
 	struct gomm_pchunk *store;
 	struct gomm_pagealloc *pa;
+	gomm_psum_t lag;
 	unsigned long k;
 
 	pa = pa_new(test, 8, NULL);
@@ -1113,7 +1114,13 @@ static void test_pa_floor(struct kunit *test)
 	KUNIT_EXPECT_LT(test, pa->search, PG(4, 0));
 	KUNIT_EXPECT_EQ(test, pa->floor, PG(5, 7));
 	KUNIT_EXPECT_EQ(test, pa->dirty, 5);
-	/* a pair from the floor: chunk 5's bitmap, no search of the tree */
+	/* from the floor: chunk 5's bitmap, no search (its leaf still lags) */
+	lag = pa->summary[LEAF][5];
+	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, 8), PG(5, 15));
+	KUNIT_EXPECT_EQ(test, pa->summary[LEAF][5], lag);
+	KUNIT_EXPECT_NE(test, lag, gomm_pbits_summarize(&store[5]));
+	gomm_pa_free(pa, PG(5, 15), 8);
+	/* a pair from the floor */
 	gomm_pa_free(pa, PG(5, 7), 8);
 	KUNIT_EXPECT_EQ(test, pa->floor, PG(5, 7));
 	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, 8), PG(5, 7));
@@ -1226,6 +1233,7 @@ struct rt {
 		unsigned long page, npages;
 	} live[RT_MAX_LIVE];
 	unsigned int nlive;
+	struct gomm_pcache cache;	/* a page cache, held or empty */
 };
 
 static u32 rt_rand(struct rt *rt, u32 n)
@@ -1302,6 +1310,40 @@ static void rt_alloc_range(struct rt *rt)
 	bitmap_set(rt->model, page, npages);
 	rt->live[rt->nlive].page = page;
 	rt->live[rt->nlive++].npages = npages;
+}
+
+/*
+ * Fill the page cache from the allocator (the block of the lowest free
+ * page, its free pages taken) or give it back, as a CPU's cache does.
+ */
+static void rt_cache(struct rt *rt)
+{
+	unsigned long first = find_first_zero_bit(rt->model, RT_PAGES), i;
+	struct gomm_pcache *c = &rt->cache;
+
+	raw_spin_lock(&rt->lock);
+	if (c->held) {
+		for (i = 0; i < GOMM_PCACHE_PAGES; i++)
+			if (c->cache & BIT_ULL(i))
+				__clear_bit(c->base + i, rt->model);
+		gomm_pa_free_cache(rt->pa, c);
+		raw_spin_unlock(&rt->lock);
+		return;
+	}
+	*c = gomm_pa_alloc_to_cache(rt->pa);
+	raw_spin_unlock(&rt->lock);
+	if (first >= RT_PAGES) {
+		KUNIT_ASSERT_EQ_MSG(rt->test, c->cache, 0, "%s: cache", rt->where);
+		return;
+	}
+	KUNIT_ASSERT_EQ_MSG(rt->test, c->base, ALIGN_DOWN(first, GOMM_PCACHE_PAGES),
+			    "%s: cache block", rt->where);
+	for (i = 0; i < GOMM_PCACHE_PAGES; i++) {
+		KUNIT_ASSERT_EQ_MSG(rt->test, !!(c->cache & BIT_ULL(i)),
+				    !test_bit(c->base + i, rt->model),
+				    "%s: cache page %lu", rt->where, i);
+		__set_bit(c->base + i, rt->model);
+	}
 }
 
 /* Free a live run, or its head or tail. */
@@ -1423,6 +1465,8 @@ static void test_pa_random(struct kunit *test)
 			rt_alloc(rt);
 		else if (r < alloc_pct + 5 && rt->nlive < RT_MAX_LIVE)
 			rt_alloc_range(rt);
+		else if (r < alloc_pct + 7)
+			rt_cache(rt);
 		else
 			rt_free(rt);
 		rt_check(rt);
@@ -1432,6 +1476,8 @@ static void test_pa_random(struct kunit *test)
 	snprintf(rt->where, sizeof(rt->where), "seed %#llx end", rt->seed);
 	while (rt->nlive)
 		rt_free(rt);
+	if (rt->cache.held)
+		rt_cache(rt);
 	rt_check_all(rt);
 }
 
