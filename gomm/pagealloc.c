@@ -740,6 +740,13 @@ static unsigned long pa_run_start(const struct gomm_pagealloc *pa,
 	return pa->search;
 }
 
+/* gomm_pa_free() of pages from @page: the floor down to their run's start */
+static noinline void pa_lower_floor(struct gomm_pagealloc *pa,
+				    unsigned long page)
+{
+	pa->floor = min(pa->floor, pa_run_start(pa, page));
+}
+
 /*
  * Mark [page, page + npages) in use (@alloc) or free.  Within one chunk
  * only the bits change and the chunk becomes the dirty one; a range over
@@ -795,7 +802,7 @@ void gomm_pa_free(struct gomm_pagealloc *pa, unsigned long page,
 		return;
 	pa->search = min(pa->search, page);
 	if (pa->floor > pa->search)
-		pa->floor = min(pa->floor, pa_run_start(pa, page));
+		pa_lower_floor(pa, page);
 	pa_change(pa, page, npages, false);
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_pa_free);
@@ -924,57 +931,60 @@ unsigned long gomm_pa_find(struct gomm_pagealloc *pa, unsigned long npages,
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_pa_find);
 
-/**
- * gomm_pa_alloc() - allocate a run of pages (Go's pageAlloc.alloc)
- * @pa: allocator
- * @npages: number of pages, at least 1
- *
- * Address-ordered first fit: returns the lowest run of @npages free pages,
- * marks it in use and raises @pa->search past the pages known to be in use.
- * The search starts at @pa->floor instead of @pa->search when that is
- * higher and @npages is at least @pa->floor_npages, and leaves @pa->floor
- * at the run it returns: a heap whose low pages are cut into short free
- * runs is not walked again by each multi-page allocation.
- *
- * Return: the first page of the run, or %GOMM_PA_FAIL.
+/*
+ * The fast path of gomm_pa_alloc(): a fit in the chunk of @from (a grown
+ * chunk's page), if it is the dirty chunk (its bitmap is searched as is)
+ * or its leaf summary promises one (a non-zero leaf summary implies that
+ * the chunk was grown).  A fit here is the lowest at or above @from: a run
+ * from a lower page of the chunk that straddled into the next chunk would
+ * also be a fit in this one.  *@new_search is set as pa_find() sets it.
  */
-unsigned long gomm_pa_alloc(struct gomm_pagealloc *pa, unsigned long npages)
+static __always_inline unsigned long pa_alloc_chunk(struct gomm_pagealloc *pa,
+						    unsigned long npages,
+						    unsigned long from,
+						    unsigned long *new_search)
 {
-	bool floor = npages >= pa->floor_npages && pa->floor > pa->search;
-	unsigned long from = floor ? pa->floor : pa->search;
-	unsigned long ci = chunk_index(from), page, new_search;
+	unsigned long ci = chunk_index(from);
 	unsigned int pi = chunk_page_index(from), j, idx;
 
-	assert_locked(pa);
-	if (WARN_ON_ONCE(!npages))
+	if (GOMM_CHUNK_PAGES - pi < npages ||
+	    (ci != pa->dirty &&
+	     gomm_psum_max(pa->summary[GOMM_SUM_LEVELS - 1][ci]) < npages))
 		return GOMM_PA_FAIL;
-	/* No run of @npages starts at or above @from. */
-	if (ci >= pa->end)
-		return GOMM_PA_FAIL;
-
-	/*
-	 * Fast path: a fit in the chunk of @from, if it is the dirty chunk
-	 * (its bitmap is searched as is) or its leaf summary promises one (a
-	 * non-zero leaf summary implies that the chunk was grown).  A fit
-	 * here is the lowest: a run from a lower page that straddled into
-	 * the next chunk would also be a fit in this one.
-	 */
-	if (GOMM_CHUNK_PAGES - pi >= npages &&
-	    (ci == pa->dirty ||
-	     gomm_psum_max(pa->summary[GOMM_SUM_LEVELS - 1][ci]) >= npages)) {
-		j = gomm_pbits_find(pa->chunks[ci], npages, pi, &idx);
-		if (j != ~0U) {
-			page = chunk_base(ci) + j;
-			new_search = chunk_base(ci) + idx;
-			goto found;
-		}
+	j = gomm_pbits_find(pa->chunks[ci], npages, pi, &idx);
+	if (j == ~0U) {
 		/* a clean leaf that promised a fit was wrong */
-		if (WARN_ONCE(ci != pa->dirty,
-			      "gomm: bad summary data: chunk %lu, npages %lu\n",
-			      ci, npages))
-			return GOMM_PA_FAIL;
+		WARN_ONCE(ci != pa->dirty,
+			  "gomm: bad summary data: chunk %lu, npages %lu\n",
+			  ci, npages);
+		return GOMM_PA_FAIL;
 	}
-	page = pa_find(pa, npages, from, &new_search);
+	*new_search = chunk_base(ci) + idx;
+	return chunk_base(ci) + j;
+}
+
+/*
+ * gomm_pa_alloc() past the chunk of @pa->search: the search from the floor
+ * or from @pa->search, and the floor set to what it finds (out of line:
+ * the fast path keeps a short frame).
+ */
+static noinline unsigned long pa_alloc_find(struct gomm_pagealloc *pa,
+					    unsigned long npages,
+					    unsigned long *new_search)
+{
+	unsigned long page = GOMM_PA_FAIL;
+
+	if (npages >= pa->floor_npages && pa->floor > pa->search) {
+		/* No run of @npages below the floor: start there. */
+		if (chunk_index(pa->floor) < pa->end) {
+			page = pa_alloc_chunk(pa, npages, pa->floor, new_search);
+			if (page == GOMM_PA_FAIL)
+				page = pa_find(pa, npages, pa->floor, new_search);
+		}
+		*new_search = pa->search;	/* the first free page is below */
+	} else {
+		page = pa_find(pa, npages, pa->search, new_search);
+	}
 	if (page == GOMM_PA_FAIL) {
 		/* Not even one page is free: the heap is exhausted. */
 		if (npages == 1)
@@ -984,11 +994,41 @@ unsigned long gomm_pa_alloc(struct gomm_pagealloc *pa, unsigned long npages)
 		pa->floor_npages = npages;
 		return GOMM_PA_FAIL;
 	}
-found:
 	pa->floor = page;
 	pa->floor_npages = npages;
-	if (floor)
-		new_search = pa->search;	/* the first free page is below */
+	return page;
+}
+
+/**
+ * gomm_pa_alloc() - allocate a run of pages (Go's pageAlloc.alloc)
+ * @pa: allocator
+ * @npages: number of pages, at least 1
+ *
+ * Address-ordered first fit: returns the lowest run of @npages free pages,
+ * marks it in use and raises @pa->search past the pages known to be in use.
+ * Past the chunk of @pa->search, the search starts at @pa->floor instead
+ * when that is higher and @npages is at least @pa->floor_npages, and
+ * leaves @pa->floor at the run it returns: a heap whose low pages are cut
+ * into short free runs is not walked again by each multi-page allocation.
+ *
+ * Return: the first page of the run, or %GOMM_PA_FAIL.
+ */
+unsigned long gomm_pa_alloc(struct gomm_pagealloc *pa, unsigned long npages)
+{
+	unsigned long page, new_search;
+
+	assert_locked(pa);
+	if (WARN_ON_ONCE(!npages))
+		return GOMM_PA_FAIL;
+	/* Nothing is free at or above pa->search. */
+	if (chunk_index(pa->search) >= pa->end)
+		return GOMM_PA_FAIL;
+	page = pa_alloc_chunk(pa, npages, pa->search, &new_search);
+	if (page == GOMM_PA_FAIL) {
+		page = pa_alloc_find(pa, npages, &new_search);
+		if (page == GOMM_PA_FAIL)
+			return GOMM_PA_FAIL;
+	}
 	gomm_pa_alloc_range(pa, page, npages);
 	pa->search = max(pa->search, new_search);
 	return page;

@@ -1125,10 +1125,10 @@ static void test_pa_floor(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, pa->floor, PG(5, 7));
 	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, 8), PG(5, 7));
 	KUNIT_EXPECT_EQ(test, pa->dirty, 5);
-	/* smaller requests search from pa->search: chunk 0's top page */
+	/* a fit in the chunk of pa->search leaves the floor as it is */
 	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, 1), PG(0, P - 1));
-	KUNIT_EXPECT_EQ(test, pa->floor, PG(0, P - 1));
-	KUNIT_EXPECT_EQ(test, pa->floor_npages, 1);
+	KUNIT_EXPECT_EQ(test, pa->floor, PG(5, 7));
+	KUNIT_EXPECT_EQ(test, pa->floor_npages, 8);
 	KUNIT_EXPECT_EQ(test, gomm_pa_alloc(pa, 8), PG(5, 15));
 	KUNIT_EXPECT_EQ(test, pa->floor, PG(5, 15));
 
