@@ -666,7 +666,11 @@ static noinline void *gomm_alloc_traced(size_t size, gfp_t flags,
 		p = __gomm_alloc_zero(size, flags);
 	else
 		p = __gomm_alloc(size, flags);
-	/* init_on_alloc alone (the family's calls): nothing to record */
+	/*
+	 * Nothing records: the key went on for a probe or the call-site
+	 * accounting that is not on yet (init_on_alloc alone goes to
+	 * gomm_alloc_zeroed() before here)
+	 */
 	if (!gomm_alloc_recorded())
 		return p;
 	/* the usable size as gomm_size() gives it, tiny objects' too */
