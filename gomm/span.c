@@ -144,13 +144,24 @@ void gomm_span_place(struct gomm_span *s, unsigned long page, int node)
 	s->alloc_word = s->alloc_bits;
 }
 
+/*
+ * A tiny span's block array.  Only tiny spans have one: the test spares
+ * every other span a call of kfree(NULL) (about 20 instructions of a
+ * span's life on the perf kernels, scripts/profile batch 4096).
+ */
+static void gomm_span_free_tiny(struct gomm_span *s)
+{
+	if (s->spanclass == GOMM_TINY_SPANCLASS)
+		kfree(s->tiny);
+}
+
 /**
  * gomm_span_destroy - free a span struct that no reader can see
  * @s: the span: never mapped, or retired a grace period ago
  */
 void gomm_span_destroy(struct gomm_span *s)
 {
-	kfree(s->tiny);
+	gomm_span_free_tiny(s);
 	kmem_cache_free(gomm_span_cache, s);
 }
 
@@ -180,7 +191,7 @@ static void gomm_span_destroy_batch(struct rcu_head *head)
 
 	for (; s; s = next) {
 		next = (struct gomm_span *)s->list.next;
-		kfree(s->tiny);
+		gomm_span_free_tiny(s);
 		v[n++] = s;
 	}
 	kmem_cache_free_bulk(gomm_span_cache, n, v);
