@@ -67,7 +67,8 @@ struct gomm_rcu_batch {
  * @open: frees queued since @rcu was last queued
  * @waiting: frees gomm_rcu_cb() will free
  * @rcu: the CPU's callback, in flight while @in_flight
- * @in_flight: @rcu is queued (or about to be); @open is empty otherwise
+ * @in_flight: @rcu is queued (or about to be), or its callback has not
+ *	finished freeing its batch; @open is empty otherwise
  */
 struct gomm_rcu_cpu {
 	raw_spinlock_t lock;	/* the batches and in_flight */
@@ -107,19 +108,29 @@ static void gomm_rcu_free_batch(struct gomm_rcu_batch *b)
 	}
 }
 
-/* Make @rc's open batch the waiting one; true if @rc->rcu must be queued. */
+/*
+ * Make @rc's open batch the waiting one, if it has anything; true if it
+ * had, and @rc->rcu must then be queued.  @in_flight is left to the
+ * caller when it had nothing.
+ */
 static bool gomm_rcu_start(struct gomm_rcu_cpu *rc)
 {
 	lockdep_assert_held(&rc->lock);
-	if (!rc->open.heads && !rc->open.blocks) {
-		rc->in_flight = false;
+	if (!rc->open.heads && !rc->open.blocks)
 		return false;
-	}
 	rc->waiting = rc->open;
 	rc->open.heads = NULL;
 	rc->open.blocks = NULL;
-	rc->in_flight = true;
+	WRITE_ONCE(rc->in_flight, true);
 	return true;
+}
+
+static void gomm_rcu_cb(struct rcu_head *rcu);
+
+static void gomm_rcu_call(struct gomm_rcu_cpu *rc)
+{
+	atomic_long_inc(&gomm_rcu_batches);
+	call_rcu(&rc->rcu, gomm_rcu_cb);
 }
 
 static void gomm_rcu_cb(struct rcu_head *rcu)
@@ -135,11 +146,26 @@ static void gomm_rcu_cb(struct rcu_head *rcu)
 	rc->waiting.blocks = NULL;
 	again = gomm_rcu_start(rc);
 	raw_spin_unlock_irqrestore(&rc->lock, flags);
-	if (again) {
-		atomic_long_inc(&gomm_rcu_batches);
-		call_rcu(&rc->rcu, gomm_rcu_cb);
-	}
+	if (again)
+		gomm_rcu_call(rc);
+	gomm_hook_rcu_freeing();
 	gomm_rcu_free_batch(&done);
+	if (again)
+		return;
+	/*
+	 * @in_flight stayed set while @done was freed, so gomm_rcu_barrier()
+	 * waits for the objects, not only for this callback to start.  Frees
+	 * that came meanwhile joined the open batch and queued nothing: queue
+	 * the callback for them now, or clear @in_flight - after the frees
+	 * above, for a barrier that reads it unlocked.
+	 */
+	raw_spin_lock_irqsave(&rc->lock, flags);
+	again = gomm_rcu_start(rc);
+	if (!again)	/* the frees before: gomm_rcu_pending() pairs */
+		smp_store_release(&rc->in_flight, false);
+	raw_spin_unlock_irqrestore(&rc->lock, flags);
+	if (again)
+		gomm_rcu_call(rc);
 }
 
 /*
@@ -152,10 +178,8 @@ static void gomm_rcu_queued(struct gomm_rcu_cpu *rc, unsigned long flags)
 	bool start = !rc->in_flight && gomm_rcu_start(rc);
 
 	raw_spin_unlock(&rc->lock);
-	if (start) {
-		atomic_long_inc(&gomm_rcu_batches);
-		call_rcu(&rc->rcu, gomm_rcu_cb);
-	}
+	if (start)
+		gomm_rcu_call(rc);
 	local_irq_restore(flags);
 }
 
@@ -238,7 +262,7 @@ void gomm_free_rcu(const void *ptr)
 EXPORT_SYMBOL_GPL(gomm_free_rcu);
 
 /**
- * gomm_rcu_pending - are deferred frees waiting for a grace period?
+ * gomm_rcu_pending - are deferred frees waiting, or being freed?
  *
  * Context: any; a racy hint.
  */
@@ -246,9 +270,11 @@ bool gomm_rcu_pending(void)
 {
 	int cpu;
 
-	for_each_possible_cpu(cpu)
-		if (READ_ONCE(per_cpu_ptr(&gomm_rcu_cpus, cpu)->in_flight))
+	for_each_possible_cpu(cpu) {
+		/* pairs with gomm_rcu_cb(): a CPU seen idle freed its batch */
+		if (smp_load_acquire(&per_cpu_ptr(&gomm_rcu_cpus, cpu)->in_flight))
 			return true;
+	}
 	return false;
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_rcu_pending);

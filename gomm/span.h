@@ -231,12 +231,17 @@ void gomm_mcentral_freed(const void *ptr, struct gomm_span *s);
  * @nolock_busy: called by gomm_alloc_nolock() inside its busy section
  *	(this CPU's nolock cache marked busy, local interrupts off), so a
  *	test can send itself an NMI that finds the cache busy (nolock.c)
+ * @rcu_freeing: called by gomm_rcu_cb() after it took a batch whose grace
+ *	period has passed, before it frees the batch's objects (rcu.c), so
+ *	a test can hold a callback there and see what gomm_rcu_barrier()
+ *	does meanwhile
  */
 struct gomm_test_hooks {
 	void (*free_published)(const void *ptr);
 	bool span_free_now;
 	bool (*grow_fail)(unsigned int order, gfp_t gfp);
 	void (*nolock_busy)(void);
+	void (*rcu_freeing)(void);
 };
 
 #if IS_ENABLED(CONFIG_KUNIT)
@@ -267,6 +272,12 @@ static __always_inline void gomm_hook_nolock_busy(void)
 	if (static_branch_unlikely(&gomm_test_key) && gomm_test_hooks.nolock_busy)
 		gomm_test_hooks.nolock_busy();
 }
+
+static __always_inline void gomm_hook_rcu_freeing(void)
+{
+	if (static_branch_unlikely(&gomm_test_key) && gomm_test_hooks.rcu_freeing)
+		gomm_test_hooks.rcu_freeing();
+}
 #else
 static __always_inline void gomm_hook_free_published(const void *ptr)
 {
@@ -283,6 +294,10 @@ static __always_inline bool gomm_hook_grow_fail(unsigned int order, gfp_t gfp)
 }
 
 static __always_inline void gomm_hook_nolock_busy(void)
+{
+}
+
+static __always_inline void gomm_hook_rcu_freeing(void)
 {
 }
 #endif

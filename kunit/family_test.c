@@ -543,6 +543,131 @@ static void test_rcu_head_batched(struct kunit *test)
 	KUNIT_EXPECT_EQ_MSG(test, live, 0L, "live after the grace period");
 }
 
+/*
+ * A callback held between taking its batch and freeing it (the
+ * rcu_freeing hook, on another CPU); gomm_rcu_barrier(), called meanwhile
+ * from a thread of its own, must not return before the object is freed:
+ * the drain and the unload rely on it.  It once did, at once: the
+ * callback cleared its CPU's in_flight before freeing the batch.  Both
+ * threads are made before the callback is held: making a thread may wait
+ * for the held CPU.
+ */
+static struct {
+	atomic_t armed;		/* the next callback to reach the hook stops */
+	atomic_t entered;	/* 1 + the CPU it stopped on */
+	atomic_t released;	/* let it go on */
+	atomic_t timed_out;	/* it went on alone, after 5 s */
+} fam_hold;
+
+/* static: a barrier thread that outlives a failed case still has it */
+static struct fam_barrier {
+	void *p;
+	bool live;		/* when gomm_rcu_barrier() returned */
+	bool released;		/* ditto: had the callback been let go? */
+	struct completion go, done;
+} fam_barrier;
+
+static void fam_rcu_freeing(void)
+{
+	unsigned long end = jiffies + 5 * HZ;
+
+	if (!atomic_xchg(&fam_hold.armed, 0))
+		return;
+	atomic_set(&fam_hold.entered, 1 + raw_smp_processor_id());
+	while (!atomic_read(&fam_hold.released)) {
+		if (time_after(jiffies, end)) {
+			atomic_set(&fam_hold.timed_out, 1);
+			break;
+		}
+		cpu_relax();
+	}
+}
+
+static void fam_rcu_hook_off(void *unused)
+{
+	static_branch_disable(&gomm_test_key);
+	gomm_test_hooks.rcu_freeing = NULL;
+	atomic_set(&fam_hold.armed, 0);
+	atomic_set(&fam_hold.released, 1);
+	complete(&fam_barrier.go);	/* if the case failed before */
+}
+
+static int fam_barrier_fn(void *arg)
+{
+	struct fam_barrier *b = arg;
+
+	wait_for_completion(&b->go);
+	gomm_rcu_barrier();
+	b->released = atomic_read(&fam_hold.released);
+	b->live = gomm_test_live(b->p);
+	complete(&b->done);
+	return 0;
+}
+
+static int fam_free_rcu_fn(void *p)
+{
+	gomm_free_rcu(p);
+	return 0;
+}
+
+static void test_rcu_barrier_waits(struct kunit *test)
+{
+	unsigned int me = raw_smp_processor_id(), other, held;
+	struct fam_barrier *b = &fam_barrier;
+	struct task_struct *t, *f;
+	unsigned long end, done;
+
+	memset(b, 0, sizeof(*b));
+	init_completion(&b->go);
+	init_completion(&b->done);
+	other = cpumask_any_but(cpu_online_mask, me);
+	if (other >= nr_cpu_ids)
+		kunit_skip(test, "one CPU online");
+	b->p = gomm_alloc(64, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, b->p);
+	gomm_rcu_barrier();	/* no batch of before in flight */
+	atomic_set(&fam_hold.armed, 0);
+	atomic_set(&fam_hold.entered, 0);
+	atomic_set(&fam_hold.released, 0);
+	atomic_set(&fam_hold.timed_out, 0);
+	/* from here on, a failed assert lets both go (fam_rcu_hook_off()) */
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, fam_rcu_hook_off, NULL), 0);
+	/* the barrier's thread, on this CPU, waits for b->go */
+	t = kthread_create(fam_barrier_fn, b, "gomm_fam_barrier");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	kthread_bind(t, me);
+	wake_up_process(t);
+	/* the free, on another CPU, whose callback then holds that CPU */
+	f = kthread_create(fam_free_rcu_fn, b->p, "gomm_fam_free");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(f));
+	kthread_bind(f, other);
+	gomm_test_hooks.rcu_freeing = fam_rcu_freeing;
+	static_branch_enable(&gomm_test_key);
+	atomic_set(&fam_hold.armed, 1);
+	wake_up_process(f);
+	end = jiffies + 30 * HZ;
+	while (!atomic_read(&fam_hold.entered) && time_before(jiffies, end))
+		msleep(20);
+	held = atomic_read(&fam_hold.entered);
+	KUNIT_ASSERT_NE_MSG(test, held, 0U, "no callback reached the hook in 30 s");
+	KUNIT_ASSERT_NE_MSG(test, held - 1, me, "the callback ran on the test's CPU");
+	/* the barrier, while the callback is held on its CPU */
+	complete(&b->go);
+	/* long enough for a barrier that does not wait to return */
+	done = wait_for_completion_timeout(&b->done, msecs_to_jiffies(500));
+	atomic_set(&fam_hold.released, 1);
+	if (!done)
+		done = wait_for_completion_timeout(&b->done, 30 * HZ);
+	KUNIT_ASSERT_TRUE_MSG(test, done,
+			      "gomm_rcu_barrier() still waiting 30 s after the release");
+	KUNIT_EXPECT_FALSE_MSG(test, atomic_read(&fam_hold.timed_out),
+			       "the callback was held 5 s: the test was too slow");
+	KUNIT_EXPECT_TRUE_MSG(test, b->released,
+			      "gomm_rcu_barrier() returned while a callback was freeing its batch");
+	KUNIT_EXPECT_FALSE_MSG(test, b->live,
+			       "the object was live when gomm_rcu_barrier() returned");
+}
+
 /* Bad pointers are reported when they are given, and nothing is queued. */
 static void test_rcu_bad(struct kunit *test)
 {
@@ -1159,6 +1284,7 @@ static struct kunit_case gomm_family_cases[] = {
 	KUNIT_CASE(test_realloc_bad),
 	KUNIT_CASE(test_rcu_reader),
 	KUNIT_CASE(test_rcu_head_batched),
+	KUNIT_CASE(test_rcu_barrier_waits),
 	KUNIT_CASE(test_rcu_bad),
 	KUNIT_CASE(test_bulk_windows),
 	KUNIT_CASE(test_bulk_runs),
