@@ -349,6 +349,8 @@ extern struct fault_attr gomm_fail_grow;
 extern struct ratelimit_state gomm_report_rs;
 unsigned long gomm_kunit_scavenge(unsigned long retain_pages,
 				  unsigned long max_pages);
+void gomm_kunit_reclaim_lock(void);
+void gomm_kunit_reclaim_unlock(void);
 #endif
 
 /**

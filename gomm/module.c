@@ -181,6 +181,22 @@ unsigned long gomm_kunit_scavenge(unsigned long retain_pages,
 	return n;
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_kunit_scavenge);
+
+/*
+ * Hold the reclaimers off (the background scavenger sweeps partial
+ * spans), for a KUnit case that reads a partial span's state
+ */
+void gomm_kunit_reclaim_lock(void)
+{
+	gomm_reclaim_lock();
+}
+EXPORT_SYMBOL_IF_KUNIT(gomm_kunit_reclaim_lock);
+
+void gomm_kunit_reclaim_unlock(void)
+{
+	gomm_reclaim_unlock();
+}
+EXPORT_SYMBOL_IF_KUNIT(gomm_kunit_reclaim_unlock);
 #endif
 
 /* The background scavenger: paced, a bounded amount of work per period. */

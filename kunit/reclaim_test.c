@@ -262,9 +262,12 @@ static void test_bogus_free_bit(struct kunit *test)
 	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
 	kthread_bind(t, cpu);
 	wake_up_process(t);
-	/* without the fix the refill spins here with the class lock held */
-	KUNIT_ASSERT_TRUE_MSG(test, wait_for_completion_timeout(&b->done, HZ),
-			      "gomm_alloc() did not return within a second");
+	/*
+	 * without the fix the refill spins here with the class lock held;
+	 * 10 s, not 1: the thread's vCPU may wait long for a host CPU
+	 */
+	KUNIT_ASSERT_TRUE_MSG(test, wait_for_completion_timeout(&b->done, 10 * HZ),
+			      "gomm_alloc() did not return within 10 s");
 	KUNIT_EXPECT_PTR_EQ_MSG(test, b->p, p[k], "the free object was not reused");
 	KUNIT_EXPECT_EQ_MSG(test, atomic_long_read(&gomm_errors.double_free),
 			    double_frees + 1, "the bogus bit was not reported");
