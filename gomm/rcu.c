@@ -15,11 +15,16 @@
  * call_rcu() if it is not empty, and frees the batch with
  * gomm_free_bulk() - every object of a batch was queued before
  * its call_rcu(), so its grace period covers every reader that could
- * have seen it.  A CPU so has at most one call_rcu() in flight, and a
- * batch is everything freed on that CPU during one grace period.
+ * have seen it.  If it queued nothing, the CPU stays marked in flight
+ * while the batch is freed (gomm_rcu_barrier() waits for the objects, not
+ * for the callback to start), and the callback then queues itself for
+ * the frees that came meanwhile, or clears the mark.  A CPU so has at
+ * most one call_rcu() in flight, and a batch is everything freed on that
+ * CPU during one grace period (and while the last batch was freed).
  *
  * Invariant: a CPU's open batch is empty unless its rcu_head is in
- * flight (@in_flight), so nothing waits without a callback queued.  CPU
+ * flight or its callback is still freeing (@in_flight), so nothing waits
+ * without a callback queued or one that will look again.  CPU
  * hotplug needs nothing more: RCU moves the callbacks of a CPU that goes
  * offline to another CPU, where gomm_rcu_cb() empties both batches of the
  * dead CPU (under its lock; nothing else touches them then).  Module
@@ -66,7 +71,7 @@ struct gomm_rcu_batch {
  * @lock: guards the rest
  * @open: frees queued since @rcu was last queued
  * @waiting: frees gomm_rcu_cb() will free
- * @rcu: the CPU's callback, in flight while @in_flight
+ * @rcu: the CPU's callback, queued or running while @in_flight
  * @in_flight: @rcu is queued (or about to be), or its callback has not
  *	finished freeing its batch; @open is empty otherwise
  */
