@@ -12,7 +12,9 @@
  *            krealloc(), tiny and large objects, bad pointers reported
  *   RCU      an object stays allocated for a reader inside rcu_read_lock()
  *            and is freed after the grace period; the frees of one CPU in
- *            one grace period are one batch; bad pointers reported at once
+ *            one grace period are one batch; gomm_rcu_barrier() waits for
+ *            a callback that is freeing its batch; bad pointers reported
+ *            at once
  *   bulk     whole windows, and windows with holes: distinct live
  *            objects, no overlap with live ones, the per-CPU counters
  *            exact, all-or-nothing on failure, zeroing, and a bulk free of
