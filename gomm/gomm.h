@@ -39,6 +39,11 @@
  *   with no gomm lock held and interrupts enabled.  PREEMPT_RT is not
  *   supported (compat.h refuses to build): gomm's mcache runs with local
  *   interrupts off and may call the page allocator from there.
+ *
+ * - Sleeping locks, outside all of the above: gomm_drain() and
+ *   gomm_scavenge() take cpus_read_lock() (CPU hotplug's lock), then
+ *   gomm_reclaim_mutex (module.c), which the scavenger and the shrinker
+ *   take alone.
  */
 #ifndef _GOMM_GOMM_H
 #define _GOMM_GOMM_H

@@ -8,6 +8,7 @@
  * flushed).  The allocator itself is in malloc.c (mcache), mcentral.c,
  * heap.c and pagealloc.c; debugfs in stats.c.
  */
+#include <linux/cpu.h>
 #include <linux/cpuhotplug.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -80,7 +81,9 @@ static unsigned long gomm_retain_pages(void)
  * Serializes the reclaimers (drain, the scavenger, the shrinker), so that
  * when gomm_drain() or gomm_scavenge() returns no other reclaimer still
  * holds spans it took off the lists: the heap is in a settled state.
- * Nothing under it allocates memory.
+ * Nothing under it allocates memory.  gomm_drain() and gomm_scavenge()
+ * hold cpus_read_lock() around it: a CPU that went offline keeps its
+ * caches until gomm_cpu_dead() flushes them, which a drain would skip.
  */
 static DEFINE_MUTEX(gomm_reclaim_mutex);
 
@@ -137,9 +140,12 @@ void gomm_drain(void)
 {
 	/* deferred frees first (rcu.c): no wait if there are none */
 	gomm_rcu_barrier();
+	/* no CPU between offline and gomm_cpu_dead(): it would be skipped */
+	cpus_read_lock();
 	gomm_reclaim_lock();
 	__gomm_drain();
 	gomm_reclaim_unlock();
+	cpus_read_unlock();
 }
 EXPORT_SYMBOL_IF_KUNIT(gomm_drain);
 
@@ -158,10 +164,12 @@ unsigned long gomm_scavenge(void)
 	unsigned long n;
 
 	gomm_rcu_barrier();
+	cpus_read_lock();	/* as gomm_drain() */
 	gomm_reclaim_lock();
 	__gomm_drain();
 	n = gomm_heap_scavenge(gomm_retain_pages(), ULONG_MAX);
 	gomm_reclaim_unlock();
+	cpus_read_unlock();
 	return n;
 }
 
@@ -260,6 +268,7 @@ static enum cpuhp_state gomm_cpuhp_state;
 
 static int gomm_cpu_dead(unsigned int cpu)
 {
+	gomm_hook_cpu_dead(cpu);
 	gomm_flush_cpu(cpu);
 	return 0;
 }

@@ -235,6 +235,9 @@ void gomm_mcentral_freed(const void *ptr, struct gomm_span *s);
  *	period has passed, before it frees the batch's objects (rcu.c), so
  *	a test can hold a callback there and see what gomm_rcu_barrier()
  *	does meanwhile
+ * @cpu_dead: called by gomm_cpu_dead() (CPU hotplug, process context,
+ *	the CPU offline) before it flushes the CPU's caches, so a test can
+ *	hold the teardown there and drain meanwhile
  */
 struct gomm_test_hooks {
 	void (*free_published)(const void *ptr);
@@ -242,6 +245,7 @@ struct gomm_test_hooks {
 	bool (*grow_fail)(unsigned int order, gfp_t gfp);
 	void (*nolock_busy)(void);
 	void (*rcu_freeing)(void);
+	void (*cpu_dead)(unsigned int cpu);
 };
 
 #if IS_ENABLED(CONFIG_KUNIT)
@@ -278,6 +282,12 @@ static __always_inline void gomm_hook_rcu_freeing(void)
 	if (static_branch_unlikely(&gomm_test_key) && gomm_test_hooks.rcu_freeing)
 		gomm_test_hooks.rcu_freeing();
 }
+
+static __always_inline void gomm_hook_cpu_dead(unsigned int cpu)
+{
+	if (static_branch_unlikely(&gomm_test_key) && gomm_test_hooks.cpu_dead)
+		gomm_test_hooks.cpu_dead(cpu);
+}
 #else
 static __always_inline void gomm_hook_free_published(const void *ptr)
 {
@@ -298,6 +308,10 @@ static __always_inline void gomm_hook_nolock_busy(void)
 }
 
 static __always_inline void gomm_hook_rcu_freeing(void)
+{
+}
+
+static __always_inline void gomm_hook_cpu_dead(unsigned int cpu)
 {
 }
 #endif

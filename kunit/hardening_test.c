@@ -14,6 +14,7 @@
 #include <linux/gomm.h>
 #include <linux/hrtimer.h>
 #include <linux/interrupt.h>
+#include <linux/kthread.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
@@ -1389,8 +1390,134 @@ static void test_hotplug(struct kunit *test)
 				    "objects in use, span class %u", sc);
 }
 
+/*
+ * A drain while a CPU is offline but not yet torn down (gomm_cpu_dead(),
+ * held there by the cpu_dead hook): the CPU still caches its spans, and
+ * the drain's IPIs skip it.  The drain must wait for the teardown, not
+ * return with those spans in use: it once did, at once.
+ */
+static struct {
+	unsigned int cpu;		/* whose teardown to hold */
+	atomic_t entered, released;
+	struct completion go, drained, removed;
+	int remove_ret;
+	unsigned long in_use;		/* when gomm_drain() returned */
+	bool released_then;		/* ditto: was the teardown let go? */
+	bool drain_seen, remove_seen;	/* the case waited for them */
+} hard_dead;
+
+static void hard_dead_hook(unsigned int cpu)
+{
+	unsigned long end = jiffies + 10 * HZ;
+
+	if (cpu != READ_ONCE(hard_dead.cpu))
+		return;
+	atomic_set(&hard_dead.entered, 1);
+	while (!atomic_read(&hard_dead.released) && time_before(jiffies, end))
+		msleep(20);
+}
+
+static int hard_dead_remove_fn(void *unused)
+{
+	hard_dead.remove_ret = remove_cpu(hard_dead.cpu);
+	kthread_complete_and_exit(&hard_dead.removed, 0);
+}
+
+static int hard_dead_drain_fn(void *unused)
+{
+	wait_for_completion(&hard_dead.go);
+	gomm_drain();
+	hard_dead.released_then = atomic_read(&hard_dead.released);
+	hard_dead.in_use = hard_pages_in_use();
+	kthread_complete_and_exit(&hard_dead.drained, 0);
+}
+
+/* after the case, failed or not: the hook off, both threads done, the CPU back */
+static void hard_dead_off(void *started)
+{
+	static_branch_disable(&gomm_test_key);
+	gomm_test_hooks.cpu_dead = NULL;
+	atomic_set(&hard_dead.released, 1);
+	complete(&hard_dead.go);
+	if (started && !hard_dead.remove_seen)
+		wait_for_completion_timeout(&hard_dead.removed, 60 * HZ);
+	if (!hard_dead.drain_seen)
+		wait_for_completion_timeout(&hard_dead.drained, 60 * HZ);
+	if (!cpu_online(hard_dead.cpu))
+		add_cpu(hard_dead.cpu);
+}
+
+static void test_drain_dead_cpu(struct kunit *test)
+{
+	struct hard_hp *h = kunit_kzalloc(test, sizeof(*h), GFP_KERNEL);
+	struct task_struct *r, *d;
+	unsigned long in_use, done;
+	unsigned int i;
+	int cpu;
+	long ret;
+
+	KUNIT_ASSERT_NOT_NULL(test, h);
+	if (num_online_cpus() < 2)
+		kunit_skip(test, "one CPU online");
+	cpu = cpumask_last(cpu_online_mask);
+	if (!cpu || !cpu_is_hotpluggable(cpu))
+		kunit_skip(test, "CPU %d cannot go offline", cpu);
+	gomm_drain();
+	in_use = hard_pages_in_use();
+	ret = work_on_cpu(cpu, hard_hp_alloc_fn, h);
+	KUNIT_ASSERT_EQ(test, ret, 0L);
+	for (i = 0; i < HP_N; i++)
+		gomm_free(h->o[i].p);
+	/* all freed; the CPU's mcache still caches their spans */
+	KUNIT_ASSERT_GT(test, hard_pages_in_use(), in_use);
+
+	WRITE_ONCE(hard_dead.cpu, cpu);
+	atomic_set(&hard_dead.entered, 0);
+	atomic_set(&hard_dead.released, 0);
+	hard_dead.drain_seen = false;
+	hard_dead.remove_seen = false;
+	init_completion(&hard_dead.go);
+	init_completion(&hard_dead.drained);
+	init_completion(&hard_dead.removed);
+	/* the drain's thread waits for hard_dead.go */
+	d = kthread_run(hard_dead_drain_fn, NULL, "gomm_hard_drain");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(d));
+	r = kthread_create(hard_dead_remove_fn, NULL, "gomm_hard_remove");
+	if (IS_ERR(r)) {
+		hard_dead_off(NULL);
+		KUNIT_FAIL(test, "kthread_create: %pe", r);
+		return;
+	}
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, hard_dead_off, r), 0);
+	gomm_test_hooks.cpu_dead = hard_dead_hook;
+	static_branch_enable(&gomm_test_key);
+	wake_up_process(r);
+	for (i = 0; i < 1500 && !atomic_read(&hard_dead.entered); i++)
+		msleep(20);
+	KUNIT_ASSERT_TRUE_MSG(test, atomic_read(&hard_dead.entered),
+			      "CPU %d's teardown did not reach the hook in 30 s", cpu);
+	/* the drain, while the CPU is offline and its caches not flushed */
+	complete(&hard_dead.go);
+	/* long enough for a drain that does not wait to return */
+	done = wait_for_completion_timeout(&hard_dead.drained, msecs_to_jiffies(500));
+	atomic_set(&hard_dead.released, 1);
+	if (!done)
+		done = wait_for_completion_timeout(&hard_dead.drained, 30 * HZ);
+	KUNIT_ASSERT_TRUE_MSG(test, done, "gomm_drain() still waiting 30 s after the release");
+	hard_dead.drain_seen = true;
+	KUNIT_ASSERT_TRUE(test, wait_for_completion_timeout(&hard_dead.removed, 30 * HZ));
+	hard_dead.remove_seen = true;
+	KUNIT_EXPECT_EQ_MSG(test, hard_dead.remove_ret, 0, "remove_cpu(%d)", cpu);
+	KUNIT_EXPECT_TRUE_MSG(test, hard_dead.released_then,
+			      "gomm_drain() returned while CPU %d was offline and not torn down",
+			      cpu);
+	KUNIT_EXPECT_EQ_MSG(test, hard_dead.in_use, in_use,
+			    "pages in use when gomm_drain() returned");
+}
+
 static struct kunit_case gomm_hard_hotplug_cases[] = {
 	KUNIT_CASE_SLOW(test_hotplug),
+	KUNIT_CASE_SLOW(test_drain_dead_cpu),
 	{}
 };
 
