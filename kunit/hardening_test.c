@@ -1324,6 +1324,19 @@ static void hard_hp_check(struct kunit *test, struct hard_hp *h, const char *wha
 	}
 }
 
+/* The CPU the hotplug cases take offline: the last one, if it can go. */
+static int hard_hp_cpu(struct kunit *test)
+{
+	int cpu;
+
+	if (num_online_cpus() < 2)
+		kunit_skip(test, "one CPU online");
+	cpu = cpumask_last(cpu_online_mask);
+	if (!cpu || !cpu_is_hotpluggable(cpu))
+		kunit_skip(test, "CPU %d cannot go offline", cpu);
+	return cpu;
+}
+
 static void test_hotplug(struct kunit *test)
 {
 	struct hard_hp *h = kunit_kzalloc(test, sizeof(*h), GFP_KERNEL);
@@ -1334,11 +1347,7 @@ static void test_hotplug(struct kunit *test)
 	int cpu, ret;
 
 	KUNIT_ASSERT_NOT_NULL(test, h);
-	if (num_online_cpus() < 2)
-		kunit_skip(test, "one CPU online");
-	cpu = cpumask_last(cpu_online_mask);
-	if (!cpu || !cpu_is_hotpluggable(cpu))
-		kunit_skip(test, "CPU %d cannot go offline", cpu);
+	cpu = hard_hp_cpu(test);
 	mc = gomm_stats_mcache(cpu);
 
 	gomm_drain();
@@ -1457,11 +1466,7 @@ static void test_drain_dead_cpu(struct kunit *test)
 	long ret;
 
 	KUNIT_ASSERT_NOT_NULL(test, h);
-	if (num_online_cpus() < 2)
-		kunit_skip(test, "one CPU online");
-	cpu = cpumask_last(cpu_online_mask);
-	if (!cpu || !cpu_is_hotpluggable(cpu))
-		kunit_skip(test, "CPU %d cannot go offline", cpu);
+	cpu = hard_hp_cpu(test);
 	gomm_drain();
 	in_use = hard_pages_in_use();
 	ret = work_on_cpu(cpu, hard_hp_alloc_fn, h);
